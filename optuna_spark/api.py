@@ -1,0 +1,65 @@
+"""The notebook-friendly entry point: :func:`optimize`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from optuna_spark.config import (
+    BackendSpec,
+    DataSpec,
+    RunConfig,
+    SamplerSpec,
+    StorageSpec,
+    XGBoostOptions,
+    resolve_storage_url,
+)
+
+if TYPE_CHECKING:
+    from optuna_spark.runner import RunSummary
+
+
+def optimize(
+    objective: str | Callable[..., Any],
+    n_trials: int = 100,
+    *,
+    storage: str | None = None,
+    study_name: str | None = None,
+    data: str | None = None,
+    label: str | None = None,
+    backend: str = "joblibspark",
+    tasks: int = 2,
+    jobs: int = 8,
+    master: str | None = None,
+    direction: str | None = None,
+    sampler: str = "tpe",
+    seed: int | None = None,
+    fresh: bool = False,
+    num_boost_round: int = 1000,
+) -> RunSummary:
+    """Run (or resume) a study with ``n_trials`` finished trials in total.
+
+    ``objective`` is ``"xgboost"``, ``"quadratic"``, ``"module:function"``,
+    ``"path/file.py:function"`` or a callable ``f(trial)`` / ``f(trial, data)`` (cloudpickled
+    to the workers). ``storage`` defaults to ``OPTUNA_SPARK_STORAGE``, else
+    ``sqlite:///optuna-spark.db``. On Spark backends the active SparkSession is used if there
+    is one. Returns a :class:`~optuna_spark.runner.RunSummary`.
+    """
+    from optuna_spark.config import bundled_wine_csv
+    from optuna_spark.runner import run_study
+
+    url, _ = resolve_storage_url(storage, os.environ)
+    config = RunConfig(
+        storage=StorageSpec(url),
+        objective=objective,
+        study_name=study_name,
+        data=DataSpec(path=os.path.abspath(data) if data else bundled_wine_csv(), label=label),
+        trials=n_trials,
+        backend=BackendSpec(name=backend, tasks=tasks, jobs=jobs, master=master),
+        direction=direction,
+        sampler=SamplerSpec(name=sampler, seed=seed),
+        fresh=fresh,
+        xgboost=XGBoostOptions(num_boost_round=num_boost_round),
+    )
+    return run_study(config)

@@ -1,0 +1,152 @@
+"""Everything about getting a SparkSession, in one private module.
+
+Java and pyspark checks, local-mode networking and Python settings, and reuse of an active
+session (a notebook's or spark-submit's) all live here, so backends only ask for a session.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from typing import Any
+
+from optuna_spark.config import BackendSpec
+from optuna_spark.errors import BackendError
+from optuna_spark.extras import require
+
+MIN_JAVA = 17
+_APP_NAME = "optuna-spark"
+
+
+def java_major_version(version_output: str) -> int | None:
+    """Parse ``java -version`` output: ``"17.0.15"`` -> 17, ``"1.8.0_392"`` -> 8."""
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', version_output)
+    if not match:
+        return None
+    major = int(match.group(1))
+    if major == 1 and match.group(2):
+        return int(match.group(2))
+    return major
+
+
+def find_java() -> str | None:
+    """The java binary Spark will use: ``$JAVA_HOME/bin/java``, else the one on PATH."""
+    home = os.environ.get("JAVA_HOME")
+    if home and os.access(os.path.join(home, "bin", "java"), os.X_OK):
+        return os.path.join(home, "bin", "java")
+    return shutil.which("java")
+
+
+def check_java() -> None:
+    """Fail with a clear message unless Java 17+ is there (Spark 4 needs it)."""
+    java = find_java()
+    if java is None:
+        raise BackendError(
+            f"Spark needs Java {MIN_JAVA} or newer and no java was found; install it (for "
+            "example apt-get install openjdk-17-jre-headless) or set JAVA_HOME, or use "
+            "--backend local."
+        )
+    try:
+        output = subprocess.run(
+            [java, "-version"], capture_output=True, text=True, timeout=30, check=False
+        ).stderr
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BackendError(f"could not run {java} -version ({exc}); check your Java install.") from exc
+    major = java_major_version(output)
+    if major is not None and major < MIN_JAVA:
+        raise BackendError(
+            f"Spark needs Java {MIN_JAVA} or newer but {java} is Java {major}; install a newer "
+            "JDK and point JAVA_HOME at it."
+        )
+
+
+def is_local_master(master: str | None) -> bool:
+    """True for ``local``, ``local[N]``, ``local[N,F]`` and ``local-cluster[...]``."""
+    return master is None or master.startswith("local")
+
+
+class SparkSessionHandle:
+    """A session to run on, remembering whether we created it (and so must stop it)."""
+
+    def __init__(self, master: str | None) -> None:
+        require("pyspark", "spark", "Running on Spark")
+        from pyspark.sql import SparkSession
+
+        active = SparkSession.getActiveSession()
+        self.created = active is None
+        if active is not None:
+            self.session = active
+            return
+        check_java()
+        self.session = _build_session(SparkSession, master or "local[*]")
+
+    @property
+    def context(self) -> Any:
+        """The SparkContext."""
+        return self.session.sparkContext
+
+    def default_parallelism(self) -> int:
+        """Task slots Spark reports (cores of a local master, executor cores on a cluster)."""
+        return int(self.context.defaultParallelism)
+
+    def cancel(self) -> None:
+        """Cancel every running job of this application."""
+        try:
+            self.context.cancelAllJobs()
+        except Exception:  # the session may already be gone; cancelling is best effort
+            pass
+
+    def close(self) -> None:
+        """Stop the session if we started it; a user's or notebook's session stays up."""
+        if self.created:
+            self.session.stop()
+
+
+def _build_session(session_cls: Any, master: str) -> Any:
+    if is_local_master(master):
+        # Executors are Python processes on this machine: they must run this interpreter
+        # (the venv's), and Spark must bind to loopback (hostnames here may resolve to an
+        # address Spark then cannot reach).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    builder = session_cls.builder.appName(_APP_NAME).master(master)
+    builder = builder.config("spark.ui.showConsoleProgress", "false")
+    if is_local_master(master):
+        builder = (
+            builder.config("spark.driver.host", "127.0.0.1")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+        )
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:
+        raise BackendError(f"Spark could not start with master {master!r}: {exc}".rstrip(".") + ".") from exc
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+class SparkBackend:
+    """Shared by the Spark backends: the session, cancel and close."""
+
+    name = "spark"
+
+    def __init__(self) -> None:
+        self._handle: SparkSessionHandle | None = None
+
+    def session(self, spec: BackendSpec) -> SparkSessionHandle:
+        """The Spark session (created on first use, or the active one)."""
+        if self._handle is None:
+            self._handle = SparkSessionHandle(spec.master)
+        return self._handle
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None

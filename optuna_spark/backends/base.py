@@ -1,0 +1,28 @@
+"""The interface every backend implements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from optuna_spark.config import BackendSpec
+from optuna_spark.plan import Plan
+from optuna_spark.worker import WorkerResult, WorkerTask
+
+
+class Backend(Protocol):
+    """Runs worker tasks somewhere and returns their results, in task order."""
+
+    name: str
+
+    def run(self, tasks: Sequence[WorkerTask], plan: Plan, spec: BackendSpec) -> list[WorkerResult]:
+        """Run every task (at most ``plan.concurrency`` at a time) and return the results."""
+        ...
+
+    def cancel(self) -> None:
+        """Best effort: stop running tasks now (Ctrl-C, timeout). Safe to call any time."""
+        ...
+
+    def close(self) -> None:
+        """Release what :meth:`run` started (a Spark session it created, a process pool)."""
+        ...

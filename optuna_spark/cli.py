@@ -1,0 +1,240 @@
+"""The ``optuna-spark`` command line: parse options into frozen configs, make one library call,
+print the result. Errors become one message and an exit code here, and only here."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from optuna_spark import __version__
+from optuna_spark.config import (
+    BACKENDS,
+    DIRECTIONS,
+    SAMPLERS,
+    BackendSpec,
+    DataSpec,
+    RunConfig,
+    SamplerSpec,
+    StorageSpec,
+    XGBoostOptions,
+    bundled_wine_csv,
+    resolve_storage_url,
+)
+from optuna_spark.errors import OptunaSparkError
+from optuna_spark.urls import mask_urls_in_text
+
+EXIT_INTERRUPTED = 130
+
+
+class _Group(click.Group):
+    """Converts every error to one line on stderr and an exit code (tracebacks with --debug)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        debug = bool(ctx.params.get("debug")) or os.environ.get("OPTUNA_SPARK_DEBUG") == "1"
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("\nInterrupted; the study keeps every finished trial and can be resumed "
+                       "by running the same command again.", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except OptunaSparkError as exc:
+            if debug:
+                raise
+            click.echo(f"Error: {mask_urls_in_text(str(exc))}", err=True)
+            ctx.exit(exc.exit_code)
+        except Exception as exc:
+            if debug:
+                raise
+            click.echo(
+                f"Error: unexpected {type(exc).__name__}: {mask_urls_in_text(str(exc))} "
+                "(rerun with --debug for the traceback).",
+                err=True,
+            )
+            ctx.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="optuna-spark")
+@click.option("--debug", is_flag=True, help="Show full tracebacks (also OPTUNA_SPARK_DEBUG=1).")
+def cli(debug: bool) -> None:
+    """Run one Optuna study across an Apache Spark cluster.
+
+    Every command takes --storage (or OPTUNA_SPARK_STORAGE); the default is the SQLite file
+    optuna-spark.db in the working directory.
+    """
+
+
+def _storage(value: str | None) -> StorageSpec:
+    url, _source = resolve_storage_url(value, os.environ)
+    return StorageSpec(url)
+
+
+storage_option = click.option(
+    "--storage",
+    metavar="URL",
+    help="Study storage URL [env OPTUNA_SPARK_STORAGE; default sqlite:///optuna-spark.db].",
+)
+study_option = click.option("--study-name", required=True, help="Name of the study.")
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+    show_default=True, help="Output format.",
+)
+
+
+@cli.command()
+@click.option("--study-name", help="Study name [default: from objective and data, e.g. xgboost-winequality-red].")
+@storage_option
+@click.option("--objective", default="xgboost", show_default=True,
+              help="xgboost, quadratic, package.module:function, or path/to/file.py:function "
+                   "(the file is shipped to the executors). The function takes a trial, and "
+                   "optionally the data set, and returns a float.")
+@click.option("--filepath", type=click.Path(dir_okay=True), default=None,
+              help="CSV or Parquet data set for objectives that take data [default: the bundled red wine CSV].")
+@click.option("--label", default=None, help="Label column [default: the last column].")
+@click.option("--delimiter", default=None, help="CSV delimiter [default: detected].")
+@click.option("--trials", type=int, default=100, show_default=True,
+              help="The study's total budget of finished trials: running the same command again "
+                   "resumes and runs only what is missing.")
+@click.option("--tasks", type=int, default=2, show_default=True, help="Worker tasks to start.")
+@click.option("--jobs", type=int, default=8, show_default=True,
+              help="joblibspark: at most this many Spark jobs at a time.")
+@click.option("--backend", type=click.Choice(BACKENDS), default="joblibspark", show_default=True,
+              help="joblibspark (a Spark job per worker), rdd (one job, a task per worker) or "
+                   "local (processes, no Spark).")
+@click.option("--direction", type=click.Choice(DIRECTIONS), default=None,
+              help="Optimisation direction [default: the existing study's, else minimize].")
+@click.option("--sampler", type=click.Choice(SAMPLERS), default="tpe", show_default=True,
+              help="Optuna sampler; TPE uses the constant liar when several workers share the study.")
+@click.option("--seed", type=int, default=None, help="Base seed; worker i uses seed + i.")
+@click.option("--master", default=None,
+              help="Spark master [default: the active SparkSession, else local[*]].")
+@click.option("--fresh", is_flag=True, help="Delete the study first and start over.")
+@click.option("--num-boost-round", type=int, default=1000, show_default=True,
+              help="xgboost: boosting rounds (early stopping on the validation set).")
+@click.option("--quiet", is_flag=True, help="No progress line, only the summary.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def run(
+    study_name: str | None, storage: str | None, objective: str, filepath: str | None,
+    label: str | None, delimiter: str | None, trials: int, tasks: int, jobs: int, backend: str,
+    direction: str | None, sampler: str, seed: int | None, master: str | None, fresh: bool,
+    num_boost_round: int, quiet: bool, as_json: bool,
+) -> None:
+    """Run (or resume) a study until it has --trials finished trials.
+
+    \b
+    Examples:
+      optuna-spark run --tasks 2 --trials 100 --jobs 8
+      optuna-spark run --objective quadratic --backend local --trials 50
+      optuna-spark run --objective my_model.py:objective --filepath data.parquet
+    """
+    import json
+
+    from optuna_spark.report import ConsoleReporter, format_summary, summary_record
+    from optuna_spark.runner import run_study
+
+    config = RunConfig(
+        storage=_storage(storage),
+        objective=objective,
+        study_name=study_name,
+        data=DataSpec(path=os.path.abspath(filepath) if filepath else bundled_wine_csv(),
+                      label=label, delimiter=delimiter),
+        trials=trials,
+        backend=BackendSpec(name=backend, tasks=tasks, jobs=jobs, master=master),
+        direction=direction,
+        sampler=SamplerSpec(name=sampler, seed=seed),
+        fresh=fresh,
+        xgboost=XGBoostOptions(num_boost_round=num_boost_round),
+    )
+    reporter = None if quiet else ConsoleReporter(sys.stderr, live=sys.stderr.isatty())
+    summary = run_study(config, reporter)
+    click.echo(json.dumps(summary_record(summary), indent=2) if as_json else format_summary(summary))
+
+
+@cli.command("create-study")
+@study_option
+@storage_option
+@click.option("--direction", type=click.Choice(DIRECTIONS), default="minimize", show_default=True)
+def create_study(study_name: str, storage: str | None, direction: str) -> None:
+    """Create an empty study (no error if it exists with the same direction)."""
+    from optuna_spark import manage
+
+    spec = _storage(storage)
+    created = manage.create_study(spec, study_name, direction)
+    click.echo(f"{'Created' if created else 'Found existing'} study {study_name!r} ({direction}) in {spec.masked}")
+
+
+@cli.command("delete-study")
+@study_option
+@storage_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete_study(study_name: str, storage: str | None, yes: bool) -> None:
+    """Delete a study and all its trials."""
+    from optuna_spark import manage
+
+    spec = _storage(storage)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError("delete-study asks for confirmation; pass --yes to delete without asking.")
+        click.confirm(f"Delete study {study_name!r} and all its trials from {spec.masked}?", abort=True)
+    n = manage.delete_study(spec, study_name)
+    click.echo(f"Deleted study {study_name!r} and its {n} trial(s) from {spec.masked}")
+
+
+@cli.command()
+@storage_option
+@format_option
+def studies(storage: str | None, fmt: str) -> None:
+    """List the studies in the storage with their trial counts and best values."""
+    from optuna_spark import manage
+    from optuna_spark.report import render_records, study_records
+
+    rows = manage.list_studies(_storage(storage))
+    if not rows and fmt == "table":
+        click.echo("No studies.")
+        return
+    click.echo(render_records(study_records(rows), fmt))
+
+
+@cli.command()
+@study_option
+@storage_option
+@format_option
+def best(study_name: str, storage: str | None, fmt: str) -> None:
+    """Show the best trial of a study."""
+    from optuna_spark import manage
+    from optuna_spark.report import render_records
+
+    record = manage.best(_storage(storage), study_name)
+    click.echo(render_records([record], fmt) if fmt != "json" else _json(record))
+
+
+@cli.command()
+@study_option
+@storage_option
+@format_option
+def trials(study_name: str, storage: str | None, fmt: str) -> None:
+    """List every trial of a study."""
+    from optuna_spark import manage
+    from optuna_spark.report import render_records
+
+    click.echo(render_records(manage.trials(_storage(storage), study_name), fmt))
+
+
+def _json(record: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(record, indent=2, default=str)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="optuna-spark")
+
+
+if __name__ == "__main__":
+    main()

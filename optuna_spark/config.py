@@ -1,0 +1,193 @@
+"""Frozen configuration dataclasses and the pure rules that fill them in.
+
+Everything here is plain data: specs are picklable and are what crosses the wire to the
+executors (never engines, sessions or Spark objects). Validation happens at construction,
+so a bad value fails on the driver with a one-sentence :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from optuna_spark.errors import ConfigError
+from optuna_spark.urls import absolute_sqlite_url, default_storage_url, mask_url
+
+BACKENDS: tuple[str, ...] = ("joblibspark", "rdd", "local")
+DIRECTIONS: tuple[str, ...] = ("minimize", "maximize")
+SAMPLERS: tuple[str, ...] = ("tpe", "random", "cmaes", "qmc", "gp")
+BUILTIN_OBJECTIVES: tuple[str, ...] = ("xgboost", "quadratic")
+
+STORAGE_ENV = "OPTUNA_SPARK_STORAGE"
+
+
+def bundled_wine_csv() -> str:
+    """Absolute path of the bundled UCI red wine quality CSV (Cortez et al., 2009)."""
+    return str(resources.files("optuna_spark") / "resources" / "winequality-red.csv")
+
+
+def resolve_storage_url(
+    cli_value: str | None, env: Mapping[str, str], cwd: str | None = None
+) -> tuple[str, str]:
+    """Pick the storage URL by precedence: CLI option > ``OPTUNA_SPARK_STORAGE`` > default.
+
+    Returns ``(url, source)`` where source says where the value came from. Relative SQLite
+    paths are made absolute against ``cwd`` so every worker opens the same file.
+    """
+    if cli_value:
+        url, source = cli_value, "--storage"
+    elif env.get(STORAGE_ENV):
+        url, source = env[STORAGE_ENV], STORAGE_ENV
+    else:
+        return default_storage_url(cwd), "default"
+    return absolute_sqlite_url(url, cwd), source
+
+
+def default_study_name(objective: str, data_path: str | None) -> str:
+    """A stable default study name, so the same command resumes the same study.
+
+    ``xgboost`` on ``winequality-red.csv`` gives ``xgboost-winequality-red``; a user objective
+    ``pkg.mod:fit`` gives ``fit``.
+    """
+    base = objective.rsplit(":", 1)[-1].rsplit(".", 1)[-1] or "study"
+    if data_path is None:
+        return base
+    stem = os.path.splitext(os.path.basename(data_path.rstrip("/")))[0]
+    return f"{base}-{stem}" if stem else base
+
+
+def _positive(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be a positive whole number, got {value!r}.")
+
+
+def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(
+            f"{name} must be one of {', '.join(allowed)}, got {value!r}."
+        )
+
+
+@dataclass(frozen=True)
+class StorageSpec:
+    """Where the study lives. ``url`` may hold a password: print :meth:`masked`, never it."""
+
+    url: str
+
+    def __post_init__(self) -> None:
+        if "://" not in self.url:
+            raise ConfigError(
+                f"storage URL {mask_url(self.url)!r} is not a URL; use for example "
+                "sqlite:///optuna-spark.db or mysql://user@host/db."
+            )
+
+    @property
+    def masked(self) -> str:
+        """The URL with its password replaced by ``***``."""
+        return mask_url(self.url)
+
+    def __repr__(self) -> str:  # keep secrets out of tracebacks, logs and the Spark UI
+        return f"StorageSpec(url={self.masked!r})"
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    """Which Optuna sampler each worker builds, and the base seed."""
+
+    name: str = "tpe"
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        _one_of("--sampler", self.name, SAMPLERS)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """A tabular data set: CSV or Parquet, with the label column (default: the last one)."""
+
+    path: str
+    label: str | None = None
+    delimiter: str | None = None
+
+
+@dataclass(frozen=True)
+class XGBoostOptions:
+    """Settings of the built-in XGBoost objective that are not searched."""
+
+    num_boost_round: int = 1000
+    early_stopping_rounds: int = 50
+    validation_fraction: float = 0.2
+    split_seed: int = 42
+
+    def __post_init__(self) -> None:
+        _positive("--num-boost-round", self.num_boost_round)
+        _positive("early_stopping_rounds", self.early_stopping_rounds)
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise ConfigError("validation_fraction must be between 0 and 1.")
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    """A resolved objective, ready to ship: built-in name, importable path, shipped source
+    file, or a cloudpickled callable from the Python API."""
+
+    kind: str  # "builtin" | "module" | "file" | "pickled"
+    name: str  # what the user asked for, for messages
+    target: str = ""  # module name, file name or built-in name
+    function: str = ""
+    source: str | None = None  # text of a file objective, shipped to every worker
+    payload: bytes | None = None  # cloudpickled callable
+    takes_data: bool = False
+    data: DataSpec | None = None
+    xgboost: XGBoostOptions = field(default_factory=XGBoostOptions)
+
+    def __repr__(self) -> str:  # the source text and payload are long and not useful in logs
+        return f"ObjectiveSpec(kind={self.kind!r}, name={self.name!r})"
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """How workers are fanned out."""
+
+    name: str = "joblibspark"
+    tasks: int = 2
+    jobs: int = 8
+    master: str | None = None
+
+    def __post_init__(self) -> None:
+        _one_of("--backend", self.name, BACKENDS)
+        _positive("--tasks", self.tasks)
+        _positive("--jobs", self.jobs)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything ``optuna-spark run`` needs; built by the CLI or by the Python API."""
+
+    storage: StorageSpec
+    objective: str | Callable[..., Any] = "xgboost"
+    study_name: str | None = None
+    data: DataSpec | None = None
+    trials: int = 100
+    backend: BackendSpec = field(default_factory=BackendSpec)
+    direction: str | None = None
+    sampler: SamplerSpec = field(default_factory=SamplerSpec)
+    fresh: bool = False
+    xgboost: XGBoostOptions = field(default_factory=XGBoostOptions)
+    # A worker stops after this many failed trials in a row, so a broken objective does not
+    # burn the whole budget; the failures are reported.
+    max_consecutive_failures: int = 5
+    progress_interval: float = 1.0
+
+    def __post_init__(self) -> None:
+        _positive("--trials", self.trials)
+        _positive("max_consecutive_failures", self.max_consecutive_failures)
+        if self.direction is not None:
+            _one_of("--direction", self.direction, DIRECTIONS)
+        if isinstance(self.objective, str) and not self.objective.strip():
+            raise ConfigError("--objective is empty; name xgboost, quadratic or module:function.")
+        if self.study_name is not None and not self.study_name.strip():
+            raise ConfigError("--study-name is empty; give the study a name or leave it out.")

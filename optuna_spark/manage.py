@@ -1,0 +1,118 @@
+"""Study management: create, delete, list, best trial, trials. Plain records out, for the CLI
+and the Python API alike."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from optuna_spark.config import StorageSpec
+from optuna_spark.errors import StudyError
+from optuna_spark.storage import (
+    best_value,
+    count_trial_states,
+    create_or_load_study,
+    n_finished,
+    open_storage,
+    prepare_sqlite_file,
+    require_study_id,
+    translate_errors,
+)
+
+
+@dataclass(frozen=True)
+class StudyRow:
+    """One study in a storage."""
+
+    name: str
+    direction: str
+    complete: int
+    pruned: int
+    failed: int
+    running: int
+    best_value: float | None
+
+    @property
+    def finished(self) -> int:
+        """Trials that count against a budget."""
+        return self.complete + self.pruned + self.failed
+
+
+def create_study(spec: StorageSpec, name: str, direction: str) -> bool:
+    """Create study ``name``; True if created, False if it already existed the same way."""
+    prepare_sqlite_file(spec)
+    storage = open_storage(spec, driver=True)
+    info = create_or_load_study(storage, spec, name, direction, direction)
+    return info.created
+
+
+def delete_study(spec: StorageSpec, name: str) -> int:
+    """Delete study ``name`` and its trials; returns how many trials were deleted."""
+    storage = open_storage(spec, driver=False)
+    study_id = require_study_id(storage, spec, name)
+    with translate_errors(spec, f"delete study {name!r}"):
+        trials = sum(count_trial_states(storage, study_id).values())
+        storage.delete_study(study_id)
+    return trials
+
+
+def list_studies(spec: StorageSpec) -> list[StudyRow]:
+    """Every study in the storage with its trial counts and best value."""
+    storage = open_storage(spec, driver=False)
+    rows = []
+    with translate_errors(spec, "list studies"):
+        for study in storage.get_all_studies():
+            counts = count_trial_states(storage, study._study_id)
+            best = best_value(storage, study._study_id) if counts["COMPLETE"] else None
+            rows.append(
+                StudyRow(
+                    name=study.study_name,
+                    direction=study.direction.name.lower(),
+                    complete=counts["COMPLETE"],
+                    pruned=counts["PRUNED"],
+                    failed=counts["FAIL"],
+                    running=counts["RUNNING"],
+                    best_value=best,
+                )
+            )
+    return rows
+
+
+def trials(spec: StorageSpec, name: str) -> list[dict[str, Any]]:
+    """All trials of study ``name`` as flat records (number, state, value, params, seconds)."""
+    storage = open_storage(spec, driver=False)
+    study_id = require_study_id(storage, spec, name)
+    with translate_errors(spec, f"read the trials of {name!r}"):
+        frozen = storage.get_all_trials(study_id, deepcopy=False)
+    return [_record(t) for t in frozen]
+
+
+def best(spec: StorageSpec, name: str) -> dict[str, Any]:
+    """The best trial of study ``name`` as a record."""
+    storage = open_storage(spec, driver=False)
+    study_id = require_study_id(storage, spec, name)
+    with translate_errors(spec, f"read the best trial of {name!r}"):
+        counts = count_trial_states(storage, study_id)
+        if not counts["COMPLETE"]:
+            raise StudyError(
+                f"study {name!r} has no complete trial yet ({n_finished(counts)} finished); "
+                "run it first with optuna-spark run."
+            )
+        return _record(storage.get_best_trial(study_id))
+
+
+def _record(trial: Any) -> dict[str, Any]:
+    seconds = (
+        (trial.datetime_complete - trial.datetime_start).total_seconds()
+        if trial.datetime_complete and trial.datetime_start
+        else None
+    )
+    value = trial.value
+    return {
+        "number": trial.number,
+        "state": trial.state.name,
+        "value": None if value is None or math.isnan(value) else value,
+        "seconds": seconds,
+        "params": dict(trial.params),
+    }

@@ -1,0 +1,109 @@
+"""Objectives: resolve what the user named into a shippable spec (driver), and build the
+per-trial callable from that spec once per task (worker).
+
+Built-ins: ``xgboost`` (tunes XGBoost on a tabular data set, default the bundled red wine
+data) and ``quadratic`` (a smoke test). Anything else is a user objective, see
+:mod:`optuna_spark.objectives.user`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from optuna_spark.config import BUILTIN_OBJECTIVES, DataSpec, ObjectiveSpec, XGBoostOptions
+from optuna_spark.data import check_data, load_frame
+from optuna_spark.errors import ObjectiveError
+from optuna_spark.objectives import user
+
+TrialObjective = Callable[[Any], float]
+
+
+def resolve_objective(
+    objective: str | Callable[..., Any],
+    data: DataSpec | None,
+    xgboost_options: XGBoostOptions | None = None,
+) -> ObjectiveSpec:
+    """Driver: validate the objective (importable, callable, right signature) and its data,
+    and return the spec the workers rebuild it from."""
+    options = xgboost_options or XGBoostOptions()
+    if callable(objective):
+        import cloudpickle
+
+        name = getattr(objective, "__qualname__", repr(objective))
+        needs_data = user.takes_data(objective, name)
+        if needs_data:
+            check_data(_require_data(data, name))
+        try:
+            payload = cloudpickle.dumps(objective)
+        except Exception as exc:
+            raise ObjectiveError(
+                f"objective {name} cannot be pickled to ship to the workers ({exc}); define it "
+                "at module level without open connections or locks."
+            ) from exc
+        return ObjectiveSpec(
+            kind="pickled", name=name, payload=payload, takes_data=needs_data,
+            data=data if needs_data else None,
+        )
+    ref = objective.strip()
+    if ref == "xgboost":
+        data_spec = _require_data(data, ref)
+        check_data(data_spec)
+        return ObjectiveSpec(kind="builtin", name=ref, target=ref, data=data_spec, xgboost=options)
+    if ref == "quadratic":
+        return ObjectiveSpec(kind="builtin", name=ref, target=ref)
+    if ":" not in ref:
+        raise ObjectiveError(
+            f"unknown objective {ref!r}; use one of {', '.join(BUILTIN_OBJECTIVES)}, "
+            "package.module:function or path/to/file.py:function."
+        )
+    kind, target, function = user.parse_ref(ref)
+    source = user.read_source(target) if kind == "file" else None
+    fn = user.load_function(kind, target, function, source)
+    needs_data = user.takes_data(fn, ref)
+    if needs_data:
+        check_data(_require_data(data, ref))
+    return ObjectiveSpec(
+        kind=kind, name=ref, target=target, function=function, source=source,
+        takes_data=needs_data, data=data if needs_data else None,
+    )
+
+
+def _require_data(data: DataSpec | None, name: str) -> DataSpec:
+    if data is None:
+        raise ObjectiveError(f"objective {name} takes a data set; pass one with --filepath.")
+    return data
+
+
+def default_direction(spec: ObjectiveSpec) -> str:
+    """The direction used when neither the user nor an existing study says otherwise."""
+    return "minimize"  # RMSE, the quadratic and most user losses are minimised
+
+
+def build_objective(spec: ObjectiveSpec, threads: int) -> TrialObjective:
+    """Worker: build the per-trial callable once per task (data read here, once)."""
+    if spec.kind == "builtin":
+        if spec.target == "xgboost":
+            from optuna_spark.objectives import xgboost
+
+            assert spec.data is not None
+            return xgboost.build(spec.data, spec.xgboost, threads)
+        from optuna_spark.objectives import quadratic
+
+        return quadratic.build()
+    if spec.kind == "pickled":
+        import cloudpickle
+
+        assert spec.payload is not None
+        fn = cloudpickle.loads(spec.payload)
+    else:
+        fn = user.load_function(spec.kind, spec.target, spec.function, spec.source)
+    if spec.takes_data:
+        assert spec.data is not None
+        return partial(_call_with_data, fn, load_frame(spec.data))
+    return fn
+
+
+def _call_with_data(fn: Callable[..., Any], data: Any, trial: Any) -> Any:
+    return fn(trial, data)

@@ -1,0 +1,94 @@
+"""The driver's live view of a running study: a thread that polls the storage and hands
+snapshots (finished/total, best so far) to a reporter."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from optuna_spark.storage import best_value, count_trial_states, n_finished
+
+if TYPE_CHECKING:
+    from optuna.storages import RDBStorage
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The study as the driver last saw it."""
+
+    finished: int  # finished trials in the study (complete + pruned + failed)
+    budget: int
+    running: int
+    best_value: float | None
+    elapsed: float  # seconds since this run's workers were launched
+
+
+class Reporter(Protocol):
+    """Where the runner sends what a person should see; the CLI prints, a notebook may not."""
+
+    def note(self, message: str) -> None:
+        """A one-line notice (a plan decision, a warning)."""
+
+    def progress(self, snapshot: Snapshot) -> None:
+        """A progress update while workers run."""
+
+    def done(self) -> None:
+        """Workers have returned; end any live progress line."""
+
+
+class SilentReporter:
+    """Reports nothing; the default for the Python API."""
+
+    def note(self, message: str) -> None:
+        pass
+
+    def progress(self, snapshot: Snapshot) -> None:
+        pass
+
+    def done(self) -> None:
+        pass
+
+
+def take_snapshot(storage: RDBStorage, study_id: int, budget: int, started: float) -> Snapshot:
+    """Read the study's counts and best value once."""
+    counts = count_trial_states(storage, study_id)
+    return Snapshot(
+        finished=n_finished(counts),
+        budget=budget,
+        running=counts["RUNNING"],
+        best_value=best_value(storage, study_id),
+        elapsed=time.perf_counter() - started,
+    )
+
+
+class ProgressMonitor:
+    """Poll the study every ``interval`` seconds in a daemon thread while workers run."""
+
+    def __init__(
+        self, storage: RDBStorage, study_id: int, budget: int, reporter: Reporter, interval: float
+    ) -> None:
+        self._args = (storage, study_id, budget)
+        self._reporter = reporter
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="optuna-spark-progress", daemon=True)
+        self.started = time.perf_counter()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._reporter.progress(take_snapshot(*self._args, self.started))
+            except Exception:  # a missed update must never break the run
+                continue
+
+    def __enter__(self) -> ProgressMonitor:
+        self.started = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._reporter.done()

@@ -1,0 +1,163 @@
+"""Turning results into text: the live progress line, the run summary, trial and study tables
+in table, CSV or JSON form. Writes to streams it is given; knows nothing of click."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any, TextIO
+
+from optuna_spark.manage import StudyRow
+from optuna_spark.progress import Snapshot
+from optuna_spark.runner import RunSummary
+
+FORMATS = ("table", "csv", "json")
+
+
+def format_value(value: float | None) -> str:
+    """A compact rendering of an objective value."""
+    return "-" if value is None else f"{value:.6g}"
+
+
+def format_progress(snapshot: Snapshot) -> str:
+    """``[ 37/100] best 0.5731  running 2  12.4 s``"""
+    width = len(str(snapshot.budget))
+    return (
+        f"[{snapshot.finished:>{width}}/{snapshot.budget}] best {format_value(snapshot.best_value)}"
+        f"  running {snapshot.running}  {snapshot.elapsed:.1f} s"
+    )
+
+
+class ConsoleReporter:
+    """Progress and notes for a person at a terminal (a live line) or a log (a line every
+    ``log_every`` seconds)."""
+
+    def __init__(self, stream: TextIO, live: bool, log_every: float = 10.0) -> None:
+        self._stream = stream
+        self._live = live
+        self._log_every = log_every
+        self._last_logged = -log_every
+        self._width = 0
+
+    def note(self, message: str) -> None:
+        self._stream.write(f"{message}\n")
+        self._stream.flush()
+
+    def progress(self, snapshot: Snapshot) -> None:
+        line = format_progress(snapshot)
+        if self._live:
+            self._stream.write("\r" + line.ljust(self._width))
+            self._width = len(line)
+        elif snapshot.elapsed - self._last_logged >= self._log_every:
+            self._stream.write(line + "\n")
+            self._last_logged = snapshot.elapsed
+        self._stream.flush()
+
+    def done(self) -> None:
+        if self._live and self._width:
+            self._stream.write("\n")
+            self._stream.flush()
+            self._width = 0
+
+
+def format_counts(counts: dict[str, int]) -> str:
+    """``100 trials: 97 complete, 2 pruned, 1 failed`` (running ones only when present)."""
+    finished = counts["COMPLETE"] + counts["PRUNED"] + counts["FAIL"]
+    parts = [f"{counts['COMPLETE']} complete", f"{counts['PRUNED']} pruned", f"{counts['FAIL']} failed"]
+    if counts.get("RUNNING"):
+        parts.append(f"{counts['RUNNING']} still running")
+    return f"{finished} trials: " + ", ".join(parts)
+
+
+def format_summary(summary: RunSummary) -> str:
+    """The end-of-run summary a person reads."""
+    lines = [f"Study {summary.study_name!r} ({summary.direction}) in {summary.storage}"]
+    if summary.plan.nothing_to_do:
+        lines.append(
+            f"  nothing to run: the study already has {summary.finished_before} finished "
+            f"trial(s) for a budget of {summary.budget} (raise --trials or use --fresh)"
+        )
+    else:
+        rate = f", {summary.wall_seconds / summary.added:.3f} s per trial" if summary.added else ""
+        lines.append(
+            f"  this run: {summary.added} trial(s) on {summary.plan.n_workers} "
+            f"{summary.backend} worker(s) in {summary.wall_seconds:.1f} s{rate}"
+        )
+    lines.append(f"  {format_counts(summary.counts)}")
+    if summary.best_value is None:
+        lines.append("  no complete trial yet")
+    else:
+        lines.append(f"  best value {format_value(summary.best_value)} (trial {summary.best_trial})")
+        lines.append("  best params:")
+        lines.extend(f"    {name}: {_param(value)}" for name, value in summary.best_params.items())
+    for error in summary.worker_errors:
+        lines.append(f"  warning: {error}")
+    trial_errors = [e for w in summary.workers for e in w.trial_errors]
+    if trial_errors:
+        lines.append(f"  failed trials, first: {trial_errors[0]}")
+    return "\n".join(lines)
+
+
+def _param(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def summary_record(summary: RunSummary) -> dict[str, Any]:
+    """The summary as JSON-ready data (for ``--format json``)."""
+    return {
+        "study_name": summary.study_name,
+        "storage": summary.storage,
+        "direction": summary.direction,
+        "budget": summary.budget,
+        "finished": summary.finished,
+        "added": summary.added,
+        "counts": summary.counts,
+        "best_value": summary.best_value,
+        "best_trial": summary.best_trial,
+        "best_params": summary.best_params,
+        "wall_seconds": round(summary.wall_seconds, 3),
+        "backend": summary.backend,
+        "workers": summary.plan.n_workers,
+        "worker_errors": summary.worker_errors,
+    }
+
+
+def _flatten(record: dict[str, Any]) -> dict[str, Any]:
+    flat = {k: v for k, v in record.items() if k != "params"}
+    flat.update({f"params_{k}": v for k, v in record.get("params", {}).items()})
+    return flat
+
+
+def render_records(records: Sequence[dict[str, Any]], fmt: str) -> str:
+    """Render flat-or-params records as an aligned table, CSV, or JSON."""
+    if fmt == "json":
+        return json.dumps(list(records), indent=2, default=str)
+    rows = [_flatten(r) for r in records]
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(c for c in row if c not in columns)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return out.getvalue().rstrip("\n")
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()]
+    lines.extend("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells)
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def study_records(rows: Sequence[StudyRow]) -> list[dict[str, Any]]:
+    """Study rows as records for :func:`render_records`."""
+    return [asdict(row) for row in rows]

@@ -1,0 +1,40 @@
+"""Build the Optuna sampler a worker uses, from a picklable :class:`SamplerSpec`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from optuna_spark.config import SamplerSpec
+from optuna_spark.errors import ConfigError
+from optuna_spark.extras import require
+
+if TYPE_CHECKING:
+    from optuna.samplers import BaseSampler
+
+
+def worker_seed(seed: int | None, worker_index: int) -> int | None:
+    """Each worker gets its own stream (seed + index) so workers do not propose the same
+    points, while the whole run stays reproducible for a given seed."""
+    return None if seed is None else seed + worker_index
+
+
+def make_sampler(spec: SamplerSpec, worker_index: int, n_workers: int) -> BaseSampler:
+    """The sampler for one worker. TPE runs with the constant liar when several workers share
+    the study, so running trials are not proposed twice."""
+    import optuna
+
+    seed = worker_seed(spec.seed, worker_index)
+    if spec.name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, constant_liar=n_workers > 1)
+    if spec.name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if spec.name == "cmaes":
+        require("cmaes", "samplers", "The cmaes sampler")
+        return optuna.samplers.CmaEsSampler(seed=seed)
+    if spec.name == "qmc":
+        # All workers must share one scrambled sequence: same seed everywhere, not seed+index.
+        return optuna.samplers.QMCSampler(seed=spec.seed if spec.seed is not None else 0)
+    if spec.name == "gp":
+        require("torch", "gp", "The gp sampler")
+        return optuna.samplers.GPSampler(seed=seed)
+    raise ConfigError(f"--sampler {spec.name!r} is not supported.")

@@ -1,0 +1,247 @@
+"""Storage: URL -> Optuna RDB storage, study create-or-load on the driver, error translation.
+
+The driver opens the storage with table creation; workers open it without (they never create
+tables). Every SQLAlchemy or Optuna error that leaves this module is translated into a
+:class:`StorageError` or :class:`StudyError` whose message carries the masked URL only.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from optuna_spark.config import StorageSpec
+from optuna_spark.errors import MissingExtraError, StorageError, StudyError
+from optuna_spark.urls import sqlite_path
+
+if TYPE_CHECKING:
+    from optuna.storages import RDBStorage
+
+# SQLite: wait this long for a lock instead of failing with "database is locked".
+SQLITE_BUSY_TIMEOUT_S = 60.0
+
+_DRIVER_EXTRAS = {"MySQLdb": ("mysqlclient", "mysql"), "pymysql": ("pymysql", "mysql")}
+
+
+@dataclass(frozen=True)
+class StudyInfo:
+    """What the driver learned about the study it created or loaded."""
+
+    study_id: int
+    name: str
+    direction: str
+    created: bool
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+@contextmanager
+def translate_errors(spec: StorageSpec, action: str) -> Iterator[None]:
+    """Turn SQLAlchemy/driver errors raised while doing ``action`` into one-sentence
+    :class:`StorageError` s that show the masked URL and never the password."""
+    import sqlalchemy.exc
+
+    try:
+        yield
+    except (StorageError, StudyError, MissingExtraError):
+        raise
+    except sqlalchemy.exc.NoSuchModuleError as exc:
+        scheme = spec.url.split("://", 1)[0]
+        raise StorageError(
+            f"storage URL scheme {scheme!r} is not a database SQLAlchemy knows; "
+            "use sqlite:///file.db, mysql://user@host/db or mysql+pymysql://user@host/db."
+        ) from exc
+    except sqlalchemy.exc.ArgumentError as exc:
+        raise StorageError(
+            f"storage URL {spec.masked!r} is malformed; use for example "
+            "sqlite:///optuna-spark.db or mysql://user@host/db."
+        ) from exc
+    except ImportError as exc:
+        cause = exc.__cause__ or exc
+        module = (getattr(cause, "name", None) or "").split(".")[0]
+        if module in _DRIVER_EXTRAS:
+            raise MissingExtraError(*_DRIVER_EXTRAS[module], f"Storage {spec.masked}") from exc
+        raise StorageError(
+            f"the database driver for {spec.masked} is not installed ({_first_line(cause)})."
+        ) from exc
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise StorageError(
+            f"could not {action} at {spec.masked}: {_first_line(exc)}."
+        ) from exc
+
+
+def prepare_sqlite_file(spec: StorageSpec) -> None:
+    """Driver-side checks and settings for a SQLite file: a writable location, and WAL mode
+    (persistent in the file) so readers never block the workers' writes."""
+    path = sqlite_path(spec.url)
+    if path is None:
+        return
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):
+        raise StorageError(
+            f"cannot create the SQLite file {path}: the directory {directory} does not exist; "
+            "create it or point --storage elsewhere."
+        )
+    target = path if os.path.exists(path) else directory
+    if not os.access(target, os.W_OK):
+        raise StorageError(
+            f"cannot write the SQLite file {path}: {target} is not writable; "
+            "point --storage at a writable location."
+        )
+    try:
+        with sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_S) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot open the SQLite file {path}: {exc}.") from exc
+
+
+def _sqlite_immediate_transactions(engine: Any) -> None:
+    """Make every SQLite transaction BEGIN IMMEDIATE.
+
+    Optuna reads, then writes, inside one transaction; under WAL a deferred transaction that
+    upgrades to a writer after another process committed fails at once with "database is
+    locked" (the busy timeout does not apply). Taking the write lock up front makes
+    concurrent workers queue on the busy timeout instead.
+    """
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let us emit BEGIN ourselves
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections made before the listeners existed are dropped
+
+
+def open_storage(spec: StorageSpec, *, driver: bool) -> RDBStorage:
+    """Open ``spec`` as an Optuna ``RDBStorage``.
+
+    ``driver=True`` creates the tables if needed and checks the schema version; workers pass
+    ``driver=False`` and never create tables.
+    """
+    import optuna
+
+    engine_kwargs: dict[str, Any] = {}
+    if sqlite_path(spec.url) is not None:
+        engine_kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
+    else:
+        engine_kwargs["pool_pre_ping"] = True
+    with translate_errors(spec, "open the storage"):
+        storage = optuna.storages.RDBStorage(
+            spec.url,
+            engine_kwargs=engine_kwargs,
+            skip_compatibility_check=not driver,
+            skip_table_creation=not driver,
+        )
+        if storage.engine.name == "sqlite":
+            _sqlite_immediate_transactions(storage.engine)
+    return storage
+
+
+def _direction_name(direction: Any) -> str:
+    return "maximize" if str(direction).upper().endswith("MAXIMIZE") else "minimize"
+
+
+def create_or_load_study(
+    storage: RDBStorage,
+    spec: StorageSpec,
+    name: str,
+    direction: str | None,
+    default_direction: str,
+    fresh: bool = False,
+) -> StudyInfo:
+    """Create the study, or load it to resume; with ``fresh`` delete it first.
+
+    ``direction=None`` means "whatever the existing study has, else ``default_direction``";
+    an explicit direction that contradicts the existing study is a :class:`StudyError`.
+    """
+    import optuna
+
+    with translate_errors(spec, f"create or load study {name!r}"):
+        study_id = _find_study_id(storage, name)
+        if study_id is not None and fresh:
+            storage.delete_study(study_id)
+            study_id = None
+        if study_id is None:
+            chosen = direction or default_direction
+            study_id = storage.create_new_study(
+                [optuna.study.StudyDirection[chosen.upper()]], study_name=name
+            )
+            return StudyInfo(study_id, name, chosen, created=True)
+        directions = storage.get_study_directions(study_id)
+        if len(directions) != 1:
+            raise StudyError(
+                f"study {name!r} is multi-objective; optuna-spark runs single-objective "
+                "studies, so pick another --study-name."
+            )
+        existing = _direction_name(directions[0])
+        if direction is not None and direction != existing:
+            raise StudyError(
+                f"study {name!r} already exists with direction {existing}, not {direction}; "
+                "drop --direction, use --fresh to start over, or pick another --study-name."
+            )
+        return StudyInfo(study_id, name, existing, created=False)
+
+
+def _find_study_id(storage: RDBStorage, name: str) -> int | None:
+    try:
+        return storage.get_study_id_from_name(name)
+    except KeyError:
+        return None
+
+
+def require_study_id(storage: RDBStorage, spec: StorageSpec, name: str) -> int:
+    """The id of study ``name``, or a :class:`StudyError` listing what exists."""
+    with translate_errors(spec, f"look up study {name!r}"):
+        study_id = _find_study_id(storage, name)
+        if study_id is not None:
+            return study_id
+        names = [s.study_name for s in storage.get_all_studies()]
+    listing = ", ".join(repr(n) for n in names[:10]) or "none"
+    raise StudyError(
+        f"study {name!r} does not exist in {spec.masked} (studies there: {listing}); "
+        "check --study-name and --storage."
+    )
+
+
+def count_trial_states(storage: RDBStorage, study_id: int) -> dict[str, int]:
+    """Trial counts by state name (COMPLETE, PRUNED, FAIL, RUNNING, WAITING) in one query."""
+    from sqlalchemy import text
+
+    counts = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0, "RUNNING": 0, "WAITING": 0}
+    with storage.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT state, COUNT(*) FROM trials WHERE study_id = :sid GROUP BY state"),
+            {"sid": study_id},
+        )
+        for state, n in rows:
+            counts[str(state).rsplit(".", 1)[-1].upper()] = int(n)
+    return counts
+
+
+FINISHED_STATES = ("COMPLETE", "PRUNED", "FAIL")
+
+
+def n_finished(counts: dict[str, int]) -> int:
+    """Trials that count against the budget: complete, pruned, or failed by the objective."""
+    return sum(counts[s] for s in FINISHED_STATES)
+
+
+def best_value(storage: RDBStorage, study_id: int) -> float | None:
+    """Best objective value so far, or None before the first complete trial."""
+    try:
+        value = storage.get_best_trial(study_id).value
+    except ValueError:
+        return None
+    return value if value is not None and not math.isnan(value) else None

@@ -1,0 +1,64 @@
+"""Pure helpers for storage URLs: masking secrets and pinning SQLite paths.
+
+Kept free of SQLAlchemy so that masking works even on a URL too malformed to parse.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+MASK = "***"
+
+# scheme://user:password@host... -> the password is everything between the first ':' after
+# the user name and the last '@' before the host (passwords may themselves contain '@').
+_PASSWORD_RE = re.compile(r"^(?P<head>[^:/?#]+://[^:/@?#]*:)(?P<password>.*)(?P<tail>@[^@]*)$")
+
+
+def mask_url(url: str) -> str:
+    """Return ``url`` with any password replaced by ``***``; safe to print, log or raise."""
+    match = _PASSWORD_RE.match(url)
+    if not match or not match.group("password"):
+        return url
+    return f"{match.group('head')}{MASK}{match.group('tail')}"
+
+
+def is_sqlite(url: str) -> bool:
+    """True for ``sqlite://`` URLs (any SQLAlchemy sqlite driver)."""
+    return url.split(":", 1)[0].split("+", 1)[0].lower() == "sqlite"
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file path of a SQLite URL, or None for in-memory databases and other backends."""
+    if not is_sqlite(url):
+        return None
+    _, _, rest = url.partition(":///")
+    path = rest.split("?", 1)[0]
+    if not path or path == ":memory:":
+        return None
+    return path
+
+
+def absolute_sqlite_url(url: str, cwd: str | None = None) -> str:
+    """Make a relative SQLite path absolute, so executors whose working directory differs
+    from the driver's still open the same file."""
+    path = sqlite_path(url)
+    if path is None or os.path.isabs(path):
+        return url
+    scheme, _, rest = url.partition(":///")
+    query = rest[len(path):]
+    absolute = os.path.normpath(os.path.join(cwd or os.getcwd(), path))
+    return f"{scheme}:///{absolute}{query}"
+
+
+def default_storage_url(cwd: str | None = None) -> str:
+    """The embedded default: a SQLite file named optuna-spark.db in the working directory."""
+    return absolute_sqlite_url("sqlite:///optuna-spark.db", cwd)
+
+
+_URL_IN_TEXT_RE = re.compile(r"[A-Za-z][\w+.-]*://[^\s'\"<>]+")
+
+
+def mask_urls_in_text(text: str) -> str:
+    """Mask the password of every URL inside free text (error messages, log lines)."""
+    return _URL_IN_TEXT_RE.sub(lambda m: mask_url(m.group(0)), text)

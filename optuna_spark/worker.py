@@ -1,0 +1,196 @@
+"""The worker: what runs inside one Spark task (or one local process).
+
+It opens the shared storage, builds the objective once (so the data set is read once per task,
+not once per trial), then takes budget slots one at a time and runs a trial per slot until the
+shared budget is spent. It returns a plain :class:`WorkerResult`; no exception ever crosses
+the wire, because a pickled exception from an executor loses its meaning (and may carry a
+secret) by the time it reaches the driver.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from optuna_spark.config import ObjectiveSpec, SamplerSpec, StorageSpec
+from optuna_spark.errors import OptunaSparkError
+
+
+@dataclass(frozen=True)
+class WorkerTask:
+    """Everything one worker needs; plain data, pickled to the executor."""
+
+    index: int
+    n_workers: int
+    storage: StorageSpec
+    study_name: str
+    budget_id: str
+    objective: ObjectiveSpec
+    sampler: SamplerSpec
+    threads: int | None = None  # None: the Spark task's CPUs, else 1
+    max_consecutive_failures: int = 5
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    """What one worker did, returned to the driver."""
+
+    index: int
+    host: str
+    pid: int
+    complete: int = 0
+    pruned: int = 0
+    failed: int = 0
+    setup_seconds: float = 0.0
+    seconds: float = 0.0
+    error: str | None = None  # one sentence, safe to show
+    error_type: str | None = None
+    details: str | None = None  # traceback, shown with --debug
+    trial_errors: tuple[str, ...] = field(default=())  # first few objective failures
+
+    @property
+    def trials(self) -> int:
+        """Trials this worker finished."""
+        return self.complete + self.pruned + self.failed
+
+
+def _task_cpus() -> int | None:
+    """CPUs Spark assigned to the current task, if we are inside one."""
+    try:
+        from pyspark import TaskContext
+    except ImportError:
+        return None
+    context = TaskContext.get()
+    if context is None:
+        return None
+    try:
+        return int(context.cpus())
+    except Exception:  # older pyspark without cpus()
+        return None
+
+
+class _TrialLoop:
+    """Callbacks around Optuna's own trial loop: claim the next slot after each trial, count
+    outcomes, and stop after too many failures in a row."""
+
+    def __init__(self, claim: Callable[[], bool], max_consecutive_failures: int) -> None:
+        self._claim = claim
+        self._max_failures = max_consecutive_failures
+        self.counts = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0}
+        self.consecutive_failures = 0
+        self.errors: list[str] = []
+        self.stopped_by_failures = False
+        self._raised: set[int] = set()  # trials whose objective raised
+
+    def wrap(self, objective: Callable[[Any], float]) -> Callable[[Any], float]:
+        def run(trial: Any) -> float:
+            try:
+                return objective(trial)
+            except Exception as exc:
+                import optuna
+
+                if not isinstance(exc, optuna.TrialPruned):
+                    self._raised.add(trial.number)
+                    self._remember(f"trial {trial.number}: {type(exc).__name__}: {exc}")
+                raise
+
+        return run
+
+    def _remember(self, message: str) -> None:
+        if len(self.errors) < 5:
+            self.errors.append(message)
+
+    def after_trial(self, study: Any, trial: Any) -> None:
+        state = trial.state.name
+        self.counts[state] = self.counts.get(state, 0) + 1
+        if state == "FAIL":
+            self.consecutive_failures += 1
+            if trial.number not in self._raised:
+                # Optuna failed it without an exception: NaN, None or a non-number returned.
+                self._remember(f"trial {trial.number}: the objective returned no valid number")
+        else:
+            self.consecutive_failures = 0
+        if self.consecutive_failures >= self._max_failures:
+            self.stopped_by_failures = True
+            study.stop()
+        elif not self._claim():
+            study.stop()
+
+
+def run_worker(task: WorkerTask) -> WorkerResult:
+    """Run trials for the shared budget; always returns, never raises."""
+    started = time.perf_counter()
+    identity = {"index": task.index, "host": socket.gethostname(), "pid": os.getpid()}
+    setup = 0.0
+    loop: _TrialLoop | None = None
+    try:
+        import optuna
+
+        from optuna_spark import budget
+        from optuna_spark.objectives import build_objective
+        from optuna_spark.samplers import make_sampler
+        from optuna_spark.storage import open_storage, translate_errors
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        storage = open_storage(task.storage, driver=False)
+        threads = task.threads or _task_cpus() or 1
+        # Build first: a data or import error must not consume a budget slot.
+        objective = build_objective(task.objective, threads)
+        sampler = make_sampler(task.sampler, task.index, task.n_workers)
+        with translate_errors(task.storage, f"load study {task.study_name!r}"):
+            study = optuna.load_study(study_name=task.study_name, storage=storage, sampler=sampler)
+        engine = storage.engine
+
+        def take_slot() -> bool:
+            with translate_errors(task.storage, "claim a trial from the budget"):
+                return budget.claim(engine, task.budget_id)
+
+        loop = _TrialLoop(take_slot, task.max_consecutive_failures)
+        setup = time.perf_counter() - started
+        if take_slot():
+            study.optimize(
+                loop.wrap(objective),
+                callbacks=[loop.after_trial],
+                catch=(Exception,),
+                gc_after_trial=False,
+            )
+        error = None
+        if loop.stopped_by_failures:
+            error = (
+                f"worker {task.index} stopped after {task.max_consecutive_failures} failed "
+                f"trials in a row; last: {loop.errors[-1] if loop.errors else 'unknown'}"
+            )
+        return _result(identity, loop, setup, started, error=error, error_type="ObjectiveFailed" if error else None)
+    except OptunaSparkError as exc:
+        return _result(identity, loop, setup, started, error=str(exc), error_type=type(exc).__name__,
+                       details=traceback.format_exc())
+    except Exception as exc:  # nothing raw may cross the wire
+        logging.getLogger(__name__).debug("worker failed", exc_info=True)
+        return _result(identity, loop, setup, started, error=f"{type(exc).__name__}: {exc}",
+                       error_type=type(exc).__name__, details=traceback.format_exc())
+
+
+def _result(
+    identity: dict[str, Any],
+    loop: _TrialLoop | None,
+    setup: float,
+    started: float,
+    **extra: Any,
+) -> WorkerResult:
+    counts = loop.counts if loop else {}
+    return WorkerResult(
+        **identity,
+        complete=counts.get("COMPLETE", 0),
+        pruned=counts.get("PRUNED", 0),
+        failed=counts.get("FAIL", 0),
+        setup_seconds=setup,
+        seconds=time.perf_counter() - started,
+        trial_errors=tuple(loop.errors) if loop else (),
+        **extra,
+    )
