@@ -69,6 +69,13 @@ def cli(debug: bool) -> None:
     """
 
 
+def _quiet_optuna() -> None:
+    """Optuna logs every trial at INFO; the progress line and summary replace that here."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
 def _storage(value: str | None) -> StorageSpec:
     url, _source = resolve_storage_url(value, os.environ)
     return StorageSpec(url)
@@ -150,6 +157,7 @@ def run(
         fresh=fresh,
         xgboost=XGBoostOptions(num_boost_round=num_boost_round),
     )
+    _quiet_optuna()
     reporter = None if quiet else ConsoleReporter(sys.stderr, live=sys.stderr.isatty())
     summary = run_study(config, reporter)
     click.echo(json.dumps(summary_record(summary), indent=2) if as_json else format_summary(summary))
@@ -163,6 +171,7 @@ def create_study(study_name: str, storage: str | None, direction: str) -> None:
     """Create an empty study (no error if it exists with the same direction)."""
     from optuna_spark import manage
 
+    _quiet_optuna()
     spec = _storage(storage)
     created = manage.create_study(spec, study_name, direction)
     click.echo(f"{'Created' if created else 'Found existing'} study {study_name!r} ({direction}) in {spec.masked}")

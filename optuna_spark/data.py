@@ -58,7 +58,7 @@ def _read(spec: DataSpec, nrows: int | None) -> pd.DataFrame:
         raise
     except ImportError as exc:
         raise DataError(
-            f"reading {spec.path} needs a Parquet engine: run pip install pyarrow."
+            f"reading {spec.path} needs pyarrow: run pip install 'optuna-spark[parquet]'."
         ) from exc
     except Exception as exc:  # pandas raises many types for malformed files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -116,6 +116,7 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
             storage, info.study_id, config.trials, reporter, config.progress_interval
         )
         try:
+            backend.prepare(config.backend)
             with monitor:
                 results = backend.run(tasks, plan, config.backend)
             wall = time.perf_counter() - monitor.started
@@ -128,9 +129,9 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
             backend.close()
 
     summary = _summarise(config, storage, info, plan, finished_before, results, wall)
-    if results and all(r.error for r in results) and summary.added == 0:
+    if results and all(r.error for r in results) and not any(r.complete for r in results):
         raise WorkerFailedError(
-            f"every worker failed and no trial finished; first error: {results[0].error}"
+            f"every worker failed and no trial completed; first error: {results[0].error}"
         )
     return summary
 

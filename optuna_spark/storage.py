@@ -48,11 +48,17 @@ def translate_errors(spec: StorageSpec, action: str) -> Iterator[None]:
     """Turn SQLAlchemy/driver errors raised while doing ``action`` into one-sentence
     :class:`StorageError` s that show the masked URL and never the password."""
     import sqlalchemy.exc
+    from optuna.exceptions import StorageInternalError
 
     try:
         yield
     except (StorageError, StudyError, MissingExtraError):
         raise
+    except StorageInternalError as exc:
+        # Optuna wraps the driver error; report the cause, which says what really went wrong.
+        raise StorageError(
+            f"could not {action} at {spec.masked}: {_first_line(exc.__cause__ or exc)}."
+        ) from exc
     except sqlalchemy.exc.NoSuchModuleError as exc:
         scheme = spec.url.split("://", 1)[0]
         raise StorageError(

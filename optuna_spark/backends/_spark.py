@@ -11,6 +11,8 @@ import re
 import shutil
 import subprocess
 import sys
+import warnings
+from importlib import resources
 from typing import Any
 
 from optuna_spark.config import BackendSpec
@@ -116,9 +118,11 @@ def _build_session(session_cls: Any, master: str) -> Any:
     builder = session_cls.builder.appName(_APP_NAME).master(master)
     builder = builder.config("spark.ui.showConsoleProgress", "false")
     if is_local_master(master):
+        log_config = resources.files("optuna_spark") / "resources" / "log4j2.properties"
         builder = (
             builder.config("spark.driver.host", "127.0.0.1")
             .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{log_config}")
         )
     try:
         session = builder.getOrCreate()
@@ -126,6 +130,17 @@ def _build_session(session_cls: Any, master: str) -> Any:
         raise BackendError(f"Spark could not start with master {master!r}: {exc}".rstrip(".") + ".") from exc
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def quiet_spark_warnings() -> None:
+    """Hide warnings that are noise for this tool's use of Spark: local mode has no
+    stage-level scheduling (joblibspark), and tags/pandas-version notices from pyspark."""
+    for pattern in (
+        "Spark local mode doesn't support stage-level scheduling",
+        "Spark session is not provided",
+        "PySpark does not yet fully support pandas",
+    ):
+        warnings.filterwarnings("ignore", message=pattern)
 
 
 class SparkBackend:
@@ -136,9 +151,14 @@ class SparkBackend:
     def __init__(self) -> None:
         self._handle: SparkSessionHandle | None = None
 
+    def prepare(self, spec: BackendSpec) -> None:
+        """Start (or attach to) the Spark session before the timed fan-out."""
+        self.session(spec)
+
     def session(self, spec: BackendSpec) -> SparkSessionHandle:
         """The Spark session (created on first use, or the active one)."""
         if self._handle is None:
+            quiet_spark_warnings()
             self._handle = SparkSessionHandle(spec.master)
         return self._handle
 

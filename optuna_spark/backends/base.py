@@ -15,6 +15,10 @@ class Backend(Protocol):
 
     name: str
 
+    def prepare(self, spec: BackendSpec) -> None:
+        """Start what the fan-out needs (a Spark session) before it is timed."""
+        ...
+
     def run(self, tasks: Sequence[WorkerTask], plan: Plan, spec: BackendSpec) -> list[WorkerResult]:
         """Run every task (at most ``plan.concurrency`` at a time) and return the results."""
         ...

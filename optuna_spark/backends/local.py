@@ -17,6 +17,9 @@ class LocalBackend:
 
     name = "local"
 
+    def prepare(self, spec: BackendSpec) -> None:
+        pass
+
     def run(self, tasks: Sequence[WorkerTask], plan: Plan, spec: BackendSpec) -> list[WorkerResult]:
         import joblib
 

@@ -1,0 +1,24 @@
+# The two commands of the README. Each sets up everything first (venv, extras, Java check).
+VENV ?= .venv
+export VENV := $(abspath $(VENV))
+TRIALS ?= 100
+TASKS ?= 2
+JOBS ?= 8
+
+.PHONY: run test setup clean
+
+## run: tune XGBoost on the bundled wine data, local Spark, embedded SQLite storage
+run:
+	scripts/setup-env.sh spark,xgboost
+	$(VENV)/bin/optuna-spark run --tasks $(TASKS) --trials $(TRIALS) --jobs $(JOBS)
+
+## test: the whole test suite (unit, CLI, real local Spark, real XGBoost)
+test:
+	scripts/setup-env.sh spark,xgboost,test
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+setup:
+	scripts/setup-env.sh spark,xgboost,test
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,83 @@
+"""Pure configuration rules: precedence, defaults, validation. No Spark, no database."""
+
+from __future__ import annotations
+
+import pytest
+
+from optuna_spark.config import (
+    BackendSpec,
+    RunConfig,
+    SamplerSpec,
+    StorageSpec,
+    XGBoostOptions,
+    bundled_wine_csv,
+    default_study_name,
+    resolve_storage_url,
+)
+from optuna_spark.errors import ConfigError
+
+
+def test_storage_precedence_cli_over_env_over_default() -> None:
+    env = {"OPTUNA_SPARK_STORAGE": "mysql://u@127.0.0.1/env"}
+    assert resolve_storage_url("mysql://u@127.0.0.1/cli", env) == ("mysql://u@127.0.0.1/cli", "--storage")
+    assert resolve_storage_url(None, env) == ("mysql://u@127.0.0.1/env", "OPTUNA_SPARK_STORAGE")
+    assert resolve_storage_url(None, {}, cwd="/work") == ("sqlite:////work/optuna-spark.db", "default")
+
+
+def test_relative_sqlite_paths_become_absolute() -> None:
+    url, _ = resolve_storage_url("sqlite:///runs/s.db", {}, cwd="/data")
+    assert url == "sqlite:////data/runs/s.db"
+    url, _ = resolve_storage_url("sqlite:////abs/s.db?timeout=5", {}, cwd="/data")
+    assert url == "sqlite:////abs/s.db?timeout=5"
+
+
+def test_default_study_names_are_stable() -> None:
+    assert default_study_name("xgboost", "/x/winequality-red.csv") == "xgboost-winequality-red"
+    assert default_study_name("quadratic", None) == "quadratic"
+    assert default_study_name("pkg.models:fit", None) == "fit"
+    assert default_study_name("models/train.py:objective", "/d/reg.parquet") == "objective-reg"
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"trials": 0}, "--trials must be a positive"),
+        ({"trials": -3}, "--trials must be a positive"),
+        ({"direction": "up"}, "--direction must be one of minimize, maximize"),
+        ({"objective": "  "}, "--objective is empty"),
+        ({"study_name": ""}, "--study-name is empty"),
+    ],
+)
+def test_run_config_rejects_bad_values(kwargs: dict, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        RunConfig(storage=StorageSpec("sqlite:///x.db"), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "factory, fragment",
+    [
+        (lambda: BackendSpec(name="dask"), "--backend must be one of joblibspark, rdd, local"),
+        (lambda: BackendSpec(tasks=0), "--tasks must be a positive"),
+        (lambda: BackendSpec(jobs=-1), "--jobs must be a positive"),
+        (lambda: SamplerSpec(name="grid"), "--sampler must be one of"),
+        (lambda: XGBoostOptions(num_boost_round=0), "--num-boost-round must be a positive"),
+        (lambda: StorageSpec("optuna.db"), "is not a URL"),
+    ],
+)
+def test_specs_reject_bad_values(factory, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        factory()
+
+
+def test_storage_spec_repr_hides_password() -> None:
+    spec = StorageSpec("mysql://optuna:s3cret@127.0.0.1:3306/optuna")
+    assert "s3cret" not in repr(spec)
+    assert spec.masked == "mysql://optuna:***@127.0.0.1:3306/optuna"
+
+
+def test_bundled_wine_data_ships_with_the_package() -> None:
+    with open(bundled_wine_csv()) as handle:
+        header = handle.readline()
+        rows = sum(1 for _ in handle)
+    assert header.startswith('"fixed acidity";')
+    assert rows == 1599

@@ -1,0 +1,36 @@
+"""Pure planning rules."""
+
+from __future__ import annotations
+
+from optuna_spark.plan import make_plan, remaining_trials
+
+
+def test_budget_is_the_study_total() -> None:
+    assert remaining_trials(100, 0) == 100
+    assert remaining_trials(100, 37) == 63
+    assert remaining_trials(100, 100) == 0
+    assert remaining_trials(100, 140) == 0
+
+
+def test_workers_never_exceed_remaining_trials() -> None:
+    plan = make_plan(budget=10, finished=7, tasks=8, jobs=8, backend="rdd", host_cpus=2)
+    assert (plan.remaining, plan.n_workers, plan.concurrency) == (3, 3, 3)
+    assert any("3 worker(s) start instead of 8" in n for n in plan.notes)
+
+
+def test_jobs_cap_joblibspark_concurrency_only() -> None:
+    plan = make_plan(budget=100, finished=0, tasks=8, jobs=2, backend="joblibspark", host_cpus=2)
+    assert (plan.n_workers, plan.concurrency) == (8, 2)
+    plan = make_plan(budget=100, finished=0, tasks=8, jobs=2, backend="rdd", host_cpus=2)
+    assert (plan.n_workers, plan.concurrency) == (8, 8)
+
+
+def test_local_backend_splits_host_cores() -> None:
+    assert make_plan(100, 0, 2, 8, "local", host_cpus=8).threads_per_worker == 4
+    assert make_plan(100, 0, 4, 8, "local", host_cpus=2).threads_per_worker == 1
+    assert make_plan(100, 0, 2, 8, "joblibspark", host_cpus=8).threads_per_worker is None
+
+
+def test_nothing_to_do_when_budget_met() -> None:
+    plan = make_plan(budget=20, finished=20, tasks=2, jobs=8, backend="joblibspark", host_cpus=2)
+    assert plan.nothing_to_do and plan.n_workers == 0

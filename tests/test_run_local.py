@@ -1,0 +1,67 @@
+"""Whole runs on the ``local`` backend (worker processes, real SQLite, no Spark)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from optuna_spark import optimize
+from optuna_spark.config import BackendSpec, RunConfig, SamplerSpec, StorageSpec
+from optuna_spark.errors import StudyError, WorkerFailedError
+from optuna_spark.runner import run_study
+from tests.helpers import finished, trial_states
+
+
+def _config(url: str, trials: int, **extra) -> RunConfig:
+    return RunConfig(
+        storage=StorageSpec(url), objective="quadratic", study_name="q", trials=trials,
+        backend=BackendSpec(name="local", tasks=2), sampler=SamplerSpec(seed=7), **extra,
+    )
+
+
+def test_exact_budget_resume_and_fresh(sqlite_url: str) -> None:
+    first = run_study(_config(sqlite_url, 20))
+    assert finished(sqlite_url, "q") == 20 and first.added == 20 and first.created
+    assert first.best_value is not None and first.best_value < 5.0
+    assert set(first.best_params) == {"x", "y"}
+
+    again = run_study(_config(sqlite_url, 20))  # same command: nothing missing, nothing run
+    assert again.plan.nothing_to_do and again.added == 0 and not again.created
+    assert finished(sqlite_url, "q") == 20
+
+    more = run_study(_config(sqlite_url, 31))  # a larger budget runs only the difference
+    assert more.added == 11 and finished(sqlite_url, "q") == 31
+
+    fresh = run_study(_config(sqlite_url, 5, fresh=True))
+    assert fresh.created and fresh.added == 5 and finished(sqlite_url, "q") == 5
+
+
+def test_direction_conflict_is_refused_before_any_trial(sqlite_url: str) -> None:
+    run_study(_config(sqlite_url, 2))
+    with pytest.raises(StudyError, match="already exists with direction minimize, not maximize"):
+        run_study(_config(sqlite_url, 4, direction="maximize"))
+    assert finished(sqlite_url, "q") == 2
+
+
+def test_python_api_with_a_closure(sqlite_url: str) -> None:
+    target = 0.25
+    summary = optimize(
+        lambda trial: (trial.suggest_float("x", 0, 1) - target) ** 2,
+        n_trials=12, storage=sqlite_url, study_name="api", backend="local", tasks=2, seed=3,
+    )
+    assert summary.finished == 12 and summary.best_value is not None and summary.best_value < 0.1
+    assert trial_states(sqlite_url, "api") == {"COMPLETE": 12}
+
+
+def test_all_workers_failing_is_one_error(sqlite_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "broken.py"
+    path.write_text("def objective(trial):\n    raise RuntimeError('model exploded')\n")
+    config = RunConfig(
+        storage=StorageSpec(sqlite_url), objective=f"{path}:objective", study_name="b",
+        trials=50, backend=BackendSpec(name="local", tasks=2), max_consecutive_failures=2,
+    )
+    with pytest.raises(WorkerFailedError, match="RuntimeError: model exploded"):
+        run_study(config)
+    # each worker stopped after 2 failures in a row: 4 failed trials, not 50
+    assert trial_states(sqlite_url, "b") == {"FAIL": 4}

@@ -1,0 +1,81 @@
+"""Whole runs on a real local Spark (``local[2]``): joblibspark and RDD fan-out."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from optuna_spark.config import (
+    BackendSpec,
+    DataSpec,
+    RunConfig,
+    SamplerSpec,
+    StorageSpec,
+    XGBoostOptions,
+    bundled_wine_csv,
+)
+from optuna_spark.runner import run_study
+from tests.helpers import finished, trial_states
+
+pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("spark")]
+
+
+def test_joblibspark_quadratic_exact_budget_near_zero(sqlite_url: str) -> None:
+    config = RunConfig(
+        storage=StorageSpec(sqlite_url), objective="quadratic", study_name="q", trials=20,
+        backend=BackendSpec(name="joblibspark", tasks=2, jobs=8), sampler=SamplerSpec(seed=11),
+    )
+    summary = run_study(config)
+    assert trial_states(sqlite_url, "q") == {"COMPLETE": 20}
+    assert summary.best_value is not None and summary.best_value < 5.0
+    # two Spark tasks ran in two Python processes and pulled from one budget (a fast
+    # worker may take them all: there is no static split)
+    assert len({w.pid for w in summary.workers}) == 2
+    assert not any(w.error for w in summary.workers)
+    assert sum(w.trials for w in summary.workers) == 20
+
+    again = run_study(config)  # resuming adds nothing
+    assert again.added == 0 and finished(sqlite_url, "q") == 20
+
+
+def test_rdd_backend_more_workers_than_cores(sqlite_url: str) -> None:
+    config = RunConfig(
+        storage=StorageSpec(sqlite_url), objective="quadratic", study_name="r", trials=13,
+        backend=BackendSpec(name="rdd", tasks=3), sampler=SamplerSpec(name="random", seed=1),
+    )
+    summary = run_study(config)
+    assert trial_states(sqlite_url, "r") == {"COMPLETE": 13}
+    assert sorted(w.index for w in summary.workers) == [0, 1, 2]
+
+
+def test_xgboost_on_wine_completes(sqlite_url: str) -> None:
+    config = RunConfig(
+        storage=StorageSpec(sqlite_url), objective="xgboost", study_name="x", trials=4,
+        data=DataSpec(bundled_wine_csv()), backend=BackendSpec(name="joblibspark", tasks=2),
+        xgboost=XGBoostOptions(num_boost_round=60),
+    )
+    summary = run_study(config)
+    assert trial_states(sqlite_url, "x") == {"COMPLETE": 4}
+    assert summary.best_value is not None and 0.3 < summary.best_value < 5.0
+    assert set(summary.best_params) == {
+        "learning_rate", "max_depth", "subsample", "colsample_bytree", "min_child_weight",
+    }
+    assert all(not math.isnan(w.setup_seconds) for w in summary.workers)
+
+
+def test_file_objective_with_data_is_shipped_to_executors(sqlite_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "rows.py"
+    path.write_text(
+        "def objective(trial, data):\n"
+        "    k = trial.suggest_int('k', 1, 10)\n"
+        "    return abs(len(data) - 1600 + k)\n"
+    )
+    config = RunConfig(
+        storage=StorageSpec(sqlite_url), objective=f"{path}:objective", study_name="f",
+        trials=6, data=DataSpec(bundled_wine_csv()), backend=BackendSpec(name="rdd", tasks=2),
+    )
+    summary = run_study(config)
+    assert trial_states(sqlite_url, "f") == {"COMPLETE": 6}
+    assert summary.best_value == abs(1599 - 1600 + summary.best_params["k"])
