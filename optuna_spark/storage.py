@@ -43,6 +43,17 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def _failure(spec: StorageSpec, action: str, cause: BaseException) -> StorageError:
+    text = _first_line(cause)
+    lowered = text.lower()
+    if "no such table" in lowered or ("table" in lowered and "doesn't exist" in lowered):
+        return StorageError(
+            f"{spec.masked} holds no Optuna tables; create a study there first with "
+            "optuna-spark run or optuna-spark create-study."
+        )
+    return StorageError(f"could not {action} at {spec.masked}: {text}.")
+
+
 @contextmanager
 def translate_errors(spec: StorageSpec, action: str) -> Iterator[None]:
     """Turn SQLAlchemy/driver errors raised while doing ``action`` into one-sentence
@@ -56,9 +67,7 @@ def translate_errors(spec: StorageSpec, action: str) -> Iterator[None]:
         raise
     except StorageInternalError as exc:
         # Optuna wraps the driver error; report the cause, which says what really went wrong.
-        raise StorageError(
-            f"could not {action} at {spec.masked}: {_first_line(exc.__cause__ or exc)}."
-        ) from exc
+        raise _failure(spec, action, exc.__cause__ or exc) from exc
     except sqlalchemy.exc.NoSuchModuleError as exc:
         scheme = spec.url.split("://", 1)[0]
         raise StorageError(
@@ -79,9 +88,7 @@ def translate_errors(spec: StorageSpec, action: str) -> Iterator[None]:
             f"the database driver for {spec.masked} is not installed ({_first_line(cause)})."
         ) from exc
     except sqlalchemy.exc.SQLAlchemyError as exc:
-        raise StorageError(
-            f"could not {action} at {spec.masked}: {_first_line(exc)}."
-        ) from exc
+        raise _failure(spec, action, exc) from exc
 
 
 def prepare_sqlite_file(spec: StorageSpec) -> None:
@@ -106,7 +113,9 @@ def prepare_sqlite_file(spec: StorageSpec) -> None:
         with sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_S) as conn:
             conn.execute("PRAGMA journal_mode=WAL")
     except sqlite3.Error as exc:
-        raise StorageError(f"cannot open the SQLite file {path}: {exc}.") from exc
+        raise StorageError(
+            f"cannot open the SQLite file {path} ({exc}); point --storage at a writable location."
+        ) from exc
 
 
 def _sqlite_immediate_transactions(engine: Any) -> None:
@@ -139,7 +148,13 @@ def open_storage(spec: StorageSpec, *, driver: bool) -> RDBStorage:
     import optuna
 
     engine_kwargs: dict[str, Any] = {}
-    if sqlite_path(spec.url) is not None:
+    path = sqlite_path(spec.url)
+    if path is not None and not driver and not os.path.exists(path):
+        raise StorageError(
+            f"the SQLite file {path} does not exist; check --storage, or create a study there "
+            "first with optuna-spark run or optuna-spark create-study."
+        )
+    if path is not None:
         engine_kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
     else:
         engine_kwargs["pool_pre_ping"] = True
@@ -156,7 +171,7 @@ def open_storage(spec: StorageSpec, *, driver: bool) -> RDBStorage:
 
 
 def _direction_name(direction: Any) -> str:
-    return "maximize" if str(direction).upper().endswith("MAXIMIZE") else "minimize"
+    return str(direction.name).lower()
 
 
 def create_or_load_study(

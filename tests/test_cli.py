@@ -1,0 +1,143 @@
+"""The command line, through click's runner and through real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from optuna_spark.cli import cli
+from tests.helpers import finished, trial_states
+
+
+def invoke(*args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+@pytest.mark.parametrize("command", sorted(cli.commands))
+def test_every_command_has_help(command: str) -> None:
+    result = invoke(command, "--help")
+    assert result.exit_code == 0
+    assert "Usage: " in result.output and len(cli.commands[command].help or "") > 10
+
+
+def test_run_help_says_trials_is_a_total_budget() -> None:
+    text = " ".join(invoke("run", "--help").output.split())
+    assert "resumes and runs only what is missing" in text
+
+
+def test_run_local_then_manage_the_study(sqlite_url: str) -> None:
+    result = invoke("run", "--storage", sqlite_url, "--objective", "quadratic", "--backend",
+                    "local", "--trials", "12", "--seed", "5", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "12 trials: 12 complete, 0 pruned, 0 failed" in result.stdout
+    assert "best params:" in result.stdout and "    x: " in result.stdout
+    assert trial_states(sqlite_url, "quadratic") == {"COMPLETE": 12}
+
+    listed = json.loads(invoke("studies", "--storage", sqlite_url, "--format", "json").stdout)
+    assert [(s["name"], s["complete"]) for s in listed] == [("quadratic", 12)]
+    best = json.loads(invoke("best", "--storage", sqlite_url, "--study-name", "quadratic", "--format", "json").stdout)
+    assert best["state"] == "COMPLETE" and set(best["params"]) == {"x", "y"}
+    csv_lines = invoke("trials", "--storage", sqlite_url, "--study-name", "quadratic", "--format", "csv").stdout.splitlines()
+    assert csv_lines[0] == "number,state,value,seconds,params_x,params_y" and len(csv_lines) == 13
+    table = invoke("trials", "--storage", sqlite_url, "--study-name", "quadratic").stdout.splitlines()
+    assert table[0].split()[:3] == ["number", "state", "value"] and len(table) == 13
+
+    deleted = invoke("delete-study", "--storage", sqlite_url, "--study-name", "quadratic", "--yes")
+    assert deleted.exit_code == 0 and "its 12 trial(s)" in deleted.stdout
+    assert invoke("studies", "--storage", sqlite_url).stdout.strip() == "No studies."
+
+
+def test_storage_from_environment(sqlite_url: str) -> None:
+    result = invoke("create-study", "--study-name", "envy", "--direction", "maximize",
+                    env={"OPTUNA_SPARK_STORAGE": sqlite_url})
+    assert result.exit_code == 0 and "Created study 'envy' (maximize)" in result.stdout
+    assert invoke("create-study", "--study-name", "envy", "--direction", "maximize",
+                  env={"OPTUNA_SPARK_STORAGE": sqlite_url}).stdout.startswith("Found existing")
+
+
+def _bad(sqlite_url: str, tmp_path: Path) -> list[tuple[list[str], str]]:
+    run = ["run", "--storage", sqlite_url, "--backend", "local", "--quiet"]
+    return [
+        (run + ["--filepath", str(tmp_path / "nope.csv")], "does not exist; pass an existing CSV"),
+        (run + ["--objective", "mymodule:"], "is not a built-in name or a reference"),
+        (run + ["--objective", "no_such_mod_q:fn"], "cannot be imported"),
+        (run + ["--objective", "quadratic", "--trials", "0"], "--trials must be a positive whole number"),
+        (run + ["--objective", "quadratic", "--trials", "-5"], "--trials must be a positive whole number"),
+        (run + ["--objective", "quadratic", "--tasks", "0"], "--tasks must be a positive whole number"),
+        (["run", "--backend", "dask"], "Invalid value for '--backend'"),
+        (["run", "--storage", f"sqlite:///{tmp_path}/missing-dir/s.db", "--objective", "quadratic"],
+         "directory"),
+        (["run", "--storage", "sqlite:////proc/optuna.db", "--objective", "quadratic"],
+         "point --storage at a writable location"),
+        (run + ["--objective", "quadratic", "--storage", "nosuchdb://u@127.0.0.1/x"], "is not a database SQLAlchemy knows"),
+        (["best", "--storage", sqlite_url, "--study-name", "ghost"], "study.db does not exist; check --storage"),
+    ]
+
+
+def test_bad_input_is_one_sentence_without_traceback(sqlite_url: str, tmp_path: Path) -> None:
+    for args, fragment in _bad(sqlite_url, tmp_path):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code != 0, args
+        assert fragment in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.output, args
+        assert result.exception is None or isinstance(result.exception, SystemExit), args
+    # nothing was half-written: every bad input was caught before the storage was touched
+    assert not os.path.exists(sqlite_url[len("sqlite:///"):])
+
+
+def test_unknown_study_lists_what_exists(sqlite_url: str) -> None:
+    invoke("create-study", "--storage", sqlite_url, "--study-name", "real")
+    result = CliRunner().invoke(cli, ["trials", "--storage", sqlite_url, "--study-name", "ghost"])
+    assert result.exit_code == 1
+    assert "study 'ghost' does not exist" in result.stderr and "'real'" in result.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--debug", "run", "--backend", "local", "--filepath", str(tmp_path / "x.csv")])
+    assert result.exit_code != 0 and result.exception is not None
+    assert type(result.exception).__name__ == "DataError"
+
+
+def _subprocess(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "optuna_spark", *args], cwd=cwd, capture_output=True, text=True,
+        timeout=300, check=False,
+    )
+
+
+def test_subprocess_default_storage_is_a_file_in_the_working_directory(tmp_path: Path) -> None:
+    done = _subprocess("run", "--objective", "quadratic", "--backend", "local", "--trials", "6", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "optuna-spark.db").exists()
+    assert finished(f"sqlite:///{tmp_path / 'optuna-spark.db'}", "quadratic") == 6
+    assert "6 trials: 6 complete" in done.stdout
+
+
+def test_subprocess_bad_input_exit_code_and_message(tmp_path: Path) -> None:
+    done = _subprocess("run", "--filepath", "missing.csv", cwd=tmp_path)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: data file ") and lines[0].endswith(".")
+    assert not (tmp_path / "optuna-spark.db").exists() or finished(
+        f"sqlite:///{tmp_path / 'optuna-spark.db'}", "xgboost-missing") == 0
+
+
+@pytest.mark.spark
+def test_subprocess_local_cluster_ships_everything_across_processes(tmp_path: Path) -> None:
+    """local-cluster starts separate executor JVMs: pickling bugs and missing modules show."""
+    objective = tmp_path / "obj.py"
+    objective.write_text("def objective(trial):\n    return trial.suggest_float('z', -1, 1) ** 2\n")
+    url = f"sqlite:///{tmp_path / 'lc.db'}"
+    done = _subprocess(
+        "run", "--storage", url, "--objective", f"{objective}:objective", "--backend", "rdd",
+        "--master", "local-cluster[2,1,1024]", "--trials", "10", "--tasks", "2", "--quiet",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert trial_states(url, "objective") == {"COMPLETE": 10}
