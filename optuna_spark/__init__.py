@@ -14,7 +14,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from optuna_spark.api import optimize  # noqa: E402
+from optuna_spark.api import build_run_config, optimize  # noqa: E402
 from optuna_spark.config import (  # noqa: E402
     BackendSpec,
     DataSpec,
@@ -24,6 +24,7 @@ from optuna_spark.config import (  # noqa: E402
     XGBoostOptions,
 )
 from optuna_spark.errors import OptunaSparkError  # noqa: E402
+from optuna_spark.runner import RunSummary, run_study  # noqa: E402
 
 __all__ = [
     "BackendSpec",
@@ -32,14 +33,10 @@ __all__ = [
     "RunConfig",
     "SamplerSpec",
     "StorageSpec",
+    "RunSummary",
     "XGBoostOptions",
+    "build_run_config",
     "optimize",
     "run_study",
 ]
 
-
-def run_study(config: RunConfig, reporter: object | None = None):  # type: ignore[no-untyped-def]
-    """Run a study described by ``config``; see :func:`optuna_spark.runner.run_study`."""
-    from optuna_spark.runner import run_study as _run_study
-
-    return _run_study(config, reporter)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from optuna_spark.config import (
     SamplerSpec,
     StorageSpec,
     XGBoostOptions,
+    bundled_wine_csv,
     resolve_storage_url,
 )
 
@@ -20,14 +21,15 @@ if TYPE_CHECKING:
     from optuna_spark.runner import RunSummary
 
 
-def optimize(
-    objective: str | Callable[..., Any],
+def build_run_config(
+    objective: str | Callable[..., Any] = "xgboost",
     n_trials: int = 100,
     *,
     storage: str | None = None,
     study_name: str | None = None,
     data: str | None = None,
     label: str | None = None,
+    delimiter: str | None = None,
     backend: str = "joblibspark",
     tasks: int = 2,
     jobs: int = 8,
@@ -37,24 +39,20 @@ def optimize(
     seed: int | None = None,
     fresh: bool = False,
     num_boost_round: int = 1000,
-) -> RunSummary:
-    """Run (or resume) a study with ``n_trials`` finished trials in total.
-
-    ``objective`` is ``"xgboost"``, ``"quadratic"``, ``"module:function"``,
-    ``"path/file.py:function"`` or a callable ``f(trial)`` / ``f(trial, data)`` (cloudpickled
-    to the workers). ``storage`` defaults to ``OPTUNA_SPARK_STORAGE``, else
-    ``sqlite:///optuna-spark.db``. On Spark backends the active SparkSession is used if there
-    is one. Returns a :class:`~optuna_spark.runner.RunSummary`.
-    """
-    from optuna_spark.config import bundled_wine_csv
-    from optuna_spark.runner import run_study
-
+) -> RunConfig:
+    """A validated :class:`RunConfig` from flat options, with the documented defaults:
+    storage from ``OPTUNA_SPARK_STORAGE`` or ``sqlite:///optuna-spark.db``, data the bundled
+    wine CSV. The CLI and :func:`optimize` both build their config here."""
     url, _ = resolve_storage_url(storage, os.environ)
-    config = RunConfig(
+    return RunConfig(
         storage=StorageSpec(url),
         objective=objective,
         study_name=study_name,
-        data=DataSpec(path=os.path.abspath(data) if data else bundled_wine_csv(), label=label),
+        data=DataSpec(
+            path=os.path.abspath(data) if data else bundled_wine_csv(),
+            label=label,
+            delimiter=delimiter,
+        ),
         trials=n_trials,
         backend=BackendSpec(name=backend, tasks=tasks, jobs=jobs, master=master),
         direction=direction,
@@ -62,4 +60,23 @@ def optimize(
         fresh=fresh,
         xgboost=XGBoostOptions(num_boost_round=num_boost_round),
     )
-    return run_study(config)
+
+
+def optimize(
+    objective: str | Callable[..., Any],
+    n_trials: int = 100,
+    **options: Any,
+) -> RunSummary:
+    """Run (or resume) a study with ``n_trials`` finished trials in total.
+
+    ``objective`` is ``"xgboost"``, ``"quadratic"``, ``"module:function"``,
+    ``"path/file.py:function"`` or a callable ``f(trial)`` / ``f(trial, data)`` (cloudpickled
+    to the workers). Keyword options are those of :func:`build_run_config` (``storage``,
+    ``study_name``, ``data``, ``label``, ``backend``, ``tasks``, ``jobs``, ``master``,
+    ``direction``, ``sampler``, ``seed``, ``fresh``, ``num_boost_round``). On Spark backends
+    the active SparkSession is used if there is one. Returns a
+    :class:`~optuna_spark.runner.RunSummary`.
+    """
+    from optuna_spark.runner import run_study
+
+    return run_study(build_run_config(objective, n_trials, **options))

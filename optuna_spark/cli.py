@@ -10,19 +10,8 @@ from typing import Any
 import click
 
 from optuna_spark import __version__
-from optuna_spark.config import (
-    BACKENDS,
-    DIRECTIONS,
-    SAMPLERS,
-    BackendSpec,
-    DataSpec,
-    RunConfig,
-    SamplerSpec,
-    StorageSpec,
-    XGBoostOptions,
-    bundled_wine_csv,
-    resolve_storage_url,
-)
+from optuna_spark.api import build_run_config
+from optuna_spark.config import BACKENDS, DIRECTIONS, SAMPLERS, StorageSpec, resolve_storage_url
 from optuna_spark.errors import OptunaSparkError
 from optuna_spark.urls import mask_urls_in_text
 
@@ -144,18 +133,11 @@ def run(
     from optuna_spark.report import ConsoleReporter, format_summary, summary_record
     from optuna_spark.runner import run_study
 
-    config = RunConfig(
-        storage=_storage(storage),
-        objective=objective,
-        study_name=study_name,
-        data=DataSpec(path=os.path.abspath(filepath) if filepath else bundled_wine_csv(),
-                      label=label, delimiter=delimiter),
-        trials=trials,
-        backend=BackendSpec(name=backend, tasks=tasks, jobs=jobs, master=master),
-        direction=direction,
-        sampler=SamplerSpec(name=sampler, seed=seed),
-        fresh=fresh,
-        xgboost=XGBoostOptions(num_boost_round=num_boost_round),
+    config = build_run_config(
+        objective, trials, storage=storage, study_name=study_name, data=filepath, label=label,
+        delimiter=delimiter, backend=backend, tasks=tasks, jobs=jobs, master=master,
+        direction=direction, sampler=sampler, seed=seed, fresh=fresh,
+        num_boost_round=num_boost_round,
     )
     _quiet_optuna()
     reporter = None if quiet else ConsoleReporter(sys.stderr, live=sys.stderr.isatty())
