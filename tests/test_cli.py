@@ -141,3 +141,31 @@ def test_subprocess_local_cluster_ships_everything_across_processes(tmp_path: Pa
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert trial_states(url, "objective") == {"COMPLETE": 10}
+
+
+def test_ctrl_c_exits_130_and_the_same_command_resumes(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    (tmp_path / "slow.py").write_text(
+        "import time\n\ndef objective(trial):\n    time.sleep(0.3)\n    return trial.suggest_float('x', 0, 1)\n"
+    )
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    args = [sys.executable, "-m", "optuna_spark", "run", "--objective", "slow.py:objective",
+            "--backend", "local", "--trials", "30", "--storage", url, "--quiet"]
+    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (
+        not (tmp_path / "s.db").exists() or finished(url, "objective") < 3
+    ):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert "Interrupted" in err and "Traceback" not in err
+    interrupted_at = finished(url, "objective")
+    assert 3 <= interrupted_at < 30
+
+    done = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert finished(url, "objective") == 30
