@@ -14,6 +14,7 @@ from optuna_spark.config import (
     StorageSpec,
     XGBoostOptions,
     bundled_wine_csv,
+    resolve_password,
     resolve_storage_url,
 )
 
@@ -26,6 +27,7 @@ def build_run_config(
     n_trials: int = 100,
     *,
     storage: str | None = None,
+    password_file: str | None = None,
     study_name: str | None = None,
     data: str | None = None,
     label: str | None = None,
@@ -41,11 +43,12 @@ def build_run_config(
     num_boost_round: int = 1000,
 ) -> RunConfig:
     """A validated :class:`RunConfig` from flat options, with the documented defaults:
-    storage from ``OPTUNA_SPARK_STORAGE`` or ``sqlite:///optuna-spark.db``, data the bundled
+    storage from ``OPTUNA_SPARK_STORAGE`` or ``sqlite:///optuna-spark.db`` (a password left
+    out of a server URL from ``password_file`` or ``OPTUNA_SPARK_DB_PASSWORD``), data the bundled
     wine CSV. The CLI and :func:`optimize` both build their config here."""
     url, _ = resolve_storage_url(storage, os.environ)
     return RunConfig(
-        storage=StorageSpec(url),
+        storage=StorageSpec(url, password=resolve_password(url, password_file, os.environ)),
         objective=objective,
         study_name=study_name,
         data=DataSpec(
@@ -72,6 +75,7 @@ def optimize(
     ``objective`` is ``"xgboost"``, ``"quadratic"``, ``"module:function"``,
     ``"path/file.py:function"`` or a callable ``f(trial)`` / ``f(trial, data)`` (cloudpickled
     to the workers). Keyword options are those of :func:`build_run_config` (``storage``,
+    ``password_file``,
     ``study_name``, ``data``, ``label``, ``backend``, ``tasks``, ``jobs``, ``master``,
     ``direction``, ``sampler``, ``seed``, ``fresh``, ``num_boost_round``). On Spark backends
     the active SparkSession is used if there is one. Returns a

@@ -11,7 +11,14 @@ import click
 
 from optuna_spark import __version__
 from optuna_spark.api import build_run_config
-from optuna_spark.config import BACKENDS, DIRECTIONS, SAMPLERS, StorageSpec, resolve_storage_url
+from optuna_spark.config import (
+    BACKENDS,
+    DIRECTIONS,
+    SAMPLERS,
+    StorageSpec,
+    resolve_password,
+    resolve_storage_url,
+)
 from optuna_spark.errors import OptunaSparkError
 from optuna_spark.urls import mask_urls_in_text
 
@@ -65,16 +72,23 @@ def _quiet_optuna() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def _storage(value: str | None) -> StorageSpec:
+def _storage(value: str | None, password_file: str | None) -> StorageSpec:
     url, _source = resolve_storage_url(value, os.environ)
-    return StorageSpec(url)
+    return StorageSpec(url, password=resolve_password(url, password_file, os.environ))
 
 
-storage_option = click.option(
-    "--storage",
-    metavar="URL",
-    help="Study storage URL [env OPTUNA_SPARK_STORAGE; default sqlite:///optuna-spark.db].",
-)
+def storage_option(command: Any) -> Any:
+    """--storage and --password-file, shared by every command."""
+    command = click.option(
+        "--password-file", type=click.Path(dir_okay=False), default=None,
+        help="File holding the database password, for a URL that leaves it out "
+             "[else env OPTUNA_SPARK_DB_PASSWORD].",
+    )(command)
+    return click.option(
+        "--storage", metavar="URL",
+        help="Study storage URL, e.g. mysql://user@127.0.0.1/optuna "
+             "[env OPTUNA_SPARK_STORAGE; default sqlite:///optuna-spark.db].",
+    )(command)
 study_option = click.option("--study-name", required=True, help="Name of the study.")
 format_option = click.option(
     "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
@@ -115,7 +129,7 @@ format_option = click.option(
 @click.option("--quiet", is_flag=True, help="No progress line, only the summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def run(
-    study_name: str | None, storage: str | None, objective: str, filepath: str | None,
+    study_name: str | None, storage: str | None, password_file: str | None, objective: str, filepath: str | None,
     label: str | None, delimiter: str | None, trials: int, tasks: int, jobs: int, backend: str,
     direction: str | None, sampler: str, seed: int | None, master: str | None, fresh: bool,
     num_boost_round: int, quiet: bool, as_json: bool,
@@ -134,7 +148,7 @@ def run(
     from optuna_spark.runner import run_study
 
     config = build_run_config(
-        objective, trials, storage=storage, study_name=study_name, data=filepath, label=label,
+        objective, trials, storage=storage, password_file=password_file, study_name=study_name, data=filepath, label=label,
         delimiter=delimiter, backend=backend, tasks=tasks, jobs=jobs, master=master,
         direction=direction, sampler=sampler, seed=seed, fresh=fresh,
         num_boost_round=num_boost_round,
@@ -149,12 +163,12 @@ def run(
 @study_option
 @storage_option
 @click.option("--direction", type=click.Choice(DIRECTIONS), default="minimize", show_default=True)
-def create_study(study_name: str, storage: str | None, direction: str) -> None:
+def create_study(study_name: str, storage: str | None, password_file: str | None, direction: str) -> None:
     """Create an empty study (no error if it exists with the same direction)."""
     from optuna_spark import manage
 
     _quiet_optuna()
-    spec = _storage(storage)
+    spec = _storage(storage, password_file)
     created = manage.create_study(spec, study_name, direction)
     click.echo(f"{'Created' if created else 'Found existing'} study {study_name!r} ({direction}) in {spec.masked}")
 
@@ -163,11 +177,11 @@ def create_study(study_name: str, storage: str | None, direction: str) -> None:
 @study_option
 @storage_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def delete_study(study_name: str, storage: str | None, yes: bool) -> None:
+def delete_study(study_name: str, storage: str | None, password_file: str | None, yes: bool) -> None:
     """Delete a study and all its trials."""
     from optuna_spark import manage
 
-    spec = _storage(storage)
+    spec = _storage(storage, password_file)
     if not yes:
         if not sys.stdin.isatty():
             raise click.UsageError("delete-study asks for confirmation; pass --yes to delete without asking.")
@@ -179,12 +193,12 @@ def delete_study(study_name: str, storage: str | None, yes: bool) -> None:
 @cli.command()
 @storage_option
 @format_option
-def studies(storage: str | None, fmt: str) -> None:
+def studies(storage: str | None, password_file: str | None, fmt: str) -> None:
     """List the studies in the storage with their trial counts and best values."""
     from optuna_spark import manage
     from optuna_spark.report import render_records, study_records
 
-    rows = manage.list_studies(_storage(storage))
+    rows = manage.list_studies(_storage(storage, password_file))
     if not rows and fmt == "table":
         click.echo("No studies.")
         return
@@ -195,12 +209,12 @@ def studies(storage: str | None, fmt: str) -> None:
 @study_option
 @storage_option
 @format_option
-def best(study_name: str, storage: str | None, fmt: str) -> None:
+def best(study_name: str, storage: str | None, password_file: str | None, fmt: str) -> None:
     """Show the best trial of a study."""
     from optuna_spark import manage
     from optuna_spark.report import render_records
 
-    record = manage.best(_storage(storage), study_name)
+    record = manage.best(_storage(storage, password_file), study_name)
     click.echo(render_records([record], fmt) if fmt != "json" else _json(record))
 
 
@@ -208,12 +222,12 @@ def best(study_name: str, storage: str | None, fmt: str) -> None:
 @study_option
 @storage_option
 @format_option
-def trials(study_name: str, storage: str | None, fmt: str) -> None:
+def trials(study_name: str, storage: str | None, password_file: str | None, fmt: str) -> None:
     """List every trial of a study."""
     from optuna_spark import manage
     from optuna_spark.report import render_records
 
-    click.echo(render_records(manage.trials(_storage(storage), study_name), fmt))
+    click.echo(render_records(manage.trials(_storage(storage, password_file), study_name), fmt))
 
 
 def _json(record: dict[str, Any]) -> str:

@@ -14,7 +14,13 @@ from importlib import resources
 from typing import Any
 
 from optuna_spark.errors import ConfigError
-from optuna_spark.urls import absolute_sqlite_url, default_storage_url, mask_url
+from optuna_spark.urls import (
+    absolute_sqlite_url,
+    default_storage_url,
+    is_sqlite,
+    mask_url,
+    url_password,
+)
 
 BACKENDS: tuple[str, ...] = ("joblibspark", "rdd", "local")
 DIRECTIONS: tuple[str, ...] = ("minimize", "maximize")
@@ -22,6 +28,7 @@ SAMPLERS: tuple[str, ...] = ("tpe", "random", "cmaes", "qmc", "gp")
 BUILTIN_OBJECTIVES: tuple[str, ...] = ("xgboost", "quadratic")
 
 STORAGE_ENV = "OPTUNA_SPARK_STORAGE"
+PASSWORD_ENV = "OPTUNA_SPARK_DB_PASSWORD"
 
 
 def bundled_wine_csv() -> str:
@@ -44,6 +51,29 @@ def resolve_storage_url(
     else:
         return default_storage_url(cwd), "default"
     return absolute_sqlite_url(url, cwd), source
+
+
+def resolve_password(
+    url: str, password_file: str | None, env: Mapping[str, str]
+) -> str | None:
+    """The database password for a URL that leaves it out: ``--password-file`` >
+    ``OPTUNA_SPARK_DB_PASSWORD`` > none. A password written in the URL itself wins (None here).
+    """
+    if url_password(url) or is_sqlite(url):
+        return None
+    if password_file:
+        try:
+            with open(password_file, encoding="utf-8") as handle:
+                secret = handle.read().rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read the password file {password_file} ({exc.strerror}); check "
+                "--password-file."
+            ) from exc
+        if not secret:
+            raise ConfigError(f"the password file {password_file} is empty; check --password-file.")
+        return secret
+    return env.get(PASSWORD_ENV) or None
 
 
 def default_study_name(objective: str, data_path: str | None) -> str:
@@ -73,9 +103,15 @@ def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
 
 @dataclass(frozen=True)
 class StorageSpec:
-    """Where the study lives. ``url`` may hold a password: print :meth:`masked`, never it."""
+    """Where the study lives. ``url`` may hold a password: print :meth:`masked`, never it.
+
+    ``password`` is for URLs that leave it out (from ``--password-file`` or
+    ``OPTUNA_SPARK_DB_PASSWORD`` on the driver); it travels inside the pickled task, never on a
+    command line, and is not part of ``repr``.
+    """
 
     url: str
+    password: str | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if "://" not in self.url:

@@ -9,21 +9,30 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from optuna_spark.config import StorageSpec
+from optuna_spark.config import PASSWORD_ENV, StorageSpec
 from optuna_spark.errors import MissingExtraError, StorageError, StudyError
-from optuna_spark.urls import sqlite_path
+from optuna_spark.urls import sqlite_path, url_password
 
 if TYPE_CHECKING:
     from optuna.storages import RDBStorage
 
 # SQLite: wait this long for a lock instead of failing with "database is locked".
 SQLITE_BUSY_TIMEOUT_S = 60.0
+# MySQL: an unreachable or silent server fails within this many seconds, not minutes.
+CONNECT_TIMEOUT_S = 5
+# MySQL: a worker needs one connection at a time (plus one spare for a pre-ping replacement),
+# so 64 workers stay far below the server's default max_connections of 151.
+WORKER_POOL_SIZE = 1
+WORKER_MAX_OVERFLOW = 1
+# Recycle pooled connections before a server-side wait_timeout can close them under us.
+POOL_RECYCLE_S = 3600
 
 _DRIVER_EXTRAS = {"MySQLdb": ("mysqlclient", "mysql"), "pymysql": ("pymysql", "mysql")}
 
@@ -43,8 +52,29 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def _mysql_code(exc: BaseException) -> int | None:
+    args = getattr(getattr(exc, "orig", None) or exc, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
 def _failure(spec: StorageSpec, action: str, cause: BaseException) -> StorageError:
     text = _first_line(cause)
+    code = _mysql_code(cause)
+    if code == 1045:
+        return StorageError(
+            f"the database server refused the login for {spec.masked} (wrong or missing "
+            "password); set OPTUNA_SPARK_DB_PASSWORD or --password-file, or check the user."
+        )
+    if code == 1049:
+        return StorageError(
+            f"the database named in {spec.masked} does not exist on the server; create it "
+            "(scripts/setup-mysql.sh does) or fix the URL."
+        )
+    if code in (2002, 2003, 2005, 2013):
+        return StorageError(
+            f"cannot reach the database server of {spec.masked} ({text}); check that it runs "
+            "and that host and port are right."
+        )
     lowered = text.lower()
     if "no such table" in lowered or ("table" in lowered and "doesn't exist" in lowered):
         return StorageError(
@@ -139,6 +169,38 @@ def _sqlite_immediate_transactions(engine: Any) -> None:
     engine.dispose()  # connections made before the listeners existed are dropped
 
 
+def probe_server(spec: StorageSpec, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Fail fast on a MySQL server that cannot be reached or accepts and stays silent.
+
+    A MySQL server speaks first (its greeting); waiting for that byte with a deadline bounds
+    every driver alike (pymysql would otherwise wait out its read timeout in the handshake).
+    """
+    if not spec.url.split("://", 1)[0].lower().startswith("mysql"):
+        return
+    from sqlalchemy.engine import make_url
+
+    with translate_errors(spec, "parse the storage URL"):
+        url = make_url(spec.url)
+    if not url.host:
+        return  # a Unix socket: local, nothing to probe
+    host, port = url.host, url.port or 3306
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as conn:
+            conn.settimeout(timeout)
+            if not conn.recv(1):
+                raise OSError("the server closed the connection")
+    except socket.timeout as exc:
+        raise StorageError(
+            f"the database server of {spec.masked} did not answer within {timeout:g} s; check "
+            "that it runs and that host and port are right."
+        ) from exc
+    except OSError as exc:
+        raise StorageError(
+            f"cannot reach the database server of {spec.masked} ({exc.strerror or exc}); check "
+            "that it runs and that host and port are right."
+        ) from exc
+
+
 def open_storage(spec: StorageSpec, *, driver: bool) -> RDBStorage:
     """Open ``spec`` as an Optuna ``RDBStorage``.
 
@@ -157,7 +219,8 @@ def open_storage(spec: StorageSpec, *, driver: bool) -> RDBStorage:
     if path is not None:
         engine_kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
     else:
-        engine_kwargs["pool_pre_ping"] = True
+        probe_server(spec)
+        engine_kwargs.update(_server_engine_kwargs(spec, driver))
     with translate_errors(spec, "open the storage"):
         storage = optuna.storages.RDBStorage(
             spec.url,
@@ -168,6 +231,28 @@ def open_storage(spec: StorageSpec, *, driver: bool) -> RDBStorage:
         if storage.engine.name == "sqlite":
             _sqlite_immediate_transactions(storage.engine)
     return storage
+
+
+def _server_engine_kwargs(spec: StorageSpec, driver: bool) -> dict[str, Any]:
+    """Pool and connection settings for a database server (MySQL/MariaDB)."""
+    kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_recycle": POOL_RECYCLE_S}
+    if not driver:
+        kwargs.update(pool_size=WORKER_POOL_SIZE, max_overflow=WORKER_MAX_OVERFLOW)
+    connect_args: dict[str, Any] = {}
+    scheme = spec.url.split("://", 1)[0].lower()
+    if scheme.startswith("mysql"):
+        # connect_timeout bounds the TCP connect and the greeting; read/write timeouts bound a
+        # server that accepts and then stays silent.
+        connect_args.update(connect_timeout=CONNECT_TIMEOUT_S)
+        connect_args.update(read_timeout=60, write_timeout=60)
+    # A password left out of the URL: from the spec (driver's --password-file or environment),
+    # else this process's own OPTUNA_SPARK_DB_PASSWORD (set on the executors).
+    password = None if url_password(spec.url) else (spec.password or os.environ.get(PASSWORD_ENV))
+    if password:
+        connect_args["password"] = password
+    if connect_args:
+        kwargs["connect_args"] = connect_args
+    return kwargs
 
 
 def _direction_name(direction: Any) -> str:

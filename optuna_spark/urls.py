@@ -23,6 +23,12 @@ def mask_url(url: str) -> str:
     return f"{match.group('head')}{MASK}{match.group('tail')}"
 
 
+def url_password(url: str) -> str | None:
+    """The password written inside ``url``, if any."""
+    match = _PASSWORD_RE.match(url)
+    return match.group("password") if match and match.group("password") else None
+
+
 def is_sqlite(url: str) -> bool:
     """True for ``sqlite://`` URLs (any SQLAlchemy sqlite driver)."""
     return url.split(":", 1)[0].split("+", 1)[0].lower() == "sqlite"

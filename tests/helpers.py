@@ -15,6 +15,10 @@ def trial_states(url: str, study_name: str) -> dict[str, int]:
 
 
 def finished(url: str, study_name: str) -> int:
-    """Finished trials (complete, pruned, failed), read with plain Optuna."""
-    counts = trial_states(url, study_name)
+    """Finished trials (complete, pruned, failed), read with plain Optuna; 0 before the study
+    exists."""
+    try:
+        counts = trial_states(url, study_name)
+    except KeyError:
+        return 0
     return sum(counts.get(s, 0) for s in ("COMPLETE", "PRUNED", "FAIL"))
