@@ -12,13 +12,15 @@ run:
 	scripts/setup-env.sh spark,xgboost
 	$(VENV)/bin/optuna-spark run --tasks $(TASKS) --trials $(TRIALS) --jobs $(JOBS)
 
-## test: the whole test suite (unit, CLI, real local Spark, real XGBoost)
+## test: the whole test suite (unit, CLI, real local Spark, real XGBoost, real MariaDB)
 test:
-	scripts/setup-env.sh spark,xgboost,test
+	scripts/setup-mysql.sh install
+	scripts/setup-env.sh spark,xgboost,mysql,test
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 setup:
-	scripts/setup-env.sh spark,xgboost,test
+	scripts/setup-mysql.sh install
+	scripts/setup-env.sh spark,xgboost,mysql,test
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

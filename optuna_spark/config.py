@@ -125,6 +125,14 @@ class StorageSpec:
         """The URL with its password replaced by ``***``."""
         return mask_url(self.url)
 
+    def with_password(self, env: Mapping[str, str]) -> StorageSpec:
+        """This spec with the driver's ``OPTUNA_SPARK_DB_PASSWORD`` filled in where the URL
+        and the spec lack one, so the workers get it inside their task."""
+        if self.password is not None:
+            return self
+        password = resolve_password(self.url, None, env)
+        return self if password is None else StorageSpec(self.url, password=password)
+
     def __repr__(self) -> str:  # keep secrets out of tracebacks, logs and the Spark UI
         return f"StorageSpec(url={self.masked!r})"
 

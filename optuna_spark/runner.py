@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from optuna_spark import budget as budget_table
@@ -73,6 +73,7 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
     can fix; no trial is written before the objective, data and storage have been checked.
     """
     reporter = reporter or SilentReporter()
+    config = replace(config, storage=config.storage.with_password(os.environ))
     objective = resolve_objective(config.objective, config.data, config.xgboost)
     study_name = config.study_name or default_study_name(
         objective.name, objective.data.path if objective.data else None

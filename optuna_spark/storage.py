@@ -65,10 +65,11 @@ def _failure(spec: StorageSpec, action: str, cause: BaseException) -> StorageErr
             f"the database server refused the login for {spec.masked} (wrong or missing "
             "password); set OPTUNA_SPARK_DB_PASSWORD or --password-file, or check the user."
         )
-    if code == 1049:
+    if code in (1044, 1049):
         return StorageError(
-            f"the database named in {spec.masked} does not exist on the server; create it "
-            "(scripts/setup-mysql.sh does) or fix the URL."
+            f"the database named in {spec.masked} does not exist or this user has no rights on "
+            "it; create it and grant access (scripts/setup-mysql.sh --database NAME does) or "
+            "fix the URL."
         )
     if code in (2002, 2003, 2005, 2013):
         return StorageError(

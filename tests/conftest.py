@@ -37,3 +37,54 @@ def spark() -> Iterator[object]:
     handle = SparkSessionHandle("local[2]")
     yield handle.session
     handle.session.stop()
+
+
+# A password distinctive enough to search every output for: it must never appear.
+TEST_DB_PASSWORD = "opt-Spark-T3st-pw-9f2c"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def mysql_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real MariaDB, started by scripts/setup-mysql.sh from a temporary data directory on a
+    free loopback port (or OPTUNA_SPARK_TEST_MYSQL_URL). Yields the URL without password;
+    tests give the password through OPTUNA_SPARK_DB_PASSWORD. In CI a missing server fails."""
+    import shutil
+    import subprocess
+
+    given = os.environ.get("OPTUNA_SPARK_TEST_MYSQL_URL")
+    if given:
+        yield given
+        return
+    if not (shutil.which("mariadbd") or os.path.exists("/usr/sbin/mariadbd")):
+        message = "no MariaDB server here; run scripts/setup-mysql.sh install"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    datadir = tmp_path_factory.mktemp("mariadb")
+    port = _free_port()
+    env = {**os.environ, "OPTUNA_SPARK_DB_PASSWORD": TEST_DB_PASSWORD}
+    args = ["--datadir", str(datadir), "--port", str(port), "--database", "optuna_test"]
+    script = str(ROOT / "scripts" / "setup-mysql.sh")
+    started = subprocess.run([script, "start", *args], env=env, capture_output=True, text=True, check=False)
+    assert started.returncode == 0, started.stderr
+    assert TEST_DB_PASSWORD not in started.stdout + started.stderr
+    try:
+        yield f"mysql://optuna_user@127.0.0.1:{port}/optuna_test"
+    finally:
+        subprocess.run([script, "stop", *args], env=env, capture_output=True, check=False)
+
+
+@pytest.fixture
+def mysql_env(mysql_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The MySQL URL, with the password in this process's (and its children's) environment."""
+    monkeypatch.setenv("OPTUNA_SPARK_DB_PASSWORD", TEST_DB_PASSWORD)
+    return mysql_url

@@ -1,0 +1,159 @@
+"""MySQL/MariaDB storage against a real server started by scripts/setup-mysql.sh."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import optuna
+import pytest
+
+from optuna_spark.config import BackendSpec, RunConfig, SamplerSpec, StorageSpec
+from optuna_spark.runner import run_study
+from tests.conftest import TEST_DB_PASSWORD
+
+pytestmark = pytest.mark.mysql
+
+
+def _name() -> str:
+    return f"s-{uuid.uuid4().hex[:10]}"
+
+
+def _with_password(url: str) -> str:
+    return url.replace("optuna_user@", f"optuna_user:{TEST_DB_PASSWORD}@")
+
+
+def _trials(url: str, study: str) -> list[optuna.trial.FrozenTrial]:
+    """Read with plain Optuna: the study stays readable by the usual tools."""
+    return optuna.load_study(study_name=study, storage=_with_password(url)).get_trials(deepcopy=False)
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "optuna_spark", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def _assert_no_secret(done: subprocess.CompletedProcess[str]) -> None:
+    assert TEST_DB_PASSWORD not in done.stdout + done.stderr
+
+
+@pytest.mark.spark
+def test_run_two_spark_tasks_exact_budget(mysql_env: str, tmp_path: Path) -> None:
+    study = _name()
+    done = _cli("run", "--storage", mysql_env, "--study-name", study, "--objective", "quadratic",
+                "--trials", "30", "--tasks", "2", "--jobs", "8", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    _assert_no_secret(done)
+    assert "mysql://optuna_user@127.0.0.1" in done.stdout
+    trials = _trials(mysql_env, study)
+    assert len(trials) == 30 and {t.state.name for t in trials} == {"COMPLETE"}
+    assert sorted(t.number for t in trials) == list(range(30))
+
+
+@pytest.mark.spark
+def test_four_concurrent_workers_no_deadlock(mysql_env: str, spark) -> None:
+    study = _name()
+    config = RunConfig(
+        storage=StorageSpec(mysql_env), objective="quadratic", study_name=study, trials=200,
+        backend=BackendSpec(name="rdd", tasks=4), sampler=SamplerSpec(name="random", seed=1),
+    )
+    summary = run_study(config)
+    assert not summary.worker_errors
+    trials = _trials(mysql_env, study)
+    assert len(trials) == 200 and {t.state.name for t in trials} == {"COMPLETE"}
+    assert len({t.number for t in trials}) == 200
+
+
+def test_password_file_and_management_commands(mysql_url: str, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPTUNA_SPARK_DB_PASSWORD", raising=False)
+    secret = tmp_path / "pw"
+    secret.write_text(TEST_DB_PASSWORD + "\n")
+    study = _name()
+    common = ["--storage", mysql_url, "--password-file", str(secret)]
+    steps = [
+        ["create-study", "--study-name", study, "--direction", "maximize", *common],
+        ["run", "--study-name", study, "--objective", "quadratic", "--backend", "local",
+         "--trials", "6", "--quiet", *common],
+        ["studies", "--format", "csv", *common],
+        ["best", "--study-name", study, "--format", "json", *common],
+        ["trials", "--study-name", study, *common],
+        ["delete-study", "--study-name", study, "--yes", *common],
+    ]
+    outputs = []
+    for step in steps:
+        done = _cli(*step, cwd=tmp_path)
+        assert done.returncode == 0, (step, done.stderr)
+        _assert_no_secret(done)
+        outputs.append(done.stdout)
+    assert "(maximize)" in outputs[1] and "6 trials: 6 complete" in outputs[1]
+    assert f"{study},maximize,6,0,0,0," in outputs[2]
+    assert '"state": "COMPLETE"' in outputs[3]
+    assert len(outputs[4].splitlines()) == 7
+    assert "its 6 trial(s)" in outputs[5]
+
+
+def _silent_listener() -> tuple[int, threading.Event]:
+    """A loopback port that accepts connections and never says a word."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+        for conn in held:
+            conn.close()
+        server.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server.getsockname()[1], stop
+
+
+def test_bad_connections_fail_fast_with_one_sentence(mysql_url: str, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    port, stop = _silent_listener()
+    try:
+        good_host = mysql_url.rsplit("/", 1)[0]
+        wrong_pw = tmp_path / "wrong"
+        wrong_pw.write_text("not-the-password")
+        cases = [
+            (["--storage", mysql_url, "--password-file", str(wrong_pw)], "refused the login"),
+            (["--storage", f"{good_host}/no_such_db"], "does not exist or this user has no rights"),
+            (["--storage", f"mysql://optuna_user@127.0.0.1:{port}/optuna"], "did not answer within 5 s"),
+            (["--storage", f"mysql+pymysql://optuna_user@127.0.0.1:{port}/optuna"], "did not answer within 5 s"),
+            (["--storage", mysql_url, "--study-name", "ghost"], "study 'ghost' does not exist"),
+        ]
+        monkeypatch.setenv("OPTUNA_SPARK_DB_PASSWORD", TEST_DB_PASSWORD)
+        for extra, fragment in cases:
+            command = ["best", *extra] if "--study-name" in extra else ["best", "--study-name", "x", *extra]
+            started = time.monotonic()
+            done = _cli(*command, cwd=tmp_path)
+            elapsed = time.monotonic() - started
+            assert done.returncode == 1, (command, done.stderr)
+            lines = done.stderr.strip().splitlines()
+            assert len(lines) == 1 and fragment in lines[0], (command, done.stderr)
+            assert "Traceback" not in done.stderr
+            _assert_no_secret(done)
+            assert elapsed < 10, (command, elapsed)
+    finally:
+        stop.set()
+
+
+def test_secret_in_url_is_masked_everywhere(mysql_url: str, tmp_path: Path) -> None:
+    done = _cli("studies", "--storage", _with_password(mysql_url).replace("/optuna_test", "/nope"),
+                cwd=tmp_path)
+    assert done.returncode == 1
+    assert "optuna_user:***@" in done.stderr
+    _assert_no_secret(done)
