@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from optuna_spark.config import (
     BackendSpec,
     DataSpec,
+    HeartbeatSpec,
     RunConfig,
     SamplerSpec,
     StorageSpec,
@@ -41,11 +42,15 @@ def build_run_config(
     seed: int | None = None,
     fresh: bool = False,
     num_boost_round: int = 1000,
+    heartbeat_interval: int | None = 10,
+    grace_period: int | None = None,
+    trial_retries: int = 2,
 ) -> RunConfig:
     """A validated :class:`RunConfig` from flat options, with the documented defaults:
     storage from ``OPTUNA_SPARK_STORAGE`` or ``sqlite:///optuna-spark.db`` (a password left
     out of a server URL from ``password_file`` or ``OPTUNA_SPARK_DB_PASSWORD``), data the bundled
-    wine CSV. The CLI and :func:`optimize` both build their config here."""
+    wine CSV. ``heartbeat_interval`` 0 or None turns the heartbeat off. The CLI and
+    :func:`optimize` both build their config here."""
     url, _ = resolve_storage_url(storage, os.environ)
     return RunConfig(
         storage=StorageSpec(url, password=resolve_password(url, password_file, os.environ)),
@@ -62,6 +67,10 @@ def build_run_config(
         sampler=SamplerSpec(name=sampler, seed=seed),
         fresh=fresh,
         xgboost=XGBoostOptions(num_boost_round=num_boost_round),
+        heartbeat=HeartbeatSpec(
+            interval=heartbeat_interval or None, grace_period=grace_period,
+            max_retry=trial_retries,
+        ),
     )
 
 
@@ -77,7 +86,8 @@ def optimize(
     to the workers). Keyword options are those of :func:`build_run_config` (``storage``,
     ``password_file``,
     ``study_name``, ``data``, ``label``, ``backend``, ``tasks``, ``jobs``, ``master``,
-    ``direction``, ``sampler``, ``seed``, ``fresh``, ``num_boost_round``). On Spark backends
+    ``direction``, ``sampler``, ``seed``, ``fresh``, ``num_boost_round``,
+    ``heartbeat_interval``, ``grace_period``, ``trial_retries``). On Spark backends
     the active SparkSession is used if there is one. Returns a
     :class:`~optuna_spark.runner.RunSummary`.
     """

@@ -13,7 +13,19 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func, select, update
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    false,
+    func,
+    select,
+    update,
+)
 
 TABLE_NAME = "optuna_spark_budgets"
 
@@ -25,6 +37,7 @@ budgets = Table(
     Column("study_id", Integer, nullable=False, index=True),
     Column("budget", Integer, nullable=False),
     Column("claimed", Integer, nullable=False, default=0),
+    Column("closed", Boolean, nullable=False, default=False),
     Column("created_at", DateTime, server_default=func.now()),
 )
 
@@ -35,7 +48,9 @@ def create_budget(engine: Any, study_id: int, slots: int) -> str:
     run_id = str(uuid.uuid4())
     with engine.begin() as conn:
         conn.execute(
-            budgets.insert().values(run_id=run_id, study_id=study_id, budget=slots, claimed=0)
+            budgets.insert().values(
+                run_id=run_id, study_id=study_id, budget=slots, claimed=0, closed=False
+            )
         )
     return run_id
 
@@ -51,11 +66,27 @@ def claim(engine: Any, run_id: str) -> bool:
         return result.rowcount == 1
 
 
+def release(engine: Any, run_id: str) -> bool:
+    """Worker: give back the slot of a trial lost with its worker (its retry needs one).
+
+    A closed budget stays closed. Returns True when a slot was given back.
+    """
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(budgets)
+            .where(budgets.c.run_id == run_id, budgets.c.closed == false())
+            .values(budget=budgets.c.budget + 1)
+        )
+        return result.rowcount == 1
+
+
 def close_budget(engine: Any, run_id: str) -> None:
     """Driver: hand out no more slots (timeout, Ctrl-C); trials already running finish."""
     with engine.begin() as conn:
         conn.execute(
-            update(budgets).where(budgets.c.run_id == run_id).values(budget=budgets.c.claimed)
+            update(budgets)
+            .where(budgets.c.run_id == run_id)
+            .values(budget=budgets.c.claimed, closed=True)
         )
 
 

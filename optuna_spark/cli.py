@@ -103,11 +103,11 @@ format_option = click.option(
               help="xgboost, quadratic, package.module:function, or path/to/file.py:function "
                    "(the file is shipped to the executors). The function takes a trial, and "
                    "optionally the data set, and returns a float.")
-@click.option("--filepath", type=click.Path(dir_okay=True), default=None,
+@click.option("--filepath", "data", type=click.Path(dir_okay=True), default=None,
               help="CSV or Parquet data set for objectives that take data [default: the bundled red wine CSV].")
 @click.option("--label", default=None, help="Label column [default: the last column].")
 @click.option("--delimiter", default=None, help="CSV delimiter [default: detected].")
-@click.option("--trials", type=int, default=100, show_default=True,
+@click.option("--trials", "n_trials", type=int, default=100, show_default=True,
               help="The study's total budget of finished trials: running the same command again "
                    "resumes and runs only what is missing.")
 @click.option("--tasks", type=int, default=2, show_default=True, help="Worker tasks to start.")
@@ -126,14 +126,17 @@ format_option = click.option(
 @click.option("--fresh", is_flag=True, help="Delete the study first and start over.")
 @click.option("--num-boost-round", type=int, default=1000, show_default=True,
               help="xgboost: boosting rounds (early stopping on the validation set).")
+@click.option("--heartbeat-interval", type=click.IntRange(min=0), default=10, show_default=True,
+              help="Seconds between a running trial's heartbeats; a trial silent for "
+                   "--grace-period is failed and retried. 0 turns this off.")
+@click.option("--grace-period", type=int, default=None,
+              help="Seconds without a heartbeat before a trial counts as lost "
+                   "[default: 3 x --heartbeat-interval].")
+@click.option("--trial-retries", type=int, default=2, show_default=True,
+              help="How often a lost trial's parameters are tried again.")
 @click.option("--quiet", is_flag=True, help="No progress line, only the summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def run(
-    study_name: str | None, storage: str | None, password_file: str | None, objective: str, filepath: str | None,
-    label: str | None, delimiter: str | None, trials: int, tasks: int, jobs: int, backend: str,
-    direction: str | None, sampler: str, seed: int | None, master: str | None, fresh: bool,
-    num_boost_round: int, quiet: bool, as_json: bool,
-) -> None:
+def run(quiet: bool, as_json: bool, **options: Any) -> None:
     """Run (or resume) a study until it has --trials finished trials.
 
     \b
@@ -147,12 +150,7 @@ def run(
     from optuna_spark.report import ConsoleReporter, format_summary, summary_record
     from optuna_spark.runner import run_study
 
-    config = build_run_config(
-        objective, trials, storage=storage, password_file=password_file, study_name=study_name, data=filepath, label=label,
-        delimiter=delimiter, backend=backend, tasks=tasks, jobs=jobs, master=master,
-        direction=direction, sampler=sampler, seed=seed, fresh=fresh,
-        num_boost_round=num_boost_round,
-    )
+    config = build_run_config(**options)
     _quiet_optuna()
     reporter = None if quiet else ConsoleReporter(sys.stderr, live=sys.stderr.isatty())
     summary = run_study(config, reporter)

@@ -208,6 +208,46 @@ class BackendSpec:
 
 
 @dataclass(frozen=True)
+class HeartbeatSpec:
+    """Optuna's heartbeat: how a trial whose worker died is noticed and tried again.
+
+    Every ``interval`` seconds a running trial writes a heartbeat; one silent for
+    ``grace_period`` seconds is marked FAIL and its parameters are queued again (at most
+    ``max_retry`` times). ``interval=None`` turns it off.
+    """
+
+    interval: int | None = 10
+    grace_period: int | None = None  # None: three intervals
+    max_retry: int = 2
+
+    def __post_init__(self) -> None:
+        if self.interval is not None:
+            _positive("--heartbeat-interval", self.interval)
+        if self.grace_period is not None:
+            _positive("--grace-period", self.grace_period)
+            if self.interval is not None and self.grace_period <= self.interval:
+                raise ConfigError(
+                    f"--grace-period ({self.grace_period} s) must be longer than "
+                    f"--heartbeat-interval ({self.interval} s); raise it or leave it out."
+                )
+        retries = self.max_retry
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ConfigError(f"--trial-retries must be 0 or more, got {self.max_retry!r}.")
+
+    @property
+    def enabled(self) -> bool:
+        """True when trials send heartbeats."""
+        return self.interval is not None
+
+    @property
+    def grace_seconds(self) -> int | None:
+        """The grace period in effect (None when the heartbeat is off)."""
+        if self.interval is None:
+            return None
+        return self.grace_period or 3 * self.interval
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything ``optuna-spark run`` needs; built by the CLI or by the Python API."""
 
@@ -225,6 +265,7 @@ class RunConfig:
     # burn the whole budget; the failures are reported.
     max_consecutive_failures: int = 5
     progress_interval: float = 1.0
+    heartbeat: HeartbeatSpec = field(default_factory=HeartbeatSpec)
 
     def __post_init__(self) -> None:
         _positive("--trials", self.trials)

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from optuna_spark.storage import best_value, count_trial_states, n_finished
+from optuna_spark.storage import best_value, count_trials
 
 if TYPE_CHECKING:
     from optuna.storages import RDBStorage
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 class Snapshot:
     """The study as the driver last saw it."""
 
-    finished: int  # finished trials in the study (complete + pruned + failed)
+    finished: int  # trials the budget counts (complete + pruned + failed, lost ones excepted)
     budget: int
     running: int
     best_value: float | None
@@ -53,9 +53,9 @@ class SilentReporter:
 
 def take_snapshot(storage: RDBStorage, study_id: int, budget: int, started: float) -> Snapshot:
     """Read the study's counts and best value once."""
-    counts = count_trial_states(storage, study_id)
+    counts = count_trials(storage, study_id)
     return Snapshot(
-        finished=n_finished(counts),
+        finished=counts["COUNTED"],
         budget=budget,
         running=counts["RUNNING"],
         best_value=best_value(storage, study_id),

@@ -64,12 +64,20 @@ class ConsoleReporter:
 
 
 def format_counts(counts: dict[str, int]) -> str:
-    """``100 trials: 97 complete, 2 pruned, 1 failed`` (running ones only when present)."""
-    finished = counts["COMPLETE"] + counts["PRUNED"] + counts["FAIL"]
-    parts = [f"{counts['COMPLETE']} complete", f"{counts['PRUNED']} pruned", f"{counts['FAIL']} failed"]
+    """``100 trials: 97 complete, 2 pruned, 1 failed`` (lost and running ones when present).
+
+    A trial lost with its worker (and retried) is not one of the budget's trials; it is
+    listed apart.
+    """
+    lost = counts.get("LOST", 0)
+    failed = counts["FAIL"] - lost
+    counted = counts["COMPLETE"] + counts["PRUNED"] + failed
+    parts = [f"{counts['COMPLETE']} complete", f"{counts['PRUNED']} pruned", f"{failed} failed"]
+    if lost:
+        parts.append(f"plus {lost} lost with their worker and retried")
     if counts.get("RUNNING"):
         parts.append(f"{counts['RUNNING']} still running")
-    return f"{finished} trials: " + ", ".join(parts)
+    return f"{counted} trials: " + ", ".join(parts)
 
 
 def format_summary(summary: RunSummary) -> str:

@@ -21,9 +21,8 @@ from optuna_spark.plan import Plan, make_plan
 from optuna_spark.progress import ProgressMonitor, Reporter, SilentReporter
 from optuna_spark.storage import (
     best_value,
-    count_trial_states,
+    count_trials,
     create_or_load_study,
-    n_finished,
     open_storage,
     prepare_sqlite_file,
     translate_errors,
@@ -52,8 +51,8 @@ class RunSummary:
 
     @property
     def finished(self) -> int:
-        """Finished trials in the study now."""
-        return n_finished(self.counts)
+        """Trials the budget counts in the study now (lost-and-retried ones excepted)."""
+        return self.counts["COUNTED"]
 
     @property
     def added(self) -> int:
@@ -85,7 +84,8 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
         default_direction(objective), fresh=config.fresh,
     )
     with translate_errors(config.storage, f"read study {study_name!r}"):
-        finished_before = n_finished(count_trial_states(storage, info.study_id))
+        finished_before = count_trials(storage, info.study_id)["COUNTED"]
+        first_trial_number = storage.get_n_trials(info.study_id)
     plan = make_plan(
         budget=config.trials, finished=finished_before, tasks=config.backend.tasks,
         jobs=config.backend.jobs, backend=config.backend.name, host_cpus=os.cpu_count() or 1,
@@ -109,6 +109,7 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
                 study_name=study_name, budget_id=budget_id, objective=objective,
                 sampler=config.sampler, threads=plan.threads_per_worker,
                 max_consecutive_failures=config.max_consecutive_failures,
+                heartbeat=config.heartbeat, first_trial_number=first_trial_number,
             )
             for i in range(plan.n_workers)
         ]
@@ -154,7 +155,7 @@ def _summarise(
     wall: float,
 ) -> RunSummary:
     with translate_errors(config.storage, f"read study {info.name!r}"):
-        counts = count_trial_states(storage, info.study_id)
+        counts = count_trials(storage, info.study_id)
         best = best_value(storage, info.study_id)
         best_trial = storage.get_best_trial(info.study_id) if best is not None else None
     return RunSummary(

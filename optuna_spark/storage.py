@@ -11,13 +11,14 @@ import math
 import os
 import socket
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from optuna_spark.config import PASSWORD_ENV, StorageSpec
+from optuna_spark.config import PASSWORD_ENV, HeartbeatSpec, StorageSpec
 from optuna_spark.errors import MissingExtraError, StorageError, StudyError
+from optuna_spark.retry import call_with_retry
 from optuna_spark.urls import sqlite_path, url_password
 
 if TYPE_CHECKING:
@@ -27,10 +28,13 @@ if TYPE_CHECKING:
 SQLITE_BUSY_TIMEOUT_S = 60.0
 # MySQL: an unreachable or silent server fails within this many seconds, not minutes.
 CONNECT_TIMEOUT_S = 5
-# MySQL: a worker needs one connection at a time (plus one spare for a pre-ping replacement),
-# so 64 workers stay far below the server's default max_connections of 151.
-WORKER_POOL_SIZE = 1
-WORKER_MAX_OVERFLOW = 1
+# MySQL: a worker needs two connections at most (its trial loop and the heartbeat thread),
+# so 64 workers hold 128 and stay below the server's default max_connections of 151.
+WORKER_POOL_SIZE = 2
+WORKER_MAX_OVERFLOW = 0
+# Opening the storage retries transient errors this long (the probe has already shown that the
+# server answers; workers retry their own calls for longer once a study runs).
+OPEN_RETRY_WINDOW_S = 10.0
 # Recycle pooled connections before a server-side wait_timeout can close them under us.
 POOL_RECYCLE_S = 3600
 
@@ -202,12 +206,21 @@ def probe_server(spec: StorageSpec, timeout: float = CONNECT_TIMEOUT_S) -> None:
         ) from exc
 
 
-def open_storage(spec: StorageSpec, *, driver: bool) -> RDBStorage:
+def open_storage(
+    spec: StorageSpec,
+    *,
+    driver: bool,
+    heartbeat: HeartbeatSpec | None = None,
+    on_stale: Callable[[Any, Any], None] | None = None,
+) -> RDBStorage:
     """Open ``spec`` as an Optuna ``RDBStorage``.
 
     ``driver=True`` creates the tables if needed and checks the schema version; workers pass
-    ``driver=False`` and never create tables.
+    ``driver=False`` and never create tables. With an enabled ``heartbeat`` running trials
+    send heartbeats, and ``on_stale`` is called for each trial found silent too long.
     """
+    import warnings
+
     import optuna
 
     engine_kwargs: dict[str, Any] = {}
@@ -222,12 +235,25 @@ def open_storage(spec: StorageSpec, *, driver: bool) -> RDBStorage:
     else:
         probe_server(spec)
         engine_kwargs.update(_server_engine_kwargs(spec, driver))
-    with translate_errors(spec, "open the storage"):
-        storage = optuna.storages.RDBStorage(
+    heartbeat_kwargs: dict[str, Any] = {}
+    if heartbeat is not None and heartbeat.enabled:
+        heartbeat_kwargs = {
+            "heartbeat_interval": heartbeat.interval,
+            "grace_period": heartbeat.grace_seconds,
+            "heartbeat_stale_trial_callback": on_stale,
+        }
+    with translate_errors(spec, "open the storage"), warnings.catch_warnings():
+        # The heartbeat arguments are "experimental" in Optuna and warn on every worker.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        # Retried briefly: another process may be creating the same tables right now.
+        storage = call_with_retry(
+            optuna.storages.RDBStorage,
             spec.url,
             engine_kwargs=engine_kwargs,
             skip_compatibility_check=not driver,
             skip_table_creation=not driver,
+            window=OPEN_RETRY_WINDOW_S,
+            **heartbeat_kwargs,
         )
         if storage.engine.name == "sqlite":
             _sqlite_immediate_transactions(storage.engine)
@@ -343,6 +369,41 @@ FINISHED_STATES = ("COMPLETE", "PRUNED", "FAIL")
 def n_finished(counts: dict[str, int]) -> int:
     """Trials that count against the budget: complete, pruned, or failed by the objective."""
     return sum(counts[s] for s in FINISHED_STATES)
+
+
+def lost_trial_numbers(storage: RDBStorage, study_id: int) -> set[int]:
+    """Trials that failed because their worker died and were queued again.
+
+    Optuna's retry callback records the chain of lost trials in the ``retry_history`` system
+    attribute of each new attempt; those lost trials do not count against the budget.
+    """
+    import json
+
+    from sqlalchemy import column, select, table
+
+    # Lightweight table constructs, so SQLAlchemy quotes ``key`` (reserved in MySQL) itself.
+    attrs = table("trial_system_attributes", column("trial_id"), column("key"),
+                  column("value_json"))
+    trials = table("trials", column("trial_id"), column("study_id"))
+    query = (
+        select(attrs.c.value_json)
+        .select_from(attrs.join(trials, trials.c.trial_id == attrs.c.trial_id))
+        .where(trials.c.study_id == study_id, attrs.c.key == "retry_history")
+    )
+    lost: set[int] = set()
+    with storage.engine.connect() as conn:
+        for (value,) in conn.execute(query):
+            lost.update(int(n) for n in json.loads(value))
+    return lost
+
+
+def count_trials(storage: RDBStorage, study_id: int) -> dict[str, int]:
+    """Trial counts by state, plus ``LOST`` (failed with their worker and retried) and
+    ``COUNTED`` (what the budget counts: finished trials that were not lost)."""
+    counts = count_trial_states(storage, study_id)
+    counts["LOST"] = len(lost_trial_numbers(storage, study_id)) if counts["FAIL"] else 0
+    counts["COUNTED"] = n_finished(counts) - counts["LOST"]
+    return counts
 
 
 def best_value(storage: RDBStorage, study_id: int) -> float | None:

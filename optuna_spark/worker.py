@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from optuna_spark.config import ObjectiveSpec, SamplerSpec, StorageSpec
+from optuna_spark.config import HeartbeatSpec, ObjectiveSpec, SamplerSpec, StorageSpec
 from optuna_spark.errors import OptunaSparkError
 
 
@@ -35,6 +35,8 @@ class WorkerTask:
     sampler: SamplerSpec
     threads: int | None = None  # None: the Spark task's CPUs, else 1
     max_consecutive_failures: int = 5
+    heartbeat: HeartbeatSpec = field(default_factory=HeartbeatSpec)
+    first_trial_number: int = 0  # trials numbered from here on belong to this run
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,40 @@ def _task_cpus() -> int | None:
         return int(context.cpus())
     except Exception:  # older pyspark without cpus()
         return None
+
+
+class _LostTrials:
+    """Optuna's heartbeat-stale callback: queue a lost trial's parameters again and, when the
+    trial was one of this run's, give its budget slot back so the retry does not shrink the
+    run."""
+
+    def __init__(self, max_retry: int, budget_id: str, first_trial_number: int) -> None:
+        self._max_retry = max_retry
+        self._budget_id = budget_id
+        self._first = first_trial_number
+        self.engine: Any = None  # set once the storage exists
+        self.retried = 0
+
+    def __call__(self, study: Any, trial: Any) -> None:
+        import warnings
+
+        import optuna.storages
+
+        from optuna_spark import budget
+        from optuna_spark.retry import call_with_retry
+
+        history = trial.system_attrs.get("retry_history", [])
+        if len(history) + 1 > self._max_retry:
+            return  # retried often enough: it stays failed and counts as a failed trial
+        # Optuna 4.9 renamed the callback; older releases only have the old name.
+        retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
+        retry = retry or optuna.storages.RetryFailedTrialCallback
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            retry(max_retry=self._max_retry)(study, trial)
+        self.retried += 1
+        if trial.number >= self._first and self.engine is not None:
+            call_with_retry(budget.release, self.engine, self._budget_id)
 
 
 class _TrialLoop:
@@ -137,19 +173,27 @@ def run_worker(task: WorkerTask) -> WorkerResult:
         from optuna_spark.samplers import make_sampler
         from optuna_spark.storage import open_storage, translate_errors
 
+        from optuna_spark.resilient_storage import RetryingStorage
+        from optuna_spark.retry import call_with_retry
+
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        storage = open_storage(task.storage, driver=False)
+        lost = _LostTrials(task.heartbeat.max_retry, task.budget_id, task.first_trial_number)
+        storage = open_storage(task.storage, driver=False, heartbeat=task.heartbeat, on_stale=lost)
+        lost.engine = storage.engine
         threads = task.threads or _task_cpus() or 1
         # Build first: a data or import error must not consume a budget slot.
         objective = build_objective(task.objective, threads)
         sampler = make_sampler(task.sampler, task.index, task.n_workers)
         with translate_errors(task.storage, f"load study {task.study_name!r}"):
-            study = optuna.load_study(study_name=task.study_name, storage=storage, sampler=sampler)
+            study = call_with_retry(
+                optuna.load_study, study_name=task.study_name,
+                storage=RetryingStorage(storage), sampler=sampler,
+            )
         engine = storage.engine
 
         def take_slot() -> bool:
             with translate_errors(task.storage, "claim a trial from the budget"):
-                return budget.claim(engine, task.budget_id)
+                return call_with_retry(budget.claim, engine, task.budget_id)
 
         loop = _TrialLoop(take_slot, task.max_consecutive_failures)
         setup = time.perf_counter() - started

@@ -1,10 +1,14 @@
-"""Shared fixtures: a SQLite storage per test, one real local Spark session per test run."""
+"""Shared fixtures: a SQLite storage per test, one real local Spark session and one real
+MariaDB server per test run."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -52,35 +56,63 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def mysql_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real MariaDB, started by scripts/setup-mysql.sh from a temporary data directory on a
-    free loopback port (or OPTUNA_SPARK_TEST_MYSQL_URL). Yields the URL without password;
-    tests give the password through OPTUNA_SPARK_DB_PASSWORD. In CI a missing server fails."""
-    import shutil
-    import subprocess
+@dataclass
+class MariaDB:
+    """A MariaDB server for the tests: its URL (without password) and, when this suite started
+    it, the script arguments to stop and start it again."""
 
+    url: str
+    script_args: list[str] | None = None
+
+    def _script(self, action: str) -> None:
+        assert self.script_args is not None, "an external server cannot be restarted"
+        env = {**os.environ, "OPTUNA_SPARK_DB_PASSWORD": TEST_DB_PASSWORD}
+        done = subprocess.run([str(ROOT / "scripts" / "setup-mysql.sh"), action, *self.script_args],
+                              env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        assert TEST_DB_PASSWORD not in done.stdout + done.stderr
+
+    def stop(self) -> None:
+        """Stop the server (waits until its process is gone)."""
+        self._script("stop")
+
+    def start(self) -> None:
+        """Start it again on the same port and data directory."""
+        self._script("start")
+
+
+@pytest.fixture(scope="session")
+def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB]:
+    """A real MariaDB, started by scripts/setup-mysql.sh from a temporary data directory on a
+    free loopback port (or OPTUNA_SPARK_TEST_MYSQL_URL). Tests give the password through
+    OPTUNA_SPARK_DB_PASSWORD. A missing server is a failure, never a skip: deselect these tests
+    explicitly with ``-m "not mysql"`` if you must."""
     given = os.environ.get("OPTUNA_SPARK_TEST_MYSQL_URL")
     if given:
-        yield given
+        yield MariaDB(given)
         return
     if not (shutil.which("mariadbd") or os.path.exists("/usr/sbin/mariadbd")):
-        message = "no MariaDB server here; run scripts/setup-mysql.sh install"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        pytest.fail(
+            "no MariaDB server here; run scripts/setup-mysql.sh install (as root), "
+            "or deselect with -m 'not mysql'"
+        )
     datadir = tmp_path_factory.mktemp("mariadb")
     port = _free_port()
-    env = {**os.environ, "OPTUNA_SPARK_DB_PASSWORD": TEST_DB_PASSWORD}
-    args = ["--datadir", str(datadir), "--port", str(port), "--database", "optuna_test"]
-    script = str(ROOT / "scripts" / "setup-mysql.sh")
-    started = subprocess.run([script, "start", *args], env=env, capture_output=True, text=True, check=False)
-    assert started.returncode == 0, started.stderr
-    assert TEST_DB_PASSWORD not in started.stdout + started.stderr
+    server = MariaDB(
+        f"mysql://optuna_user@127.0.0.1:{port}/optuna_test",
+        ["--datadir", str(datadir), "--port", str(port), "--database", "optuna_test"],
+    )
+    server.start()
     try:
-        yield f"mysql://optuna_user@127.0.0.1:{port}/optuna_test"
+        yield server
     finally:
-        subprocess.run([script, "stop", *args], env=env, capture_output=True, check=False)
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def mysql_url(mariadb: MariaDB) -> str:
+    """The test server's URL, without password."""
+    return mariadb.url
 
 
 @pytest.fixture

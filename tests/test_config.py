@@ -6,6 +6,7 @@ import pytest
 
 from optuna_spark.config import (
     BackendSpec,
+    HeartbeatSpec,
     RunConfig,
     SamplerSpec,
     StorageSpec,
@@ -62,6 +63,9 @@ def test_run_config_rejects_bad_values(kwargs: dict, fragment: str) -> None:
         (lambda: SamplerSpec(name="grid"), "--sampler must be one of"),
         (lambda: XGBoostOptions(num_boost_round=0), "--num-boost-round must be a positive"),
         (lambda: StorageSpec("optuna.db"), "is not a URL"),
+        (lambda: HeartbeatSpec(interval=10, grace_period=5), "--grace-period .5 s. must be longer"),
+        (lambda: HeartbeatSpec(interval=0), "--heartbeat-interval must be a positive"),
+        (lambda: HeartbeatSpec(max_retry=-1), "--trial-retries must be 0 or more"),
     ],
 )
 def test_specs_reject_bad_values(factory, fragment: str) -> None:
@@ -81,3 +85,10 @@ def test_bundled_wine_data_ships_with_the_package() -> None:
         rows = sum(1 for _ in handle)
     assert header.startswith('"fixed acidity";')
     assert rows == 1599
+
+
+def test_heartbeat_grace_defaults_to_three_intervals_and_can_be_off() -> None:
+    assert HeartbeatSpec(interval=10).grace_seconds == 30
+    assert HeartbeatSpec(interval=10, grace_period=15).grace_seconds == 15
+    off = HeartbeatSpec(interval=None)
+    assert not off.enabled and off.grace_seconds is None

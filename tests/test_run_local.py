@@ -65,3 +65,37 @@ def test_all_workers_failing_is_one_error(sqlite_url: str, tmp_path: Path) -> No
         run_study(config)
     # each worker stopped after 2 failures in a row: 4 failed trials, not 50
     assert trial_states(sqlite_url, "b") == {"FAIL": 4}
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")
+def test_trial_lost_with_its_worker_is_failed_retried_and_not_counted(sqlite_url: str) -> None:
+    """A previous run died mid-trial: its trial is RUNNING with a heartbeat that stopped. The
+    next run fails it after the grace period, tries its parameters again, and still ends with
+    exactly the budget of counted trials."""
+    import time
+
+    import optuna
+
+    from optuna_spark.config import HeartbeatSpec
+
+    heartbeat = HeartbeatSpec(interval=1, grace_period=2, max_retry=2)
+    run_study(_config(sqlite_url, 3, heartbeat=heartbeat))
+    storage = optuna.storages.RDBStorage(sqlite_url, heartbeat_interval=1, grace_period=2)
+    study = optuna.load_study(study_name="q", storage=storage)
+    crashed = study.ask({"x": optuna.distributions.FloatDistribution(-10, 10),
+                         "y": optuna.distributions.FloatDistribution(-10, 10)})
+    storage.record_heartbeat(crashed._trial_id)
+    time.sleep(2.5)  # the heartbeat is now older than the grace period
+
+    summary = run_study(_config(sqlite_url, 8, heartbeat=heartbeat))
+
+    trials = optuna.load_study(study_name="q", storage=sqlite_url).get_trials(deepcopy=False)
+    lost = trials[crashed.number]
+    assert lost.state.name == "FAIL"
+    retries = [t for t in trials if t.system_attrs.get("failed_trial") == crashed.number]
+    assert len(retries) == 1 and retries[0].state.name == "COMPLETE"
+    assert retries[0].params == lost.params
+    # 8 counted trials, the lost one not among them, nothing left running.
+    assert summary.counts["COUNTED"] == 8 and summary.counts["LOST"] == 1
+    assert summary.counts["RUNNING"] == 0 and summary.counts["FAIL"] == 1
+    assert len(trials) == 9

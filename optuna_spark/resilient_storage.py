@@ -1,0 +1,82 @@
+"""An Optuna storage that retries transient database errors (see :mod:`optuna_spark.retry`).
+
+Workers hand Optuna a :class:`RetryingStorage` wrapped around the usual cached RDB storage,
+so every call Optuna's trial loop makes (ask, set params, tell, heartbeat) survives a
+deadlock, a dropped connection or a server restart of up to the retry window. The heartbeat
+interface is passed through, so Optuna's stale-trial handling keeps working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages import BaseStorage, RDBStorage
+from optuna.storages._heartbeat import BaseHeartbeat
+
+from optuna_spark.retry import call_with_retry
+
+# Every public BaseStorage method, plus the heartbeat ones Optuna calls on a heartbeat storage.
+# They are generated below rather than written out: each is the same one-line delegation.
+_DELEGATED = (
+    "create_new_study", "delete_study", "set_study_user_attr", "set_study_system_attr",
+    "get_study_id_from_name", "get_study_name_from_id", "get_study_directions",
+    "get_study_user_attrs", "get_study_system_attrs", "get_all_studies", "create_new_trial",
+    "set_trial_param", "get_trial_id_from_study_id_trial_number", "get_trial_number_from_id",
+    "get_trial_param", "set_trial_intermediate_value", "set_trial_user_attr",
+    "set_trial_system_attr", "get_trial", "get_all_trials", "get_n_trials", "get_best_trial",
+    "get_trial_params", "get_trial_user_attrs", "get_trial_system_attrs",
+    "check_trial_is_updatable", "record_heartbeat", "_get_stale_trial_ids",
+)
+
+
+def _cached(storage: RDBStorage) -> BaseStorage:
+    """Optuna's own cache in front of an RDB storage (what ``optuna.load_study`` would use)."""
+    try:
+        from optuna.storages._cached_storage import _CachedStorage
+    except ImportError:  # a future Optuna without it: the plain storage works, only slower
+        return storage
+    return _CachedStorage(storage)
+
+
+class RetryingStorage(BaseStorage, BaseHeartbeat):
+    """Delegates to ``backend`` and retries transient database errors in every call."""
+
+    def __init__(self, storage: RDBStorage) -> None:
+        self._rdb = storage
+        self._backend: Any = _cached(storage)
+
+    def set_trial_state_values(self, trial_id: int, state: Any, values: Any = None) -> bool:
+        """Finish a trial; a retry that finds it already finished means the first try landed."""
+        return call_with_retry(
+            self._backend.set_trial_state_values, trial_id, state=state, values=values,
+            done_if=(UpdateFinishedTrialError,), done_value=True,
+        )
+
+    def get_heartbeat_interval(self) -> int | None:
+        """The RDB storage's heartbeat interval (None: heartbeat off)."""
+        return self._rdb.get_heartbeat_interval()
+
+    def get_heartbeat_stale_trial_callback(self) -> Callable[..., None] | None:
+        """What Optuna calls for each trial it finds stale (retry it, give back its slot)."""
+        return self._rdb.get_heartbeat_stale_trial_callback()
+
+    def remove_session(self) -> None:
+        """Release this thread's database session."""
+        self._rdb.remove_session()
+
+
+def _delegate(name: str) -> Callable[..., Any]:
+    def method(self: RetryingStorage, *args: Any, **kwargs: Any) -> Any:
+        return call_with_retry(getattr(self._backend, name), *args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = f"``{name}`` of the wrapped storage, retried on transient errors."
+    return method
+
+
+for _name in _DELEGATED:
+    setattr(RetryingStorage, _name, _delegate(_name))
+# The abstract-method set was computed before the loop filled them in.
+RetryingStorage.__abstractmethods__ = frozenset()

@@ -1,0 +1,118 @@
+"""Transient database errors, retried with bounded backoff.
+
+A MySQL server that restarts, a deadlock between two workers or a dropped connection must not
+end a study: every storage call a worker makes goes through :func:`call_with_retry`, which
+waits and retries for up to :data:`RETRY_WINDOW_S` seconds before giving up. Errors that are
+not transient (wrong password, missing table, bad data) are raised at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+# How long a worker keeps retrying one storage call: a server restart of 30 s is survived.
+RETRY_WINDOW_S = 60.0
+
+# MySQL/MariaDB error codes worth a retry: lock wait timeout, deadlock, server shutting down,
+# connection killed, cannot connect, server gone away, lost connection, and their kin. 1050
+# ("table already exists") only happens when two processes create Optuna's tables at once;
+# the retry then finds them made.
+TRANSIENT_MYSQL_CODES = frozenset(
+    {1040, 1050, 1053, 1205, 1213, 1927, 2002, 2003, 2006, 2013, 2055, 4031}
+)
+_TRANSIENT_TEXT = (
+    "database is locked",
+    "server has gone away",
+    "lost connection",
+    "can't connect",
+    "connection refused",
+    "deadlock found",
+    "lock wait timeout",
+)
+
+_log = logging.getLogger(__name__)
+
+
+def backoff_delays(
+    window: float, first: float = 0.25, factor: float = 2.0, cap: float = 4.0
+) -> Iterator[float]:
+    """Sleep lengths for successive retries: exponential from ``first``, at most ``cap`` each,
+    and together no longer than ``window`` seconds."""
+    spent, delay = 0.0, first
+    while spent < window:
+        step = min(delay, cap, window - spent)
+        yield step
+        spent += step
+        delay *= factor
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, its driver-level ``orig`` and everything it was raised from."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo.extend([getattr(current, "orig", None), current.__cause__, current.__context__])
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) is a database error that a retry can fix."""
+    for cause in _causes(exc):
+        args = getattr(cause, "args", ())
+        if args and isinstance(args[0], int) and args[0] in TRANSIENT_MYSQL_CODES:
+            return True
+        if getattr(cause, "connection_invalidated", False):
+            return True
+        text = str(cause).lower()
+        if any(marker in text for marker in _TRANSIENT_TEXT):
+            return True
+    return False
+
+
+def call_with_retry(
+    fn: Callable[..., T],
+    *args: Any,
+    window: float = RETRY_WINDOW_S,
+    done_if: tuple[type[BaseException], ...] = (),
+    done_value: Any = None,
+    sleep: Callable[[float], None] = time.sleep,
+    **kwargs: Any,
+) -> T:
+    """Call ``fn`` and retry it on transient database errors for up to ``window`` seconds.
+
+    ``done_if`` names exceptions that, when they follow a transient failure, mean the first
+    attempt did commit before its connection died (for example "trial already finished");
+    the call then returns ``done_value`` instead of raising.
+    """
+    delays = backoff_delays(window)
+    retried = False
+    while True:
+        try:
+            return fn(*args, **kwargs)
+        except done_if:
+            if retried:
+                return done_value
+            raise
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            delay = next(delays, None)
+            if delay is None:
+                raise
+            _log.warning(
+                "database error in %s (%s); retrying in %.2g s",
+                getattr(fn, "__name__", "a storage call"),
+                str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
+                delay,
+            )
+            retried = True
+            sleep(delay)
