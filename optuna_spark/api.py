@@ -34,7 +34,7 @@ def build_run_config(
     label: str | None = None,
     delimiter: str | None = None,
     backend: str = "joblibspark",
-    tasks: int = 2,
+    tasks: int | None = None,
     jobs: int = 8,
     master: str | None = None,
     direction: str | None = None,
@@ -45,11 +45,15 @@ def build_run_config(
     heartbeat_interval: int | None = 10,
     grace_period: int | None = None,
     trial_retries: int = 2,
+    timeout: float | None = None,
+    max_failures: int = 5,
 ) -> RunConfig:
     """A validated :class:`RunConfig` from flat options, with the documented defaults:
     storage from ``OPTUNA_SPARK_STORAGE`` or ``sqlite:///optuna-spark.db`` (a password left
     out of a server URL from ``password_file`` or ``OPTUNA_SPARK_DB_PASSWORD``), data the bundled
-    wine CSV. ``heartbeat_interval`` 0 or None turns the heartbeat off. The CLI and
+    wine CSV. ``heartbeat_interval`` 0 or None turns the heartbeat off. ``timeout`` (seconds)
+    stops handing out trials and cancels the running ones; ``max_failures`` failed trials in a
+    row stop a worker. The CLI and
     :func:`optimize` both build their config here."""
     url, _ = resolve_storage_url(storage, os.environ)
     return RunConfig(
@@ -71,6 +75,8 @@ def build_run_config(
             interval=heartbeat_interval or None, grace_period=grace_period,
             max_retry=trial_retries,
         ),
+        timeout=timeout,
+        max_consecutive_failures=max_failures,
     )
 
 
@@ -87,7 +93,8 @@ def optimize(
     ``password_file``,
     ``study_name``, ``data``, ``label``, ``backend``, ``tasks``, ``jobs``, ``master``,
     ``direction``, ``sampler``, ``seed``, ``fresh``, ``num_boost_round``,
-    ``heartbeat_interval``, ``grace_period``, ``trial_retries``). On Spark backends
+    ``heartbeat_interval``, ``grace_period``, ``trial_retries``, ``timeout``,
+    ``max_failures``). On Spark backends
     the active SparkSession is used if there is one. Returns a
     :class:`~optuna_spark.runner.RunSummary`.
     """

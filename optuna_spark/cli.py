@@ -110,7 +110,10 @@ format_option = click.option(
 @click.option("--trials", "n_trials", type=int, default=100, show_default=True,
               help="The study's total budget of finished trials: running the same command again "
                    "resumes and runs only what is missing.")
-@click.option("--tasks", type=int, default=2, show_default=True, help="Worker tasks to start.")
+@click.option("--tasks", type=int, default=None,
+              help="Worker tasks to start [default: the cluster's concurrent task slots, i.e. "
+                   "Spark's default parallelism; local: the CPU count]. On Spark, more than "
+                   "the slots is capped.")
 @click.option("--jobs", type=int, default=8, show_default=True,
               help="joblibspark: at most this many Spark jobs at a time.")
 @click.option("--backend", type=click.Choice(BACKENDS), default="joblibspark", show_default=True,
@@ -134,9 +137,19 @@ format_option = click.option(
                    "[default: 3 x --heartbeat-interval].")
 @click.option("--trial-retries", type=int, default=2, show_default=True,
               help="How often a lost trial's parameters are tried again.")
-@click.option("--quiet", is_flag=True, help="No progress line, only the summary.")
+@click.option("--timeout", type=float, default=None,
+              help="Seconds after which no more trials start and running ones are cancelled; "
+                   "the run then ends normally with what it has (resume it later).")
+@click.option("--max-failures", type=int, default=5, show_default=True,
+              help="A worker stops after this many failed trials in a row, so a broken "
+                   "objective does not burn the budget; the first error is shown.")
+@click.option("--progress", type=click.Choice(["auto", "bar", "log", "none"]), default="auto",
+              show_default=True,
+              help="bar: a live line; log: a line every 10 s (job logs); none; auto: bar on a "
+                   "terminal, else log.")
+@click.option("--quiet", is_flag=True, help="Same as --progress none.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def run(quiet: bool, as_json: bool, **options: Any) -> None:
+def run(progress: str, quiet: bool, as_json: bool, **options: Any) -> None:
     """Run (or resume) a study until it has --trials finished trials.
 
     \b
@@ -152,9 +165,13 @@ def run(quiet: bool, as_json: bool, **options: Any) -> None:
 
     config = build_run_config(**options)
     _quiet_optuna()
-    reporter = None if quiet else ConsoleReporter(sys.stderr, live=sys.stderr.isatty())
+    if progress == "auto":
+        progress = "bar" if sys.stderr.isatty() else "log"
+    reporter = None if quiet else ConsoleReporter(sys.stderr, mode=progress)
     summary = run_study(config, reporter)
     click.echo(json.dumps(summary_record(summary), indent=2) if as_json else format_summary(summary))
+    if summary.exit_code:
+        raise SystemExit(summary.exit_code)
 
 
 @cli.command("create-study")

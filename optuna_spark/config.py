@@ -197,13 +197,14 @@ class BackendSpec:
     """How workers are fanned out."""
 
     name: str = "joblibspark"
-    tasks: int = 2
+    tasks: int | None = None  # None: one per concurrent task slot of the cluster
     jobs: int = 8
     master: str | None = None
 
     def __post_init__(self) -> None:
         _one_of("--backend", self.name, BACKENDS)
-        _positive("--tasks", self.tasks)
+        if self.tasks is not None:
+            _positive("--tasks", self.tasks)
         _positive("--jobs", self.jobs)
 
 
@@ -266,10 +267,14 @@ class RunConfig:
     max_consecutive_failures: int = 5
     progress_interval: float = 1.0
     heartbeat: HeartbeatSpec = field(default_factory=HeartbeatSpec)
+    # Seconds after which no more trials start and running ones are cancelled (None: no limit).
+    timeout: float | None = None
 
     def __post_init__(self) -> None:
         _positive("--trials", self.trials)
-        _positive("max_consecutive_failures", self.max_consecutive_failures)
+        _positive("--max-failures", self.max_consecutive_failures)
+        if self.timeout is not None and not self.timeout > 0:
+            raise ConfigError(f"--timeout must be a positive number of seconds, got {self.timeout!r}.")
         if self.direction is not None:
             _one_of("--direction", self.direction, DIRECTIONS)
         if isinstance(self.objective, str) and not self.objective.strip():

@@ -35,13 +35,18 @@ def remaining_trials(budget: int, finished: int) -> int:
 def make_plan(
     budget: int,
     finished: int,
-    tasks: int,
+    tasks: int | None,
     jobs: int,
     backend: str,
     host_cpus: int,
+    slots: int | None = None,
 ) -> Plan:
     """Decide workers and concurrency.
 
+    - ``tasks=None`` means one worker per concurrent task slot (``slots``: Spark's default
+      parallelism, or this machine's CPUs for ``local``);
+    - on Spark, more tasks than slots are capped with a note: the extra tasks would only
+      start once a slot frees up, when the budget is already spent;
     - never more workers than remaining trials (an idle worker only costs start-up);
     - ``joblibspark`` runs at most ``jobs`` Spark jobs (one worker each) at a time;
     - the ``local`` backend splits this machine's cores between its processes, while Spark
@@ -49,10 +54,17 @@ def make_plan(
     """
     remaining = remaining_trials(budget, finished)
     notes: list[str] = []
-    n_workers = min(tasks, remaining)
-    if remaining and tasks > remaining:
+    wanted = tasks if tasks is not None else max(1, slots or 1)
+    if tasks is not None and slots and backend != "local" and tasks > slots:
         notes.append(
-            f"only {remaining} trial(s) left, so {n_workers} worker(s) start instead of {tasks}"
+            f"--tasks {tasks} is more than the {slots} task slot(s) Spark has; starting "
+            f"{slots}, since extra tasks would only start once the budget is spent"
+        )
+        wanted = slots
+    n_workers = min(wanted, remaining)
+    if remaining and wanted > remaining:
+        notes.append(
+            f"only {remaining} trial(s) left, so {n_workers} worker(s) start instead of {wanted}"
         )
     concurrency = n_workers
     if backend == "joblibspark" and jobs < n_workers:

@@ -23,6 +23,15 @@ class Snapshot:
     running: int
     best_value: float | None
     elapsed: float  # seconds since this run's workers were launched
+    finished_at_start: int = 0  # trials the study had when this run began
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at this run's pace so far (None before its first trial ends)."""
+        done = self.finished - self.finished_at_start
+        if done <= 0:
+            return None
+        return max(0.0, self.elapsed / done * (self.budget - self.finished))
 
 
 class Reporter(Protocol):
@@ -51,7 +60,9 @@ class SilentReporter:
         pass
 
 
-def take_snapshot(storage: RDBStorage, study_id: int, budget: int, started: float) -> Snapshot:
+def take_snapshot(
+    storage: RDBStorage, study_id: int, budget: int, started: float, finished_at_start: int = 0
+) -> Snapshot:
     """Read the study's counts and best value once."""
     counts = count_trials(storage, study_id)
     return Snapshot(
@@ -60,6 +71,7 @@ def take_snapshot(storage: RDBStorage, study_id: int, budget: int, started: floa
         running=counts["RUNNING"],
         best_value=best_value(storage, study_id),
         elapsed=time.perf_counter() - started,
+        finished_at_start=finished_at_start,
     )
 
 
@@ -67,9 +79,16 @@ class ProgressMonitor:
     """Poll the study every ``interval`` seconds in a daemon thread while workers run."""
 
     def __init__(
-        self, storage: RDBStorage, study_id: int, budget: int, reporter: Reporter, interval: float
+        self,
+        storage: RDBStorage,
+        study_id: int,
+        budget: int,
+        reporter: Reporter,
+        interval: float,
+        finished_at_start: int = 0,
     ) -> None:
         self._args = (storage, study_id, budget)
+        self._finished_at_start = finished_at_start
         self._reporter = reporter
         self._interval = interval
         self._stop = threading.Event()
@@ -79,7 +98,9 @@ class ProgressMonitor:
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                self._reporter.progress(take_snapshot(*self._args, self.started))
+                self._reporter.progress(
+                    take_snapshot(*self._args, self.started, self._finished_at_start)
+                )
             except Exception:  # a missed update must never break the run
                 continue
 

@@ -22,42 +22,62 @@ def format_value(value: float | None) -> str:
     return "-" if value is None else f"{value:.6g}"
 
 
-def format_progress(snapshot: Snapshot) -> str:
-    """``[ 37/100] best 0.5731  running 2  12.4 s``"""
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def format_progress(snapshot: Snapshot, bar_width: int = 0) -> str:
+    """``[ 37/100] best 0.5731  running 2  elapsed 12s  eta 21s``, with a bar when asked."""
     width = len(str(snapshot.budget))
+    bar = ""
+    if bar_width:
+        filled = min(bar_width, bar_width * snapshot.finished // max(1, snapshot.budget))
+        bar = "#" * filled + "." * (bar_width - filled) + " "
+    eta = snapshot.eta
     return (
-        f"[{snapshot.finished:>{width}}/{snapshot.budget}] best {format_value(snapshot.best_value)}"
-        f"  running {snapshot.running}  {snapshot.elapsed:.1f} s"
+        f"{bar}[{snapshot.finished:>{width}}/{snapshot.budget}] "
+        f"best {format_value(snapshot.best_value)}  running {snapshot.running}  "
+        f"elapsed {_duration(snapshot.elapsed)}  eta {'-' if eta is None else _duration(eta)}"
     )
 
 
 class ConsoleReporter:
-    """Progress and notes for a person at a terminal (a live line) or a log (a line every
-    ``log_every`` seconds)."""
+    """Notes and progress for a person: ``bar`` redraws one live line (a terminal), ``log``
+    writes a line every ``log_every`` seconds (job logs, pipes), ``none`` only notes."""
 
-    def __init__(self, stream: TextIO, live: bool, log_every: float = 10.0) -> None:
+    def __init__(self, stream: TextIO, mode: str = "log", log_every: float = 10.0) -> None:
         self._stream = stream
-        self._live = live
+        self._mode = mode
         self._log_every = log_every
         self._last_logged = -log_every
         self._width = 0
 
     def note(self, message: str) -> None:
+        if self._width:  # finish the live line first
+            self._stream.write("\n")
+            self._width = 0
         self._stream.write(f"{message}\n")
         self._stream.flush()
 
     def progress(self, snapshot: Snapshot) -> None:
-        line = format_progress(snapshot)
-        if self._live:
+        if self._mode == "bar":
+            line = format_progress(snapshot, bar_width=20)
             self._stream.write("\r" + line.ljust(self._width))
             self._width = len(line)
-        elif snapshot.elapsed - self._last_logged >= self._log_every:
-            self._stream.write(line + "\n")
+        elif self._mode == "log" and snapshot.elapsed - self._last_logged >= self._log_every:
+            self._stream.write(format_progress(snapshot) + "\n")
             self._last_logged = snapshot.elapsed
         self._stream.flush()
 
     def done(self) -> None:
-        if self._live and self._width:
+        if self._width:
             self._stream.write("\n")
             self._stream.flush()
             self._width = 0
@@ -69,10 +89,12 @@ def format_counts(counts: dict[str, int]) -> str:
     A trial lost with its worker (and retried) is not one of the budget's trials; it is
     listed apart.
     """
-    lost = counts.get("LOST", 0)
-    failed = counts["FAIL"] - lost
+    lost, cancelled = counts.get("LOST", 0), counts.get("CANCELLED", 0)
+    failed = counts["FAIL"] - lost - cancelled
     counted = counts["COMPLETE"] + counts["PRUNED"] + failed
     parts = [f"{counts['COMPLETE']} complete", f"{counts['PRUNED']} pruned", f"{failed} failed"]
+    if cancelled:
+        parts.append(f"plus {cancelled} cancelled")
     if lost:
         parts.append(f"plus {lost} lost with their worker and retried")
     if counts.get("RUNNING"):
@@ -95,6 +117,14 @@ def format_summary(summary: RunSummary) -> str:
             f"{summary.backend} worker(s) in {summary.wall_seconds:.1f} s{rate}"
         )
     lines.append(f"  {format_counts(summary.counts)}")
+    if summary.stopped:
+        missing = summary.budget - summary.finished
+        fix = ("fix the objective, then run the same command again" if summary.exit_code
+               else "run the same command again to add them")
+        lines.append(
+            f"  stopped early: {summary.stopped}; {missing} trial(s) of the budget are "
+            f"missing; {fix}"
+        )
     if summary.best_value is None:
         lines.append("  no complete trial yet")
     else:
@@ -106,6 +136,9 @@ def format_summary(summary: RunSummary) -> str:
     trial_errors = [e for w in summary.workers for e in w.trial_errors]
     if trial_errors:
         lines.append(f"  failed trials, first: {trial_errors[0]}")
+    if summary.objective_traceback:
+        lines.append("  the objective's first failure:")
+        lines.extend(f"    {line}" for line in summary.objective_traceback.rstrip().splitlines())
     return "\n".join(lines)
 
 
@@ -130,6 +163,7 @@ def summary_record(summary: RunSummary) -> dict[str, Any]:
         "backend": summary.backend,
         "workers": summary.plan.n_workers,
         "worker_errors": summary.worker_errors,
+        "stopped": summary.stopped,
     }
 
 

@@ -33,6 +33,8 @@ _TRANSIENT_TEXT = (
     "connection refused",
     "deadlock found",
     "lock wait timeout",
+    # Two processes initialising Optuna's schema version row at once (fresh database).
+    "alembic_version",
 )
 
 _log = logging.getLogger(__name__)

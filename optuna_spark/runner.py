@@ -8,6 +8,7 @@ worker tasks out through the backend while showing progress, and summarise from 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -17,17 +18,18 @@ from optuna_spark.backends import get_backend
 from optuna_spark.config import RunConfig, default_study_name
 from optuna_spark.errors import WorkerFailedError
 from optuna_spark.objectives import default_direction, resolve_objective
-from optuna_spark.plan import Plan, make_plan
+from optuna_spark.plan import Plan, make_plan, remaining_trials
 from optuna_spark.progress import ProgressMonitor, Reporter, SilentReporter
 from optuna_spark.storage import (
     best_value,
     count_trials,
     create_or_load_study,
+    mark_cancelled,
     open_storage,
     prepare_sqlite_file,
     translate_errors,
 )
-from optuna_spark.worker import WorkerResult, WorkerTask
+from optuna_spark.worker import OBJECTIVE_FAILED, WorkerResult, WorkerTask
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class RunSummary:
     plan: Plan
     workers: tuple[WorkerResult, ...] = field(default=())
     created: bool = False
+    stopped: str | None = None  # why the run ended before its budget (timeout), if it did
 
     @property
     def finished(self) -> int:
@@ -58,6 +61,20 @@ class RunSummary:
     def added(self) -> int:
         """Trials this run finished."""
         return self.finished - self.finished_before
+
+    @property
+    def objective_traceback(self) -> str | None:
+        """The first traceback of an objective that failed too often in a row, if one did."""
+        for worker in self.workers:
+            if worker.error_type == OBJECTIVE_FAILED:
+                return worker.details
+        return None
+
+    @property
+    def exit_code(self) -> int:
+        """0 when the run went as asked (a timeout included); 1 when a broken objective
+        stopped it."""
+        return 1 if any(w.error_type == OBJECTIVE_FAILED for w in self.workers) else 0
 
     @property
     def worker_errors(self) -> list[str]:
@@ -86,62 +103,159 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
     with translate_errors(config.storage, f"read study {study_name!r}"):
         finished_before = count_trials(storage, info.study_id)["COUNTED"]
         first_trial_number = storage.get_n_trials(info.study_id)
-    plan = make_plan(
-        budget=config.trials, finished=finished_before, tasks=config.backend.tasks,
-        jobs=config.backend.jobs, backend=config.backend.name, host_cpus=os.cpu_count() or 1,
-    )
-    for note in plan.notes:
-        reporter.note(note)
-
-    results: list[WorkerResult] = []
-    wall = 0.0
-    if not plan.nothing_to_do:
-        reporter.note(
-            f"study {study_name!r} in {config.storage.masked}: {plan.remaining} trial(s) to run "
-            f"on {plan.n_workers} {config.backend.name} worker(s)"
-            + (f", resuming after {finished_before}" if finished_before else "")
-        )
-        with translate_errors(config.storage, "write the trial budget"):
-            budget_id = budget_table.create_budget(storage.engine, info.study_id, plan.remaining)
-        tasks = [
-            WorkerTask(
-                index=i, n_workers=plan.n_workers, storage=config.storage,
-                study_name=study_name, budget_id=budget_id, objective=objective,
-                sampler=config.sampler, threads=plan.threads_per_worker,
-                max_consecutive_failures=config.max_consecutive_failures,
-                heartbeat=config.heartbeat, first_trial_number=first_trial_number,
-            )
-            for i in range(plan.n_workers)
-        ]
+    backend = None
+    if remaining_trials(config.trials, finished_before):
+        # Start Spark (or nothing, for local) first: the default --tasks is its slot count.
         backend = get_backend(config.backend.name)
-        monitor = ProgressMonitor(
-            storage, info.study_id, config.trials, reporter, config.progress_interval
-        )
-        try:
+    try:
+        if backend is not None:
             backend.prepare(config.backend)
-            with monitor:
-                results = backend.run(tasks, plan, config.backend)
-            wall = time.perf_counter() - monitor.started
-        except BaseException:
-            # Ctrl-C or a backend failure: hand out no more trials, stop what runs.
-            _close_quietly(storage.engine, budget_id)
-            backend.cancel()
-            raise
-        finally:
+        plan = make_plan(
+            budget=config.trials, finished=finished_before, tasks=config.backend.tasks,
+            jobs=config.backend.jobs, backend=config.backend.name,
+            host_cpus=os.cpu_count() or 1, slots=backend.slots() if backend else None,
+        )
+        for note in plan.notes:
+            reporter.note(note)
+        results: list[WorkerResult] = []
+        wall = 0.0
+        stopped: str | None = None
+        if backend is not None and not plan.nothing_to_do:
+            results, wall, stopped = _run_plan(
+                config, storage, info, plan, objective, finished_before, first_trial_number,
+                backend, reporter,
+            )
+    finally:
+        if backend is not None:
             backend.close()
 
-    summary = _summarise(config, storage, info, plan, finished_before, results, wall)
-    if results and all(r.error for r in results) and not any(r.complete for r in results):
+    summary = _summarise(config, storage, info, plan, finished_before, results, wall, stopped)
+    broken_objective = any(r.error_type == OBJECTIVE_FAILED for r in results)
+    if (results and all(r.error for r in results) and not any(r.complete for r in results)
+            and not broken_objective):
         raise WorkerFailedError(
             f"every worker failed and no trial completed; first error: {results[0].error}"
         )
     return summary
 
 
-def _close_quietly(engine: Any, budget_id: str) -> None:
+def _run_plan(
+    config: RunConfig,
+    storage: Any,
+    info: Any,
+    plan: Plan,
+    objective: Any,
+    finished_before: int,
+    first_trial_number: int,
+    backend: Any,
+    reporter: Reporter,
+) -> tuple[list[WorkerResult], float, str | None]:
+    """Write the budget, build the worker tasks and fan them out; say why it stopped early."""
+    reporter.note(
+        f"study {info.name!r} in {config.storage.masked}: {plan.remaining} trial(s) to run "
+        f"on {plan.n_workers} {config.backend.name} worker(s)"
+        + (f", resuming after {finished_before}" if finished_before else "")
+    )
+    with translate_errors(config.storage, "write the trial budget"):
+        budget_id = budget_table.create_budget(storage.engine, info.study_id, plan.remaining)
+    tasks = [
+        WorkerTask(
+            index=i, n_workers=plan.n_workers, storage=config.storage,
+            study_name=info.name, budget_id=budget_id, objective=objective,
+            sampler=config.sampler, threads=plan.threads_per_worker,
+            max_consecutive_failures=config.max_consecutive_failures,
+            heartbeat=config.heartbeat, first_trial_number=first_trial_number,
+        )
+        for i in range(plan.n_workers)
+    ]
+    results, wall, stopped = _fan_out(
+        config, storage, info.study_id, plan, tasks, budget_id, first_trial_number, backend,
+        reporter,
+    )
+    if stopped is None and any(r.error_type == OBJECTIVE_FAILED for r in results):
+        stopped = (
+            f"the objective failed {config.max_consecutive_failures} times in a row "
+            "(--max-failures)"
+        )
+    return results, wall, stopped
+
+
+class _Stop:
+    """Stops a fan-out early, once: hand out no more trials, cancel the running ones."""
+
+    def __init__(self, engine: Any, budget_id: str, backend: Any) -> None:
+        self._engine = engine
+        self._budget_id = budget_id
+        self._backend = backend
+        self._lock = threading.Lock()
+        self.reason: str | None = None
+
+    def __call__(self, reason: str) -> None:
+        with self._lock:
+            if self.reason is not None:
+                return
+            self.reason = reason
+        try:
+            budget_table.close_budget(self._engine, self._budget_id)
+        except Exception:  # the database may be what failed; stopping the tasks matters more
+            pass
+        self._backend.cancel()
+
+
+def _fan_out(
+    config: RunConfig,
+    storage: Any,
+    study_id: int,
+    plan: Plan,
+    tasks: list[WorkerTask],
+    budget_id: str,
+    first_trial_number: int,
+    backend: Any,
+    reporter: Reporter,
+) -> tuple[list[WorkerResult], float, str | None]:
+    """Run the tasks on the backend under progress, ``--timeout`` and Ctrl-C.
+
+    Returns the results, the wall time and why the run stopped early (None if it did not).
+    A timeout returns normally; Ctrl-C is re-raised. Either way the trials still running are
+    marked cancelled, so the study stays consistent and resumable.
+    """
+    stop = _Stop(storage.engine, budget_id, backend)
+    monitor = ProgressMonitor(
+        storage, study_id, config.trials, reporter, config.progress_interval,
+        finished_at_start=config.trials - plan.remaining,
+    )
+    timer = None
+    if config.timeout is not None:
+        timer = threading.Timer(config.timeout, stop, args=(f"--timeout {config.timeout:g} s expired",))
+        timer.daemon = True
+        timer.start()
+    results: list[WorkerResult] = []
     try:
-        budget_table.close_budget(engine, budget_id)
-    except Exception:  # the database may be the thing that failed; the interrupt matters more
+        with monitor:
+            try:
+                results = backend.run(tasks, plan, config.backend)
+            except Exception:
+                if stop.reason is None:
+                    raise
+                # The backend reports its cancelled tasks as an error: that was us.
+        return results, time.perf_counter() - monitor.started, stop.reason
+    except BaseException as exc:
+        stop("interrupted by Ctrl-C" if isinstance(exc, KeyboardInterrupt) else "the backend failed")
+        raise
+    finally:
+        if timer is not None:
+            timer.cancel()
+        if stop.reason is not None:
+            _mark_cancelled_quietly(config, storage, study_id, first_trial_number, stop.reason)
+
+
+def _mark_cancelled_quietly(
+    config: RunConfig, storage: Any, study_id: int, first_trial_number: int, reason: str
+) -> None:
+    try:
+        with translate_errors(config.storage, "mark cancelled trials"):
+            mark_cancelled(storage, study_id, first_trial_number, reason)
+    except Exception:  # an interrupt or backend failure is the error to show, not this
         pass
 
 
@@ -153,6 +267,7 @@ def _summarise(
     finished_before: int,
     results: list[WorkerResult],
     wall: float,
+    stopped: str | None,
 ) -> RunSummary:
     with translate_errors(config.storage, f"read study {info.name!r}"):
         counts = count_trials(storage, info.study_id)
@@ -173,4 +288,5 @@ def _summarise(
         plan=plan,
         workers=tuple(results),
         created=info.created,
+        stopped=stopped,
     )

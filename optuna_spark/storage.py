@@ -371,11 +371,16 @@ def n_finished(counts: dict[str, int]) -> int:
     return sum(counts[s] for s in FINISHED_STATES)
 
 
-def lost_trial_numbers(storage: RDBStorage, study_id: int) -> set[int]:
-    """Trials that failed because their worker died and were queued again.
+# System attribute set on a trial the driver cancelled (timeout, Ctrl-C); its value says why.
+CANCELLED_ATTR = "optuna_spark:cancelled"
 
-    Optuna's retry callback records the chain of lost trials in the ``retry_history`` system
-    attribute of each new attempt; those lost trials do not count against the budget.
+
+def uncounted_trial_numbers(storage: RDBStorage, study_id: int) -> tuple[set[int], set[int]]:
+    """``(lost, cancelled)``: failed trials that do not count against the budget.
+
+    Lost trials failed with their worker and were queued again: Optuna's retry callback names
+    them in the ``retry_history`` system attribute of each new attempt. Cancelled trials carry
+    :data:`CANCELLED_ATTR`.
     """
     import json
 
@@ -384,26 +389,54 @@ def lost_trial_numbers(storage: RDBStorage, study_id: int) -> set[int]:
     # Lightweight table constructs, so SQLAlchemy quotes ``key`` (reserved in MySQL) itself.
     attrs = table("trial_system_attributes", column("trial_id"), column("key"),
                   column("value_json"))
-    trials = table("trials", column("trial_id"), column("study_id"))
+    trials = table("trials", column("trial_id"), column("study_id"), column("number"))
     query = (
-        select(attrs.c.value_json)
+        select(attrs.c.key, attrs.c.value_json, trials.c.number)
         .select_from(attrs.join(trials, trials.c.trial_id == attrs.c.trial_id))
-        .where(trials.c.study_id == study_id, attrs.c.key == "retry_history")
+        .where(trials.c.study_id == study_id,
+               attrs.c.key.in_(["retry_history", CANCELLED_ATTR]))
     )
     lost: set[int] = set()
+    cancelled: set[int] = set()
     with storage.engine.connect() as conn:
-        for (value,) in conn.execute(query):
-            lost.update(int(n) for n in json.loads(value))
-    return lost
+        for key, value, number in conn.execute(query):
+            if key == CANCELLED_ATTR:
+                cancelled.add(int(number))
+            else:
+                lost.update(int(n) for n in json.loads(value))
+    return lost, cancelled
 
 
 def count_trials(storage: RDBStorage, study_id: int) -> dict[str, int]:
-    """Trial counts by state, plus ``LOST`` (failed with their worker and retried) and
-    ``COUNTED`` (what the budget counts: finished trials that were not lost)."""
+    """Trial counts by state, plus ``LOST`` (failed with their worker and retried),
+    ``CANCELLED`` (stopped by the driver) and ``COUNTED``: what the budget counts, the
+    finished trials that were neither."""
     counts = count_trial_states(storage, study_id)
-    counts["LOST"] = len(lost_trial_numbers(storage, study_id)) if counts["FAIL"] else 0
-    counts["COUNTED"] = n_finished(counts) - counts["LOST"]
+    lost, cancelled = uncounted_trial_numbers(storage, study_id) if counts["FAIL"] else (set(), set())
+    counts["LOST"] = len(lost)
+    counts["CANCELLED"] = len(cancelled - lost)
+    counts["COUNTED"] = n_finished(counts) - counts["LOST"] - counts["CANCELLED"]
     return counts
+
+
+def mark_cancelled(storage: RDBStorage, study_id: int, first_number: int, reason: str) -> int:
+    """Fail this run's trials that are still RUNNING, recording ``reason`` on each (as
+    :data:`CANCELLED_ATTR` and as Optuna's ``fail_reason``). Returns how many were marked."""
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.trial import TrialState
+
+    marked = 0
+    for trial in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.number < first_number:
+            continue  # another run's trial: its own heartbeat decides
+        try:
+            storage.set_trial_system_attr(trial._trial_id, CANCELLED_ATTR, reason)
+            storage.set_trial_system_attr(trial._trial_id, "fail_reason", f"cancelled: {reason}")
+            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            marked += 1
+        except UpdateFinishedTrialError:
+            pass  # it finished on its own in the meantime
+    return marked
 
 
 def best_value(storage: RDBStorage, study_id: int) -> float | None:

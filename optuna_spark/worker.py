@@ -111,16 +111,25 @@ class _LostTrials:
             call_with_retry(budget.release, self.engine, self._budget_id)
 
 
+OBJECTIVE_FAILED = "ObjectiveFailed"  # WorkerResult.error_type of a worker stopped by failures
+FAIL_REASON_ATTR = "fail_reason"  # the name Optuna itself used for this system attribute
+
+
 class _TrialLoop:
     """Callbacks around Optuna's own trial loop: claim the next slot after each trial, count
-    outcomes, and stop after too many failures in a row."""
+    outcomes, record why trials failed, and stop after too many failures in a row."""
 
-    def __init__(self, claim: Callable[[], bool], max_consecutive_failures: int) -> None:
+    def __init__(
+        self, claim: Callable[[], bool], max_consecutive_failures: int,
+        give_up: Callable[[], None] = lambda: None,
+    ) -> None:
         self._claim = claim
         self._max_failures = max_consecutive_failures
+        self._give_up = give_up
         self.counts = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0}
         self.consecutive_failures = 0
         self.errors: list[str] = []
+        self.first_traceback: str | None = None
         self.stopped_by_failures = False
         self._raised: set[int] = set()  # trials whose objective raised
 
@@ -133,10 +142,22 @@ class _TrialLoop:
 
                 if not isinstance(exc, optuna.TrialPruned):
                     self._raised.add(trial.number)
-                    self._remember(f"trial {trial.number}: {type(exc).__name__}: {exc}")
+                    reason = f"{type(exc).__name__}: {exc}"
+                    self._remember(f"trial {trial.number}: {reason}")
+                    if self.first_traceback is None:
+                        self.first_traceback = traceback.format_exc()
+                    self._record_reason(trial, reason)
                 raise
 
         return run
+
+    @staticmethod
+    def _record_reason(trial: Any, reason: str) -> None:
+        """Keep the exception summary on the trial, where the dashboard and ``trials`` show it."""
+        try:
+            trial.storage.set_trial_system_attr(trial._trial_id, FAIL_REASON_ATTR, reason[:2000])
+        except Exception:  # the reason is a courtesy; the failure itself is recorded anyway
+            pass
 
     def _remember(self, message: str) -> None:
         if len(self.errors) < 5:
@@ -149,11 +170,15 @@ class _TrialLoop:
             self.consecutive_failures += 1
             if trial.number not in self._raised:
                 # Optuna failed it without an exception: NaN, None or a non-number returned.
-                self._remember(f"trial {trial.number}: the objective returned no valid number")
+                message = "the objective returned no valid number"
+                self._remember(f"trial {trial.number}: {message}")
         else:
             self.consecutive_failures = 0
         if self.consecutive_failures >= self._max_failures:
+            # A broken objective: stop here, and close the budget so the other workers stop
+            # too instead of burning it.
             self.stopped_by_failures = True
+            self._give_up()
             study.stop()
         elif not self._claim():
             study.stop()
@@ -195,7 +220,11 @@ def run_worker(task: WorkerTask) -> WorkerResult:
             with translate_errors(task.storage, "claim a trial from the budget"):
                 return call_with_retry(budget.claim, engine, task.budget_id)
 
-        loop = _TrialLoop(take_slot, task.max_consecutive_failures)
+        def close_budget() -> None:
+            with translate_errors(task.storage, "close the trial budget"):
+                call_with_retry(budget.close_budget, engine, task.budget_id)
+
+        loop = _TrialLoop(take_slot, task.max_consecutive_failures, give_up=close_budget)
         setup = time.perf_counter() - started
         if take_slot():
             study.optimize(
@@ -204,13 +233,14 @@ def run_worker(task: WorkerTask) -> WorkerResult:
                 catch=(Exception,),
                 gc_after_trial=False,
             )
-        error = None
-        if loop.stopped_by_failures:
-            error = (
-                f"worker {task.index} stopped after {task.max_consecutive_failures} failed "
-                f"trials in a row; last: {loop.errors[-1] if loop.errors else 'unknown'}"
-            )
-        return _result(identity, loop, setup, started, error=error, error_type="ObjectiveFailed" if error else None)
+        if not loop.stopped_by_failures:
+            return _result(identity, loop, setup, started)
+        error = (
+            f"{task.max_consecutive_failures} failed trials in a row; first: "
+            f"{loop.errors[0] if loop.errors else 'unknown'}"
+        )
+        return _result(identity, loop, setup, started, error=error,
+                       error_type=OBJECTIVE_FAILED, details=loop.first_traceback)
     except OptunaSparkError as exc:
         return _result(identity, loop, setup, started, error=str(exc), error_type=type(exc).__name__,
                        details=traceback.format_exc())

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from optuna_spark.cli import cli
-from tests.helpers import finished, trial_states
+from tests.helpers import cancelled, finished, finished_so_far, trial_states
 
 
 def invoke(*args: str, env: dict[str, str] | None = None):
@@ -156,7 +156,7 @@ def test_ctrl_c_exits_130_and_the_same_command_resumes(tmp_path: Path) -> None:
     proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and (
-        not (tmp_path / "s.db").exists() or finished(url, "objective") < 3
+        not (tmp_path / "s.db").exists() or finished_so_far(url, "objective") < 3
     ):
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
@@ -165,7 +165,25 @@ def test_ctrl_c_exits_130_and_the_same_command_resumes(tmp_path: Path) -> None:
     assert "Interrupted" in err and "Traceback" not in err
     interrupted_at = finished(url, "objective")
     assert 3 <= interrupted_at < 30
+    # The trials running at the interrupt were cancelled and say why; they do not count.
+    assert set(cancelled(url, "objective").values()) <= {"interrupted by Ctrl-C"}
 
     done = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     assert finished(url, "objective") == 30
+    assert trial_states(url, "objective")["COMPLETE"] == 30
+
+
+def test_timeout_exits_0_with_the_partial_result(tmp_path: Path) -> None:
+    (tmp_path / "slow.py").write_text(
+        "import time\n\ndef objective(trial):\n    time.sleep(0.5)\n    return trial.suggest_float('x', 0, 1)\n"
+    )
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    done = _subprocess("run", "--objective", "slow.py:objective", "--backend", "local",
+                       "--trials", "500", "--timeout", "6", "--storage", url, "--progress", "log",
+                       cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "stopped early: --timeout 6 s expired" in done.stdout
+    assert "run the same command again" in done.stdout
+    assert 0 < finished(url, "objective") < 500
+    assert "elapsed" in done.stderr  # log-mode progress lines

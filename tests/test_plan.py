@@ -34,3 +34,21 @@ def test_local_backend_splits_host_cores() -> None:
 def test_nothing_to_do_when_budget_met() -> None:
     plan = make_plan(budget=20, finished=20, tasks=2, jobs=8, backend="joblibspark", host_cpus=2)
     assert plan.nothing_to_do and plan.n_workers == 0
+
+
+def test_default_tasks_are_the_clusters_slots() -> None:
+    plan = make_plan(100, 0, None, 8, "rdd", host_cpus=2, slots=16)
+    assert plan.n_workers == 16 and not plan.notes
+    assert make_plan(100, 0, None, 8, "local", host_cpus=4, slots=4).n_workers == 4
+    assert make_plan(100, 0, None, 8, "rdd", host_cpus=2, slots=None).n_workers == 1
+
+
+def test_more_tasks_than_slots_is_capped_on_spark_and_says_why() -> None:
+    plan = make_plan(100, 0, 8, 8, "joblibspark", host_cpus=2, slots=2)
+    assert plan.n_workers == 2
+    assert plan.notes == (
+        "--tasks 8 is more than the 2 task slot(s) Spark has; starting 2, since extra tasks "
+        "would only start once the budget is spent",
+    )
+    # local processes may oversubscribe the cores (sleepy or I/O-bound objectives)
+    assert make_plan(100, 0, 8, 8, "local", host_cpus=2, slots=2).n_workers == 8

@@ -40,14 +40,32 @@ def test_joblibspark_quadratic_exact_budget_near_zero(sqlite_url: str) -> None:
     assert again.added == 0 and finished(sqlite_url, "q") == 20
 
 
-def test_rdd_backend_more_workers_than_cores(sqlite_url: str) -> None:
+def test_more_tasks_than_slots_are_capped_and_default_is_the_slots(sqlite_url: str) -> None:
+    from optuna_spark.progress import SilentReporter
+
+    class Notes(SilentReporter):
+        def __init__(self) -> None:
+            self.notes: list[str] = []
+
+        def note(self, message: str) -> None:
+            self.notes.append(message)
+
     config = RunConfig(
         storage=StorageSpec(sqlite_url), objective="quadratic", study_name="r", trials=13,
         backend=BackendSpec(name="rdd", tasks=3), sampler=SamplerSpec(name="random", seed=1),
     )
-    summary = run_study(config)
+    notes = Notes()
+    summary = run_study(config, notes)
     assert trial_states(sqlite_url, "r") == {"COMPLETE": 13}
-    assert sorted(w.index for w in summary.workers) == [0, 1, 2]
+    # local[2] has 2 task slots: a third task would only start after the budget is spent
+    assert sorted(w.index for w in summary.workers) == [0, 1]
+    assert any("--tasks 3 is more than the 2 task slot(s)" in n for n in notes.notes)
+
+    default = run_study(RunConfig(
+        storage=StorageSpec(sqlite_url), objective="quadratic", study_name="r2", trials=6,
+        backend=BackendSpec(name="rdd"),
+    ))
+    assert len(default.workers) == 2 and default.counts["COMPLETE"] == 6
 
 
 def test_xgboost_on_wine_completes(sqlite_url: str) -> None:

@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import uuid
 import warnings
 from importlib import resources
 from typing import Any
@@ -94,10 +95,14 @@ class SparkSessionHandle:
         """Task slots Spark reports (cores of a local master, executor cores on a cluster)."""
         return int(self.context.defaultParallelism)
 
-    def cancel(self) -> None:
-        """Cancel every running job of this application."""
+    def cancel(self, job_group: str | None) -> None:
+        """Cancel our jobs: those of ``job_group``, or every job when we own the session
+        and no group is known. A user's other jobs in a shared session are left alone."""
         try:
-            self.context.cancelAllJobs()
+            if job_group is not None:
+                self.context.cancelJobGroup(job_group)
+            elif self.created:
+                self.context.cancelAllJobs()
         except Exception:  # the session may already be gone; cancelling is best effort
             pass
 
@@ -150,6 +155,7 @@ class SparkBackend:
 
     def __init__(self) -> None:
         self._handle: SparkSessionHandle | None = None
+        self._job_group: str | None = f"optuna-spark-{uuid.uuid4().hex[:12]}"
 
     def prepare(self, spec: BackendSpec) -> None:
         """Start (or attach to) the Spark session before the timed fan-out."""
@@ -162,9 +168,18 @@ class SparkBackend:
             self._handle = SparkSessionHandle(spec.master)
         return self._handle
 
+    def slots(self) -> int | None:
+        """Spark's default parallelism: the cluster's concurrent task slots."""
+        return self._handle.default_parallelism() if self._handle is not None else None
+
+    def job_group(self) -> str | None:
+        """The Spark job group our jobs run in (None when not known)."""
+        return self._job_group
+
     def cancel(self) -> None:
+        """Cancel the running worker tasks (timeout, Ctrl-C); safe to call from any thread."""
         if self._handle is not None:
-            self._handle.cancel()
+            self._handle.cancel(self.job_group())
 
     def close(self) -> None:
         if self._handle is not None:

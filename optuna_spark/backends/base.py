@@ -19,6 +19,10 @@ class Backend(Protocol):
         """Start what the fan-out needs (a Spark session) before it is timed."""
         ...
 
+    def slots(self) -> int | None:
+        """Tasks that can run at the same time (after :meth:`prepare`); None if unknown."""
+        ...
+
     def run(self, tasks: Sequence[WorkerTask], plan: Plan, spec: BackendSpec) -> list[WorkerResult]:
         """Run every task (at most ``plan.concurrency`` at a time) and return the results."""
         ...

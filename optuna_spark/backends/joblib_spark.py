@@ -27,4 +27,7 @@ class JoblibSparkBackend(SparkBackend):
 
         joblibspark.register_spark()
         with joblib.parallel_backend("spark", n_jobs=max(1, plan.concurrency)):
-            return list(joblib.Parallel()(joblib.delayed(run_worker)(task) for task in tasks))
+            parallel = joblib.Parallel()
+            # joblibspark runs its jobs in a job group of its own; cancel() needs its name.
+            self._job_group = getattr(getattr(parallel, "_backend", None), "_job_group", None)
+            return list(parallel(joblib.delayed(run_worker)(task) for task in tasks))
