@@ -77,6 +77,8 @@ def is_transient(exc: BaseException) -> bool:
         text = str(cause).lower()
         if any(marker in text for marker in _TRANSIENT_TEXT):
             return True
+        if "table" in text and "already exists" in text:  # two processes creating the schema
+            return True
     return False
 
 

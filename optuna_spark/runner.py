@@ -17,6 +17,7 @@ from optuna_spark import budget as budget_table
 from optuna_spark.backends import get_backend
 from optuna_spark.config import RunConfig, default_study_name
 from optuna_spark.errors import WorkerFailedError
+from optuna_spark.lost import requeue_orphans
 from optuna_spark.objectives import default_direction, resolve_objective
 from optuna_spark.plan import Plan, make_plan, remaining_trials
 from optuna_spark.progress import ProgressMonitor, Reporter, SilentReporter
@@ -29,7 +30,7 @@ from optuna_spark.storage import (
     prepare_sqlite_file,
     translate_errors,
 )
-from optuna_spark.worker import OBJECTIVE_FAILED, WorkerResult, WorkerTask
+from optuna_spark.worker import OBJECTIVE_FAILED, WORKER_DIED, WorkerResult, WorkerTask
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,16 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
                 config, storage, info, plan, objective, finished_before, first_trial_number,
                 backend, reporter,
             )
+            for _ in range(MAX_RECOVERY_ROUNDS):
+                if stopped is not None:
+                    break
+                more = _recover(config, storage, info, objective, first_trial_number, backend,
+                                reporter, died=any(r.error_type == WORKER_DIED for r in results))
+                if more is None:
+                    break
+                first_trial_number, (extra, extra_wall, stopped) = more
+                results += extra
+                wall += extra_wall
     finally:
         if backend is not None:
             backend.close()
@@ -137,6 +148,48 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
             f"every worker failed and no trial completed; first error: {results[0].error}"
         )
     return summary
+
+
+# Fan-outs after the first, each for trials lost with their workers in the one before.
+MAX_RECOVERY_ROUNDS = 3
+
+
+def _recover(
+    config: RunConfig,
+    storage: Any,
+    info: Any,
+    objective: Any,
+    first_trial_number: int,
+    backend: Any,
+    reporter: Reporter,
+    died: bool,
+) -> tuple[int, tuple[list[WorkerResult], float, str | None]] | None:
+    """After a fan-out: queue again the trials its dead workers left RUNNING and fan out once
+    more for what the budget still misses (a worker that died between taking a slot and
+    starting its trial leaves no trial behind, only a gap). None when nothing was lost."""
+    import optuna
+
+    with translate_errors(config.storage, "retry trials lost with their workers"):
+        study = optuna.load_study(study_name=info.name, storage=storage)
+        next_first = storage.get_n_trials(info.study_id)  # the retries are this round's
+        queued = requeue_orphans(study, first_trial_number, config.heartbeat.max_retry)
+        if not queued and not died:
+            return None
+        counted = count_trials(storage, info.study_id)["COUNTED"]
+    plan = make_plan(
+        budget=config.trials, finished=counted, tasks=config.backend.tasks,
+        jobs=config.backend.jobs, backend=config.backend.name,
+        host_cpus=os.cpu_count() or 1, slots=backend.slots(),
+    )
+    if plan.nothing_to_do:
+        return None
+    reporter.note(
+        f"a worker died; running {plan.remaining} missing trial(s) again"
+        + (f", {queued} of them lost mid-trial" if queued else "")
+    )
+    return next_first, _run_plan(
+        config, storage, info, plan, objective, counted, next_first, backend, reporter
+    )
 
 
 def _run_plan(

@@ -20,6 +20,7 @@ from typing import Any
 
 from optuna_spark.config import HeartbeatSpec, ObjectiveSpec, SamplerSpec, StorageSpec
 from optuna_spark.errors import OptunaSparkError
+from optuna_spark.lost import LostTrials
 
 
 @dataclass(frozen=True)
@@ -77,41 +78,8 @@ def _task_cpus() -> int | None:
         return None
 
 
-class _LostTrials:
-    """Optuna's heartbeat-stale callback: queue a lost trial's parameters again and, when the
-    trial was one of this run's, give its budget slot back so the retry does not shrink the
-    run."""
-
-    def __init__(self, max_retry: int, budget_id: str, first_trial_number: int) -> None:
-        self._max_retry = max_retry
-        self._budget_id = budget_id
-        self._first = first_trial_number
-        self.engine: Any = None  # set once the storage exists
-        self.retried = 0
-
-    def __call__(self, study: Any, trial: Any) -> None:
-        import warnings
-
-        import optuna.storages
-
-        from optuna_spark import budget
-        from optuna_spark.retry import call_with_retry
-
-        history = trial.system_attrs.get("retry_history", [])
-        if len(history) + 1 > self._max_retry:
-            return  # retried often enough: it stays failed and counts as a failed trial
-        # Optuna 4.9 renamed the callback; older releases only have the old name.
-        retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
-        retry = retry or optuna.storages.RetryFailedTrialCallback
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            retry(max_retry=self._max_retry)(study, trial)
-        self.retried += 1
-        if trial.number >= self._first and self.engine is not None:
-            call_with_retry(budget.release, self.engine, self._budget_id)
-
-
 OBJECTIVE_FAILED = "ObjectiveFailed"  # WorkerResult.error_type of a worker stopped by failures
+WORKER_DIED = "WorkerDied"  # ... of a worker whose process died without a result
 FAIL_REASON_ATTR = "fail_reason"  # the name Optuna itself used for this system attribute
 
 
@@ -202,7 +170,7 @@ def run_worker(task: WorkerTask) -> WorkerResult:
         from optuna_spark.retry import call_with_retry
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        lost = _LostTrials(task.heartbeat.max_retry, task.budget_id, task.first_trial_number)
+        lost = LostTrials(task.heartbeat.max_retry, task.budget_id, task.first_trial_number)
         storage = open_storage(task.storage, driver=False, heartbeat=task.heartbeat, on_stale=lost)
         lost.engine = storage.engine
         threads = task.threads or _task_cpus() or 1

@@ -113,3 +113,12 @@ def test_a_commit_that_landed_before_the_connection_died_counts_as_done() -> Non
     with pytest.raises(UpdateFinishedTrialError):
         call_with_retry(lambda: (_ for _ in ()).throw(UpdateFinishedTrialError("x")),
                         done_if=(UpdateFinishedTrialError,), done_value=True)
+
+
+def test_concurrent_schema_creation_is_transient_but_a_duplicate_study_is_not() -> None:
+    from optuna.exceptions import DuplicatedStudyError
+
+    race = sqlalchemy.exc.OperationalError("CREATE TABLE studies", {},
+                                           sqlite3.OperationalError("table studies already exists"))
+    assert is_transient(race)
+    assert not is_transient(DuplicatedStudyError("Another study with name 'x' already exists."))

@@ -1,7 +1,9 @@
-"""The ``local`` backend: worker processes on this machine, no Spark.
+"""The ``local`` backend: one spawned process per worker on this machine, no Spark.
 
 Workers are separate spawned processes, so specs are pickled exactly as they are for Spark
-(and no driver thread is forked). ``cancel`` terminates them, from any thread.
+(and no driver thread is forked). A process that dies without a result (killed, out of
+memory) becomes a worker result with an error instead of hanging the run, and ``cancel``
+terminates every process, from any thread.
 """
 
 from __future__ import annotations
@@ -10,12 +12,19 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Sequence
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from optuna_spark.config import BackendSpec
 from optuna_spark.errors import BackendError
 from optuna_spark.plan import Plan
-from optuna_spark.worker import WorkerResult, WorkerTask, run_worker
+from optuna_spark.worker import WORKER_DIED, WorkerResult, WorkerTask, run_worker
+
+
+def _child(task: WorkerTask, conn: Connection) -> None:
+    """Process entry point: run the worker and send its result back."""
+    conn.send(run_worker(task))
+    conn.close()
 
 
 class LocalBackend:
@@ -24,7 +33,7 @@ class LocalBackend:
     name = "local"
 
     def __init__(self) -> None:
-        self._pool: Any = None
+        self._processes: list[Any] = []
         self._cancelled = threading.Event()
 
     def prepare(self, spec: BackendSpec) -> None:
@@ -36,22 +45,46 @@ class LocalBackend:
 
     def run(self, tasks: Sequence[WorkerTask], plan: Plan, spec: BackendSpec) -> list[WorkerResult]:
         context = multiprocessing.get_context("spawn")
-        self._pool = context.Pool(processes=max(1, plan.concurrency))
-        pending = self._pool.map_async(run_worker, list(tasks), chunksize=1)
-        # Wait in short steps: a terminated pool never completes its result.
-        while not pending.ready():
+        pending: dict[Any, tuple[WorkerTask, Any]] = {}
+        for task in tasks:
+            receiver, sender = context.Pipe(duplex=False)
+            process = context.Process(target=_child, args=(task, sender), daemon=True,
+                                      name=f"optuna-spark-worker-{task.index}")
+            process.start()
+            sender.close()
+            self._processes.append(process)
+            pending[receiver] = (task, process)
+        results: dict[int, WorkerResult] = {}
+        while pending:
             if self._cancelled.is_set():
                 raise BackendError("the local worker processes were cancelled.")
-            pending.wait(0.2)
-        return list(pending.get())
+            for receiver in wait(list(pending), timeout=0.2):
+                task, process = pending.pop(receiver)
+                try:
+                    results[task.index] = receiver.recv()
+                except EOFError:  # the process died without a word
+                    process.join(5)
+                    results[task.index] = _died(task, process.exitcode)
+        return [results[task.index] for task in tasks]
 
     def cancel(self) -> None:
         self._cancelled.set()
-        if self._pool is not None:
-            self._pool.terminate()
+        for process in self._processes:
+            if process.is_alive():
+                process.terminate()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-            self._pool = None
+        for process in self._processes:
+            if process.is_alive():
+                process.terminate()
+            process.join(5)
+        self._processes = []
+
+
+def _died(task: WorkerTask, exitcode: int | None) -> WorkerResult:
+    how = f"killed by signal {-exitcode}" if exitcode and exitcode < 0 else f"exit code {exitcode}"
+    return WorkerResult(
+        index=task.index, host=os.uname().nodename, pid=0,
+        error=f"the worker process died ({how}); its running trial is tried again",
+        error_type=WORKER_DIED,
+    )

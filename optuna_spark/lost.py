@@ -1,0 +1,73 @@
+"""Trials lost with their worker: queued again, and not counted against the budget.
+
+Two ways a lost trial is found. While a run goes on, a worker starting a trial asks Optuna for
+stale trials (no heartbeat for the grace period) and :class:`LostTrials` handles each. When a
+fan-out has ended, every worker has returned, so a trial of that fan-out still RUNNING has
+certainly lost its worker: :func:`requeue_orphans` handles those at once, without waiting for
+the grace period.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+
+def _retry(study: Any, trial: Any, max_retry: int) -> bool:
+    """Queue ``trial``'s parameters again with Optuna's retry callback (which records the
+    ``retry_history``). False when it was retried ``max_retry`` times already."""
+    import optuna.storages
+
+    history = trial.system_attrs.get("retry_history", [])
+    if len(history) + 1 > max_retry:
+        return False  # retried often enough: it stays failed and counts as a failed trial
+    # Optuna 4.9 renamed the callback; older releases only have the old name.
+    callback = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
+    callback = callback or optuna.storages.RetryFailedTrialCallback
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        callback(max_retry=max_retry)(study, trial)
+    return True
+
+
+class LostTrials:
+    """Optuna's heartbeat-stale callback: queue a lost trial's parameters again and, when the
+    trial was one of this run's, give its budget slot back so the retry does not shrink the
+    run."""
+
+    def __init__(self, max_retry: int, budget_id: str, first_trial_number: int) -> None:
+        self._max_retry = max_retry
+        self._budget_id = budget_id
+        self._first = first_trial_number
+        self.engine: Any = None  # set once the storage exists
+        self.retried = 0
+
+    def __call__(self, study: Any, trial: Any) -> None:
+        from optuna_spark import budget
+        from optuna_spark.retry import call_with_retry
+
+        if not _retry(study, trial, self._max_retry):
+            return
+        self.retried += 1
+        if trial.number >= self._first and self.engine is not None:
+            call_with_retry(budget.release, self.engine, self._budget_id)
+
+
+def requeue_orphans(study: Any, first_number: int, max_retry: int) -> int:
+    """Driver, after a fan-out: fail this fan-out's trials that are still RUNNING (their
+    workers are gone) and queue them again. Returns how many were queued."""
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.trial import TrialState
+
+    storage = study._storage
+    queued = 0
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.number < first_number:
+            continue  # another run's trial: its own heartbeat decides
+        try:
+            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        except UpdateFinishedTrialError:
+            continue  # it finished after all
+        if _retry(study, storage.get_trial(trial._trial_id), max_retry):
+            queued += 1
+    return queued

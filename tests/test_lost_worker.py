@@ -1,0 +1,84 @@
+"""A worker process killed with SIGKILL in the middle of a trial: the run still ends with
+exactly its budget of counted trials, and the lost trial's parameters are tried again."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from optuna_spark.config import BackendSpec, HeartbeatSpec, RunConfig, SamplerSpec, StorageSpec
+from optuna_spark.runner import RunSummary, run_study
+from tests.helpers import finished, finished_so_far
+
+SLOW = '''
+import time
+
+def objective(trial):
+    x = trial.suggest_float("x", -10, 10)
+    time.sleep({seconds})
+    return x * x
+'''
+
+
+def _run_and_kill(sqlite_url: str, tmp_path: Path, trials: int, seconds: float,
+                  kill_after: int, heartbeat: HeartbeatSpec) -> RunSummary:
+    source = tmp_path / "slow.py"
+    source.write_text(SLOW.format(seconds=seconds))
+    config = RunConfig(
+        storage=StorageSpec(sqlite_url), objective=f"{source}:objective", study_name="k",
+        trials=trials, backend=BackendSpec(name="local", tasks=2), sampler=SamplerSpec(seed=5),
+        heartbeat=heartbeat,
+    )
+    outcome: dict[str, object] = {}
+    driver = threading.Thread(target=lambda: outcome.update(summary=run_study(config)))
+    driver.start()
+    deadline = time.monotonic() + 120
+    while finished_so_far(sqlite_url, "k") < kill_after and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # The count rises just as a worker finishes a trial; give it a moment to be inside the
+    # next one (sleeping in the objective), so the kill lands mid-trial.
+    time.sleep(seconds / 3)
+    victim = next(p for p in multiprocessing.active_children() if p.name == "optuna-spark-worker-0")
+    os.kill(victim.pid, signal.SIGKILL)
+    driver.join(timeout=180)
+    assert not driver.is_alive() and "summary" in outcome
+    return outcome["summary"]  # type: ignore[return-value]
+
+
+def _assert_exact_with_one_retry(sqlite_url: str, summary: RunSummary, trials: int) -> None:
+    all_trials = optuna.load_study(study_name="k", storage=sqlite_url).get_trials(deepcopy=False)
+    states = [t.state.name for t in all_trials]
+    assert finished(sqlite_url, "k") == trials and states.count("COMPLETE") == trials
+    assert "RUNNING" not in states and "WAITING" not in states
+    lost = [t for t in all_trials if t.state.name == "FAIL"]
+    assert len(lost) == 1
+    retry = [t for t in all_trials if t.system_attrs.get("failed_trial") == lost[0].number]
+    assert len(retry) == 1 and retry[0].state.name == "COMPLETE"
+    # The retry reuses whatever the lost trial had sampled (nothing, if it died right after
+    # it was created).
+    assert lost[0].params.items() <= retry[0].params.items()
+    assert summary.counts["LOST"] == 1 and summary.counts["COUNTED"] == trials
+    assert any("died (killed by signal 9)" in (w.error or "") for w in summary.workers)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_killed_mid_run_the_heartbeat_retries_the_lost_trial(sqlite_url: str, tmp_path: Path) -> None:
+    # Plenty of work left after the kill: the surviving worker finds the stale trial itself.
+    summary = _run_and_kill(sqlite_url, tmp_path, trials=16, seconds=0.5, kill_after=3,
+                            heartbeat=HeartbeatSpec(interval=1, grace_period=2))
+    _assert_exact_with_one_retry(sqlite_url, summary, 16)
+
+
+def test_killed_at_the_end_the_driver_retries_the_lost_trial(sqlite_url: str, tmp_path: Path) -> None:
+    # No heartbeat, and the budget is spent right after the kill: the driver sees the orphan
+    # when the fan-out ends and runs it again in a second round.
+    summary = _run_and_kill(sqlite_url, tmp_path, trials=6, seconds=1.0, kill_after=4,
+                            heartbeat=HeartbeatSpec(interval=None))
+    _assert_exact_with_one_retry(sqlite_url, summary, 6)
