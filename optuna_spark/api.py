@@ -30,7 +30,7 @@ def build_run_config(
     storage: str | None = None,
     password_file: str | None = None,
     study_name: str | None = None,
-    data: str | None = None,
+    data: Any = None,
     label: str | None = None,
     delimiter: str | None = None,
     backend: str = "joblibspark",
@@ -51,20 +51,25 @@ def build_run_config(
     """A validated :class:`RunConfig` from flat options, with the documented defaults:
     storage from ``OPTUNA_SPARK_STORAGE`` or ``sqlite:///optuna-spark.db`` (a password left
     out of a server URL from ``password_file`` or ``OPTUNA_SPARK_DB_PASSWORD``), data the bundled
-    wine CSV. ``heartbeat_interval`` 0 or None turns the heartbeat off. ``timeout`` (seconds)
+    wine CSV. ``data`` may also be a Spark DataFrame, with ``backend="dataframe"``.
+    ``heartbeat_interval`` 0 or None turns the heartbeat off. ``timeout`` (seconds)
     stops handing out trials and cancels the running ones; ``max_failures`` failed trials in a
     row stop a worker. The CLI and
     :func:`optimize` both build their config here."""
     url, _ = resolve_storage_url(storage, os.environ)
+    frame = None if data is None or isinstance(data, (str, os.PathLike)) else data
+    if frame is not None:
+        path = "spark-dataframe"  # a name for messages and the default study name
+    elif data and "://" in str(data):
+        path = str(data)  # hdfs://, s3a://, dbfs:/...: Spark reads it (dataframe backend)
+    else:
+        path = os.path.abspath(data) if data else bundled_wine_csv()
     return RunConfig(
         storage=StorageSpec(url, password=resolve_password(url, password_file, os.environ)),
         objective=objective,
         study_name=study_name,
-        data=DataSpec(
-            path=os.path.abspath(data) if data else bundled_wine_csv(),
-            label=label,
-            delimiter=delimiter,
-        ),
+        data=DataSpec(path=path, label=label, delimiter=delimiter),
+        frame=frame,
         trials=n_trials,
         backend=BackendSpec(name=backend, tasks=tasks, jobs=jobs, master=master),
         direction=direction,

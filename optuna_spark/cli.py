@@ -117,8 +117,9 @@ format_option = click.option(
 @click.option("--jobs", type=int, default=8, show_default=True,
               help="joblibspark: at most this many Spark jobs at a time.")
 @click.option("--backend", type=click.Choice(BACKENDS), default="joblibspark", show_default=True,
-              help="joblibspark (a Spark job per worker), rdd (one job, a task per worker) or "
-                   "local (processes, no Spark).")
+              help="joblibspark (a Spark job per worker), rdd (one job, a task per worker), "
+                   "dataframe (Spark reads --filepath, even hdfs:// or s3a://, and gives each "
+                   "task its own copy) or local (processes, no Spark).")
 @click.option("--direction", type=click.Choice(DIRECTIONS), default=None,
               help="Optimisation direction [default: the existing study's, else minimize].")
 @click.option("--sampler", type=click.Choice(SAMPLERS), default="tpe", show_default=True,

@@ -22,7 +22,7 @@ from optuna_spark.urls import (
     url_password,
 )
 
-BACKENDS: tuple[str, ...] = ("joblibspark", "rdd", "local")
+BACKENDS: tuple[str, ...] = ("joblibspark", "rdd", "dataframe", "local")
 DIRECTIONS: tuple[str, ...] = ("minimize", "maximize")
 SAMPLERS: tuple[str, ...] = ("tpe", "random", "cmaes", "qmc", "gp")
 BUILTIN_OBJECTIVES: tuple[str, ...] = ("xgboost", "quadratic")
@@ -269,6 +269,9 @@ class RunConfig:
     heartbeat: HeartbeatSpec = field(default_factory=HeartbeatSpec)
     # Seconds after which no more trials start and running ones are cancelled (None: no limit).
     timeout: float | None = None
+    # A Spark DataFrame holding the data set (Python API, ``dataframe`` backend); it stays on
+    # the driver, Spark ships its rows.
+    frame: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         _positive("--trials", self.trials)
@@ -279,5 +282,10 @@ class RunConfig:
             _one_of("--direction", self.direction, DIRECTIONS)
         if isinstance(self.objective, str) and not self.objective.strip():
             raise ConfigError("--objective is empty; name xgboost, quadratic or module:function.")
+        if self.frame is not None and self.backend.name != "dataframe":
+            raise ConfigError(
+                "a Spark DataFrame as the data set needs backend='dataframe'; pass it, or "
+                "give a file path instead."
+            )
         if self.study_name is not None and not self.study_name.strip():
             raise ConfigError("--study-name is empty; give the study a name or leave it out.")

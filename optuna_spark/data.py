@@ -27,8 +27,15 @@ def detect_delimiter(sample: str) -> str:
         return ","
 
 
-def _is_parquet(path: str) -> bool:
+def is_parquet(path: str) -> bool:
+    """Parquet by suffix, or a directory (a Parquet data set written by Spark)."""
     return path.lower().endswith(PARQUET_SUFFIXES) or os.path.isdir(path)
+
+
+def csv_delimiter(path: str) -> str:
+    """The delimiter of a CSV file, detected from its first 64 KiB."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return detect_delimiter(handle.read(64 * 1024))
 
 
 def _check_exists(path: str) -> None:
@@ -46,13 +53,10 @@ def _read(spec: DataSpec, nrows: int | None) -> pd.DataFrame:
 
     _check_exists(spec.path)
     try:
-        if _is_parquet(spec.path):
+        if is_parquet(spec.path):
             frame = pd.read_parquet(spec.path)
             return frame.head(nrows) if nrows else frame
-        delimiter = spec.delimiter
-        if delimiter is None:
-            with open(spec.path, encoding="utf-8", errors="replace") as handle:
-                delimiter = detect_delimiter(handle.read(64 * 1024))
+        delimiter = spec.delimiter or csv_delimiter(spec.path)
         return pd.read_csv(spec.path, sep=delimiter, nrows=nrows)
     except DataError:
         raise
@@ -105,9 +109,10 @@ def check_data(spec: DataSpec, sample_rows: int = 200) -> str:
     return _check_frame(spec, _read(spec, nrows=sample_rows))
 
 
-def load_frame(spec: DataSpec) -> pd.DataFrame:
-    """Read the whole data set with pandas and check it."""
-    frame = _read(spec, nrows=None)
+def load_frame(spec: DataSpec, given: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Read the whole data set with pandas and check it; ``given`` is a copy Spark already
+    handed over (the ``dataframe`` backend), checked the same way."""
+    frame = _read(spec, nrows=None) if given is None else given
     _check_frame(spec, frame)
     return frame
 

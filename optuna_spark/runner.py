@@ -91,7 +91,12 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
     """
     reporter = reporter or SilentReporter()
     config = replace(config, storage=config.storage.with_password(os.environ))
-    objective = resolve_objective(config.objective, config.data, config.xgboost)
+    # With the dataframe backend Spark reads the data (maybe from HDFS or S3, or the user's
+    # DataFrame): the driver does not read it with pandas first; each worker checks its copy.
+    objective = resolve_objective(
+        config.objective, config.data, config.xgboost,
+        check=config.backend.name != "dataframe",
+    )
     study_name = config.study_name or default_study_name(
         objective.name, objective.data.path if objective.data else None
     )
@@ -107,7 +112,7 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
     backend = None
     if remaining_trials(config.trials, finished_before):
         # Start Spark (or nothing, for local) first: the default --tasks is its slot count.
-        backend = get_backend(config.backend.name)
+        backend = get_backend(config.backend.name, config.frame)
     try:
         if backend is not None:
             backend.prepare(config.backend)

@@ -152,8 +152,9 @@ class _TrialLoop:
             study.stop()
 
 
-def run_worker(task: WorkerTask) -> WorkerResult:
-    """Run trials for the shared budget; always returns, never raises."""
+def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
+    """Run trials for the shared budget; always returns, never raises. ``frame`` is this
+    task's copy of the data set when Spark hands it over (``dataframe`` backend)."""
     started = time.perf_counter()
     identity = {"index": task.index, "host": socket.gethostname(), "pid": os.getpid()}
     setup = 0.0
@@ -175,7 +176,7 @@ def run_worker(task: WorkerTask) -> WorkerResult:
         lost.engine = storage.engine
         threads = task.threads or _task_cpus() or 1
         # Build first: a data or import error must not consume a budget slot.
-        objective = build_objective(task.objective, threads)
+        objective = build_objective(task.objective, threads, frame)
         sampler = make_sampler(task.sampler, task.index, task.n_workers)
         with translate_errors(task.storage, f"load study {task.study_name!r}"):
             study = call_with_retry(

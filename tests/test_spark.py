@@ -97,3 +97,36 @@ def test_file_objective_with_data_is_shipped_to_executors(sqlite_url: str, tmp_p
     summary = run_study(config)
     assert trial_states(sqlite_url, "f") == {"COMPLETE": 6}
     assert summary.best_value == abs(1599 - 1600 + summary.best_params["k"])
+
+
+def test_dataframe_backend_spark_reads_the_csv_and_each_task_gets_a_copy(sqlite_url: str) -> None:
+    config = RunConfig(
+        storage=StorageSpec(sqlite_url), objective="xgboost", study_name="d", trials=6,
+        data=DataSpec(bundled_wine_csv()), backend=BackendSpec(name="dataframe", tasks=2),
+        xgboost=XGBoostOptions(num_boost_round=40),
+    )
+    summary = run_study(config)
+    assert trial_states(sqlite_url, "d") == {"COMPLETE": 6}
+    assert summary.best_value is not None and 0.3 < summary.best_value < 1.5
+    assert sorted(w.index for w in summary.workers) == [0, 1]
+    assert not summary.worker_errors
+
+
+def test_dataframe_backend_takes_the_users_dataframe_and_any_objective(spark, sqlite_url: str) -> None:
+    from optuna_spark import optimize
+
+    frame = spark.createDataFrame([(float(i), float(2 * i + 1)) for i in range(50)], ["x", "y"])
+
+    def fit(trial, data):  # the user's objective gets this task's copy as pandas
+        slope = trial.suggest_float("slope", 0, 4)
+        assert len(data) == 50 and list(data.columns) == ["x", "y"]
+        return float(((data["y"] - slope * data["x"] - 1) ** 2).mean())
+
+    summary = optimize(fit, 12, data=frame, backend="dataframe", tasks=2, storage=sqlite_url,
+                       study_name="u", sampler="random", seed=3)
+    assert summary.counts["COMPLETE"] == 12 and not summary.worker_errors
+    assert abs(summary.best_params["slope"] - 2.0) < 0.5
+
+    plain = optimize("quadratic", 4, backend="dataframe", tasks=2, storage=sqlite_url,
+                     study_name="q")
+    assert plain.counts["COMPLETE"] == 4

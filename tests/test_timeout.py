@@ -34,20 +34,22 @@ def _objective(tmp_path: Path, name: str, source: str) -> str:
     return f"{path}:objective"
 
 
-def _timeout_then_resume(sqlite_url: str, tmp_path: Path, backend: BackendSpec) -> None:
+def _timeout_then_resume(sqlite_url: str, tmp_path: Path, backend: BackendSpec,
+                         timeout: int = 4) -> None:
     config = RunConfig(
         storage=StorageSpec(sqlite_url), objective=_objective(tmp_path, "stuck", STUCK),
-        study_name="t", trials=6, backend=backend, sampler=SamplerSpec(seed=1), timeout=4,
+        study_name="t", trials=6, backend=backend, sampler=SamplerSpec(seed=1), timeout=timeout,
     )
     summary = run_study(config)
+    reason = f"--timeout {timeout} s expired"
 
-    assert summary.stopped == "--timeout 4 s expired"
+    assert summary.stopped == reason
     trials = optuna.load_study(study_name="t", storage=sqlite_url).get_trials(deepcopy=False)
     # Both workers were inside a trial when the time ran out: both were cancelled, marked
     # FAIL with the reason on the trial, and none counts against the budget.
     assert [t.state.name for t in trials] == ["FAIL", "FAIL"]
     for trial in trials:
-        assert trial.system_attrs[CANCELLED_ATTR] == "--timeout 4 s expired"
+        assert trial.system_attrs[CANCELLED_ATTR] == reason
         assert trial.system_attrs["fail_reason"].startswith("cancelled")
     assert summary.counts["CANCELLED"] == 2 and summary.counts["COUNTED"] == 0
 
@@ -64,9 +66,12 @@ def test_timeout_on_local_backend(sqlite_url: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.spark
-@pytest.mark.parametrize("backend", ["rdd", "joblibspark"])
+@pytest.mark.parametrize("backend", ["rdd", "joblibspark", "dataframe"])
 def test_timeout_on_spark_cancels_our_job_group(spark, backend: str, sqlite_url: str,
                                                 tmp_path: Path) -> None:
-    _timeout_then_resume(sqlite_url, tmp_path, BackendSpec(name=backend, tasks=2))
+    # The dataframe backend first copies the data to its partitions (a sampling job, Arrow
+    # workers): give its tasks time to be inside a trial.
+    timeout = 12 if backend == "dataframe" else 4
+    _timeout_then_resume(sqlite_url, tmp_path, BackendSpec(name=backend, tasks=2), timeout)
     # The shared session survives our cancel and still runs jobs.
     assert spark.sparkContext.parallelize([1, 2, 3]).sum() == 6

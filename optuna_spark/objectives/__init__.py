@@ -13,7 +13,8 @@ from functools import partial
 from typing import Any
 
 from optuna_spark.config import BUILTIN_OBJECTIVES, DataSpec, ObjectiveSpec, XGBoostOptions
-from optuna_spark.data import check_data, load_frame
+from optuna_spark import data as data_module
+from optuna_spark.data import load_frame
 from optuna_spark.errors import ObjectiveError
 from optuna_spark.objectives import user
 
@@ -24,9 +25,11 @@ def resolve_objective(
     objective: str | Callable[..., Any],
     data: DataSpec | None,
     xgboost_options: XGBoostOptions | None = None,
+    check: bool = True,
 ) -> ObjectiveSpec:
-    """Driver: validate the objective (importable, callable, right signature) and its data,
-    and return the spec the workers rebuild it from."""
+    """Driver: validate the objective (importable, callable, right signature) and, with
+    ``check``, read a sample of its data; return the spec the workers rebuild it from."""
+    check_data = _check_data if check else _no_check
     options = xgboost_options or XGBoostOptions()
     if callable(objective):
         import cloudpickle
@@ -70,6 +73,14 @@ def resolve_objective(
     )
 
 
+def _check_data(spec: DataSpec) -> None:
+    data_module.check_data(spec)
+
+
+def _no_check(spec: DataSpec) -> None:
+    """Spark reads the data on the executors; each worker checks its own copy."""
+
+
 def _require_data(data: DataSpec | None, name: str) -> DataSpec:
     if data is None:
         raise ObjectiveError(f"objective {name} takes a data set; pass one with --filepath.")
@@ -81,14 +92,15 @@ def default_direction(spec: ObjectiveSpec) -> str:
     return "minimize"  # RMSE, the quadratic and most user losses are minimised
 
 
-def build_objective(spec: ObjectiveSpec, threads: int) -> TrialObjective:
-    """Worker: build the per-trial callable once per task (data read here, once)."""
+def build_objective(spec: ObjectiveSpec, threads: int, frame: Any = None) -> TrialObjective:
+    """Worker: build the per-trial callable once per task (data read here, once, unless the
+    ``dataframe`` backend hands over its ``frame``)."""
     if spec.kind == "builtin":
         if spec.target == "xgboost":
             from optuna_spark.objectives import xgboost
 
             assert spec.data is not None
-            return xgboost.build(spec.data, spec.xgboost, threads)
+            return xgboost.build(spec.data, spec.xgboost, threads, frame)
         from optuna_spark.objectives import quadratic
 
         return quadratic.build()
@@ -101,7 +113,7 @@ def build_objective(spec: ObjectiveSpec, threads: int) -> TrialObjective:
         fn = user.load_function(spec.kind, spec.target, spec.function, spec.source)
     if spec.takes_data:
         assert spec.data is not None
-        return partial(_call_with_data, fn, load_frame(spec.data))
+        return partial(_call_with_data, fn, load_frame(spec.data, frame))
     return fn
 
 

@@ -9,6 +9,7 @@ weight); the score is the validation RMSE at the early-stopping iteration.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import optuna
 
@@ -18,13 +19,14 @@ from optuna_spark.extras import require
 
 
 def build(
-    data: DataSpec, options: XGBoostOptions, threads: int
+    data: DataSpec, options: XGBoostOptions, threads: int, frame: Any = None
 ) -> Callable[[optuna.Trial], float]:
-    """Load ``data`` once, build the DMatrices once, and return the per-trial objective."""
+    """Load ``data`` once (or take the ``frame`` Spark handed over), build the DMatrices once,
+    and return the per-trial objective."""
     xgb = require("xgboost", "xgboost", "The xgboost objective")
     import numpy as np
 
-    features, label = split_xy(data, load_frame(data))
+    features, label = split_xy(data, load_frame(data, frame))
     rng = np.random.default_rng(options.split_seed)
     order = rng.permutation(len(features))
     n_valid = max(1, int(len(order) * options.validation_fraction))
