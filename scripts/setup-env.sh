@@ -56,5 +56,5 @@ if [[ ! -x "$venv/bin/python" ]]; then
 fi
 echo "Installing optuna-spark[$extras] into $venv" >&2
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet -e "$root[$extras]"
+"$venv/bin/python" -m pip install --quiet -e "${root}[${extras}]"
 echo "$want" >"$stamp"

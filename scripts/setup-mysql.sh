@@ -202,6 +202,6 @@ case "$action" in
   status)
     if private_mode; then resolve_datadir; fi
     if [[ -n "$(admin_bin)" ]] && ping_server; then echo "up: $(masked_url)"; else echo "down"; exit 1; fi ;;
-  url) echo "$(masked_url)" ;;
+  url) masked_url ;;
   *) die "unknown action $action; use install, start, stop, status or url." ;;
 esac

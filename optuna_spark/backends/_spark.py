@@ -83,6 +83,10 @@ class SparkSessionHandle:
         if active is not None:
             self.session = active
             return
+        if master is None and os.environ.get("PYSPARK_GATEWAY_PORT"):
+            # Under spark-submit: its --master and --conf settings are already in the JVM.
+            self.session = SparkSession.builder.appName(_APP_NAME).getOrCreate()
+            return
         check_java()
         self.session = _build_session(SparkSession, master or "local[*]")
 
