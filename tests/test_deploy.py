@@ -80,3 +80,67 @@ def test_standalone_cluster_runs_the_submit_script_with_mysql(mysql_url: str, tm
     assert len(trials) == 20 and {t.state.name for t in trials} == {"COMPLETE"}
     # The executors were the cluster's, not the driver's: the app ran on the worker.
     assert any((tmp_path / "cluster" / "work-1").iterdir())
+
+
+def _init_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPTUNA_SPARK_")}
+    env.update(OPTUNA_SPARK_PACKAGE="", OPTUNA_SPARK_PYTHON=sys.executable,
+               OPTUNA_SPARK_ENV_FILE=str(tmp_path / "storage.env"), **extra)
+    return env
+
+
+def test_init_script_on_a_worker_node_only_installs(tmp_path: Path) -> None:
+    done = subprocess.run([str(ROOT / "databricks" / "init_optuna.sh")],
+                          env=_init_env(tmp_path, DB_IS_DRIVER="FALSE"), capture_output=True,
+                          text=True, check=False, timeout=60)
+    assert done.returncode == 0 and "worker node" in done.stderr
+    assert not (tmp_path / "storage.env").exists()
+
+
+def test_init_script_on_the_driver_needs_the_secret(tmp_path: Path) -> None:
+    done = subprocess.run([str(ROOT / "databricks" / "init_optuna.sh")],
+                          env=_init_env(tmp_path, DB_IS_DRIVER="TRUE", DB_DRIVER_IP="127.0.0.1"),
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 1 and "expose a Databricks secret" in done.stderr
+
+
+@pytest.mark.mysql
+def test_init_script_driver_branch_leaves_a_working_database(tmp_path: Path) -> None:
+    port = str(_free_port())
+    datadir = tmp_path / "db"
+    env = _init_env(tmp_path, DB_IS_DRIVER="TRUE", DB_DRIVER_IP="127.0.0.1",
+                    OPTUNA_SPARK_DB_PASSWORD=TEST_DB_PASSWORD, OPTUNA_SPARK_DB_PORT=port,
+                    OPTUNA_SPARK_DB_DATADIR=str(datadir), OPTUNA_SPARK_DB_NAME="optuna_init")
+    try:
+        done = subprocess.run([str(ROOT / "databricks" / "init_optuna.sh")], env=env,
+                              capture_output=True, text=True, check=False, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert TEST_DB_PASSWORD not in done.stdout + done.stderr
+        storage = (tmp_path / "storage.env").read_text().strip()
+        assert storage == f"OPTUNA_SPARK_STORAGE=mysql://optuna_user@127.0.0.1:{port}/optuna_init"
+        run_env = {**env, "OPTUNA_SPARK_STORAGE": storage.split("=", 1)[1]}
+        study = subprocess.run(
+            [sys.executable, "-m", "optuna_spark", "run", "--objective", "quadratic",
+             "--backend", "local", "--trials", "5", "--quiet"],
+            env=run_env, cwd=tmp_path, capture_output=True, text=True, check=False, timeout=300,
+        )
+        assert study.returncode == 0, study.stderr
+        assert "5 trials: 5 complete" in study.stdout
+    finally:
+        subprocess.run([str(ROOT / "scripts" / "setup-mysql.sh"), "stop", "--datadir", str(datadir)],
+                       capture_output=True, check=False, timeout=60)
+
+
+def test_job_definition_runs_the_cli_with_its_parameters() -> None:
+    import json
+
+    job = json.loads((ROOT / "databricks" / "job.json").read_text())
+    task = job["tasks"][0]["python_wheel_task"]
+    assert task["entry_point"] == "optuna-spark" and task["parameters"][0] == "run"
+    params = {p["name"] for p in job["parameters"]}
+    used = {a.split(".")[-1].rstrip("}") for a in task["parameters"] if a.startswith("{{job.parameters.")}
+    assert {"tasks", "trials", "jobs"} <= used <= params
+    cluster = job["job_clusters"][0]["new_cluster"]
+    assert cluster["spark_env_vars"]["OPTUNA_SPARK_DB_PASSWORD"].startswith("{{secrets/")
+    init = cluster["init_scripts"][0]["workspace"]["destination"]
+    assert (ROOT / "databricks" / Path(init).name).exists()

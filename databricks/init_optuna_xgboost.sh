@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Databricks init script for GPU clusters: init_optuna.sh with the GPU extra (CUDA XGBoost,
+# cuDF, cuML) and the settings cuDF wants on every node. Same environment as init_optuna.sh;
+# upload both next to each other.
+#
+#   LIBCUDF_CUFILE_POLICY   OFF (GPUDirect Storage is rarely set up on cloud nodes)
+set -euo pipefail
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+export OPTUNA_SPARK_PACKAGE="${OPTUNA_SPARK_PACKAGE-optuna-spark[gpu,mysql]}"
+policy="${LIBCUDF_CUFILE_POLICY:-OFF}"
+if [[ -f /databricks/spark/conf/spark-env.sh ]]; then
+  echo "export LIBCUDF_CUFILE_POLICY=$policy" >>/databricks/spark/conf/spark-env.sh
+fi
+exec bash "$(dirname "${BASH_SOURCE[0]}")/init_optuna.sh"
