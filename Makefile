@@ -15,12 +15,12 @@ run:
 ## test: the whole test suite (unit, CLI, real local Spark, real XGBoost, real MariaDB)
 test:
 	scripts/setup-mysql.sh install
-	scripts/setup-env.sh spark,xgboost,mysql,test
+	scripts/setup-env.sh spark,xgboost,mysql,pack,test
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 setup:
 	scripts/setup-mysql.sh install
-	scripts/setup-env.sh spark,xgboost,mysql,test
+	scripts/setup-env.sh spark,xgboost,mysql,pack,test
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -128,6 +128,9 @@ format_option = click.option(
 @click.option("--master", default=None,
               help="Spark master [default: the active SparkSession, else local[*]].")
 @click.option("--fresh", is_flag=True, help="Delete the study first and start over.")
+@click.option("--archive", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A packed environment (optuna-spark pack-env) the executors unpack and run; "
+                   "for the Spark session this command creates on a cluster master.")
 @click.option("--num-boost-round", type=int, default=1000, show_default=True,
               help="xgboost: boosting rounds (early stopping on the validation set).")
 @click.option("--heartbeat-interval", type=click.IntRange(min=0), default=10, show_default=True,
@@ -173,6 +176,22 @@ def run(progress: str, quiet: bool, as_json: bool, **options: Any) -> None:
     click.echo(json.dumps(summary_record(summary), indent=2) if as_json else format_summary(summary))
     if summary.exit_code:
         raise SystemExit(summary.exit_code)
+
+
+@cli.command("pack-env")
+@click.option("--output", "-o", default="optuna-env.tar.gz", show_default=True,
+              help="Archive to write.")
+@click.option("--force", is_flag=True, help="Overwrite an existing archive.")
+def pack_env(output: str, force: bool) -> None:
+    """Pack this conda environment or virtualenv for the executors, and print the
+    spark-submit options that ship it (or pass it to run --archive)."""
+    from optuna_spark.pack import pack_env as pack, submit_flags
+
+    packed = pack(output, force)
+    click.echo(f"Packed the {packed.kind} at {sys.prefix} into {packed.path} "
+               f"({packed.size_bytes / 1e6:.0f} MB). Ship it with:")
+    click.echo("  spark-submit " + " ".join(submit_flags(packed.path)) + " ...")
+    click.echo(f"  or: optuna-spark run --archive {packed.path} --master spark://HOST:7077 ...")
 
 
 @cli.command("create-study")

@@ -200,12 +200,18 @@ class BackendSpec:
     tasks: int | None = None  # None: one per concurrent task slot of the cluster
     jobs: int = 8
     master: str | None = None
+    archive: str | None = None  # a packed environment for the executors (pack-env)
 
     def __post_init__(self) -> None:
         _one_of("--backend", self.name, BACKENDS)
         if self.tasks is not None:
             _positive("--tasks", self.tasks)
         _positive("--jobs", self.jobs)
+        if self.archive and (self.master is None or self.master.startswith("local")):
+            raise ConfigError(
+                "--archive ships a packed environment to cluster executors; pass a cluster "
+                "--master (spark://..., yarn) with it, or drop it for local runs."
+            )
 
 
 @dataclass(frozen=True)

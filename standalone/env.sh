@@ -46,7 +46,9 @@ submit_optuna_spark() {
   if [[ -n "${ARCHIVE:-}" ]]; then
     [[ -f "$ARCHIVE" ]] || { echo "standalone: ARCHIVE $ARCHIVE does not exist; build it with optuna-spark pack-env." >&2; exit 2; }
     # Executors unpack the environment as ./environment and run its Python.
-    opts+=(--archives "$ARCHIVE#environment" --conf spark.pyspark.python=./environment/bin/python)
+    # spark.pyspark.python would apply to the driver too: keep the driver on $PYTHON.
+    opts+=(--archives "$ARCHIVE#environment" --conf spark.pyspark.python=./environment/bin/python
+      --conf "spark.pyspark.driver.python=$PYTHON")
   fi
   if [[ -n "${OPTUNA_SPARK_PASSWORD_FILE:-}" ]]; then run_args+=(--password-file "$OPTUNA_SPARK_PASSWORD_FILE"); fi
   local package

@@ -73,6 +73,24 @@ def test_standalone_cluster_runs_the_submit_script_with_mysql(mysql_url: str, tm
         assert done.returncode == 0, done.stderr[-3000:]
         assert TEST_DB_PASSWORD not in done.stdout + done.stderr
         assert "20 trials: 20 complete" in done.stdout
+
+        # Again with a packed environment: pack-env archives this venv, executors unpack it.
+        archive = tmp_path / "env.tar.gz"
+        packed = subprocess.run([sys.executable, "-m", "optuna_spark", "pack-env", "--output",
+                                 str(archive)], capture_output=True, text=True, check=False,
+                                timeout=300)
+        assert packed.returncode == 0, packed.stderr
+        assert f"--archives {archive}#environment" in packed.stdout
+        assert "spark.pyspark.python=./environment/bin/python" in packed.stdout
+        shipped = subprocess.run(
+            [str(standalone / "run-optuna-spark.sh")], cwd=tmp_path, capture_output=True,
+            text=True, check=False, timeout=300,
+            env={**env, "ARCHIVE": str(archive), "STUDY_NAME": env["STUDY_NAME"] + "-packed"},
+        )
+        assert shipped.returncode == 0, shipped.stderr[-3000:]
+        assert "20 trials: 20 complete" in shipped.stdout
+        unpacked = list((tmp_path / "cluster" / "work-1").glob("app-*/*/environment/bin/python"))
+        assert unpacked, "the executor did not unpack the archive"
     finally:
         subprocess.run([str(standalone / "stop-cluster.sh")], env=env, check=False, timeout=60)
     url = mysql_url.replace("optuna_user@", f"optuna_user:{TEST_DB_PASSWORD}@")

@@ -74,7 +74,7 @@ def is_local_master(master: str | None) -> bool:
 class SparkSessionHandle:
     """A session to run on, remembering whether we created it (and so must stop it)."""
 
-    def __init__(self, master: str | None) -> None:
+    def __init__(self, master: str | None, archive: str | None = None) -> None:
         require("pyspark", "spark", "Running on Spark")
         from pyspark.sql import SparkSession
 
@@ -88,7 +88,7 @@ class SparkSessionHandle:
             self.session = SparkSession.builder.appName(_APP_NAME).getOrCreate()
             return
         check_java()
-        self.session = _build_session(SparkSession, master or "local[*]")
+        self.session = _build_session(SparkSession, master or "local[*]", archive)
 
     @property
     def context(self) -> Any:
@@ -116,7 +116,7 @@ class SparkSessionHandle:
             self.session.stop()
 
 
-def _build_session(session_cls: Any, master: str) -> Any:
+def _build_session(session_cls: Any, master: str, archive: str | None = None) -> Any:
     if is_local_master(master):
         # Executors are Python processes on this machine: they must run this interpreter
         # (the venv's), and Spark must bind to loopback (hostnames here may resolve to an
@@ -126,6 +126,13 @@ def _build_session(session_cls: Any, master: str) -> Any:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = session_cls.builder.appName(_APP_NAME).master(master)
     builder = builder.config("spark.ui.showConsoleProgress", "false")
+    if archive:
+        from optuna_spark.pack import ENV_DIR, EXECUTOR_PYTHON
+
+        # Executors unpack the packed environment and run its Python.
+        builder = builder.config("spark.archives", f"{archive}#{ENV_DIR}").config(
+            "spark.pyspark.python", EXECUTOR_PYTHON
+        )
     if is_local_master(master):
         log_config = resources.files("optuna_spark") / "resources" / "log4j2.properties"
         builder = (
@@ -169,7 +176,7 @@ class SparkBackend:
         """The Spark session (created on first use, or the active one)."""
         if self._handle is None:
             quiet_spark_warnings()
-            self._handle = SparkSessionHandle(spec.master)
+            self._handle = SparkSessionHandle(spec.master, spec.archive)
         return self._handle
 
     def slots(self) -> int | None:
