@@ -162,3 +162,14 @@ def test_job_definition_runs_the_cli_with_its_parameters() -> None:
     assert cluster["spark_env_vars"]["OPTUNA_SPARK_DB_PASSWORD"].startswith("{{secrets/")
     init = cluster["init_scripts"][0]["workspace"]["destination"]
     assert (ROOT / "databricks" / Path(init).name).exists()
+
+
+def test_smoke_test_script_checks_a_deployment(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'smoke.db'}"
+    done = subprocess.run([str(ROOT / "scripts" / "smoke-test.sh"), "--storage", url,
+                           "--backend", "local", "--trials", "3"],
+                          env={**os.environ, "PYTHON": sys.executable}, cwd=tmp_path,
+                          capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "smoke test passed: 3 of 3 trials completed through local"
+    assert optuna.get_all_study_names(url) == []  # it cleaned up after itself
