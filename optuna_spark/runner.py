@@ -127,20 +127,10 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
         wall = 0.0
         stopped: str | None = None
         if backend is not None and not plan.nothing_to_do:
-            results, wall, stopped = _run_plan(
+            results, wall, stopped = _run_rounds(
                 config, storage, info, plan, objective, finished_before, first_trial_number,
                 backend, reporter,
             )
-            for _ in range(MAX_RECOVERY_ROUNDS):
-                if stopped is not None:
-                    break
-                more = _recover(config, storage, info, objective, first_trial_number, backend,
-                                reporter, died=any(r.error_type == WORKER_DIED for r in results))
-                if more is None:
-                    break
-                first_trial_number, (extra, extra_wall, stopped) = more
-                results += extra
-                wall += extra_wall
     finally:
         if backend is not None:
             backend.close()
@@ -157,6 +147,37 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
 
 # Fan-outs after the first, each for trials lost with their workers in the one before.
 MAX_RECOVERY_ROUNDS = 3
+
+
+def _run_rounds(
+    config: RunConfig,
+    storage: Any,
+    info: Any,
+    plan: Plan,
+    objective: Any,
+    finished_before: int,
+    first_trial_number: int,
+    backend: Any,
+    reporter: Reporter,
+) -> tuple[list[WorkerResult], float, str | None]:
+    """The planned fan-out, then up to :data:`MAX_RECOVERY_ROUNDS` more while workers die."""
+    results, wall, stopped = _run_plan(
+        config, storage, info, plan, objective, finished_before, first_trial_number, backend,
+        reporter,
+    )
+    last = results
+    for _ in range(MAX_RECOVERY_ROUNDS):
+        if stopped is not None:
+            break
+        died = any(r.error_type == WORKER_DIED for r in last)
+        more = _recover(config, storage, info, objective, first_trial_number, backend, reporter,
+                        died=died)
+        if more is None:
+            break
+        first_trial_number, (last, extra_wall, stopped) = more
+        results = results + last
+        wall += extra_wall
+    return results, wall, stopped
 
 
 def _recover(

@@ -57,7 +57,7 @@ def test_run_config_rejects_bad_values(kwargs: dict, fragment: str) -> None:
 @pytest.mark.parametrize(
     "factory, fragment",
     [
-        (lambda: BackendSpec(name="dask"), "--backend must be one of joblibspark, rdd, local"),
+        (lambda: BackendSpec(name="dask"), "--backend must be one of joblibspark, rdd, dataframe, local"),
         (lambda: BackendSpec(tasks=0), "--tasks must be a positive"),
         (lambda: BackendSpec(jobs=-1), "--jobs must be a positive"),
         (lambda: SamplerSpec(name="grid"), "--sampler must be one of"),

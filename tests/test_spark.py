@@ -68,10 +68,12 @@ def test_more_tasks_than_slots_are_capped_and_default_is_the_slots(sqlite_url: s
     assert len(default.workers) == 2 and default.counts["COMPLETE"] == 6
 
 
-def test_xgboost_on_wine_completes(sqlite_url: str) -> None:
+@pytest.mark.parametrize("backend", ["joblibspark", "dataframe"])
+def test_xgboost_on_wine_completes(sqlite_url: str, backend: str) -> None:
+    # dataframe: Spark reads the CSV and hands each task its own copy through mapInPandas
     config = RunConfig(
         storage=StorageSpec(sqlite_url), objective="xgboost", study_name="x", trials=4,
-        data=DataSpec(bundled_wine_csv()), backend=BackendSpec(name="joblibspark", tasks=2),
+        data=DataSpec(bundled_wine_csv()), backend=BackendSpec(name=backend, tasks=2),
         xgboost=XGBoostOptions(num_boost_round=60),
     )
     summary = run_study(config)
@@ -80,6 +82,7 @@ def test_xgboost_on_wine_completes(sqlite_url: str) -> None:
     assert set(summary.best_params) == {
         "learning_rate", "max_depth", "subsample", "colsample_bytree", "min_child_weight",
     }
+    assert sorted(w.index for w in summary.workers) == [0, 1] and not summary.worker_errors
     assert all(not math.isnan(w.setup_seconds) for w in summary.workers)
 
 
@@ -97,19 +100,6 @@ def test_file_objective_with_data_is_shipped_to_executors(sqlite_url: str, tmp_p
     summary = run_study(config)
     assert trial_states(sqlite_url, "f") == {"COMPLETE": 6}
     assert summary.best_value == abs(1599 - 1600 + summary.best_params["k"])
-
-
-def test_dataframe_backend_spark_reads_the_csv_and_each_task_gets_a_copy(sqlite_url: str) -> None:
-    config = RunConfig(
-        storage=StorageSpec(sqlite_url), objective="xgboost", study_name="d", trials=6,
-        data=DataSpec(bundled_wine_csv()), backend=BackendSpec(name="dataframe", tasks=2),
-        xgboost=XGBoostOptions(num_boost_round=40),
-    )
-    summary = run_study(config)
-    assert trial_states(sqlite_url, "d") == {"COMPLETE": 6}
-    assert summary.best_value is not None and 0.3 < summary.best_value < 1.5
-    assert sorted(w.index for w in summary.workers) == [0, 1]
-    assert not summary.worker_errors
 
 
 def test_dataframe_backend_takes_the_users_dataframe_and_any_objective(spark, sqlite_url: str) -> None:

@@ -108,11 +108,15 @@ start_private() {
   "$(server_bin)" --user="$(id -un)" --datadir="$datadir" --socket="$(sock)" --port="$port" \
     --bind-address="$bind" --pid-file="$(pidfile)" --log-error="$datadir/error.log" \
     --skip-name-resolve >/dev/null 2>&1 &
+  wait_for_server "$datadir/error.log"
+}
+
+wait_for_server() {  # where to look when it does not come up
   for _ in $(seq 1 300); do
     if ping_server; then return 0; fi
     sleep 0.1
   done
-  die "the server did not answer within 30 s; see $datadir/error.log."
+  die "the server did not answer within 30 s; see $1."
 }
 
 start_systemd() {
@@ -122,11 +126,7 @@ start_systemd() {
     printf '[mysqld]\nbind-address = %s\nport = %s\nskip-name-resolve\n' "$bind" "$port" >"$conf_dir/60-optuna-spark.cnf"
   fi
   systemctl restart mariadb 2>/dev/null || systemctl restart mysql
-  for _ in $(seq 1 300); do
-    if ping_server; then return 0; fi
-    sleep 0.1
-  done
-  die "the server did not answer within 30 s; see journalctl -u mariadb."
+  wait_for_server "journalctl -u mariadb"
 }
 
 read_password() {
