@@ -18,6 +18,7 @@ from optuna_spark.api import build_run_config, optimize  # noqa: E402
 from optuna_spark.config import (  # noqa: E402
     BackendSpec,
     DataSpec,
+    HeartbeatSpec,
     RunConfig,
     SamplerSpec,
     StorageSpec,
@@ -29,6 +30,7 @@ from optuna_spark.runner import RunSummary, run_study  # noqa: E402
 __all__ = [
     "BackendSpec",
     "DataSpec",
+    "HeartbeatSpec",
     "OptunaSparkError",
     "RunConfig",
     "SamplerSpec",

@@ -82,13 +82,28 @@ def test_standalone_cluster_runs_the_submit_script_with_mysql(mysql_url: str, tm
         assert packed.returncode == 0, packed.stderr
         assert f"--archives {archive}#environment" in packed.stdout
         assert "spark.pyspark.python=./environment/bin/python" in packed.stdout
+        # The XGBoost study on the bundled wine data, executors running the packed Python.
         shipped = subprocess.run(
-            [str(standalone / "run-optuna-spark.sh")], cwd=tmp_path, capture_output=True,
+            [str(standalone / "run-optuna-spark-xgboost.sh")], cwd=tmp_path, capture_output=True,
             text=True, check=False, timeout=300,
-            env={**env, "ARCHIVE": str(archive), "STUDY_NAME": env["STUDY_NAME"] + "-packed"},
+            env={**env, "ARCHIVE": str(archive), "STUDY_NAME": env["STUDY_NAME"] + "-xgb",
+                 "TRIALS": "6", "NUM_BOOST_ROUND": "30"},
         )
         assert shipped.returncode == 0, shipped.stderr[-3000:]
-        assert "20 trials: 20 complete" in shipped.stdout
+        assert "6 trials: 6 complete" in shipped.stdout and "best value" in shipped.stdout
+        assert TEST_DB_PASSWORD not in shipped.stdout + shipped.stderr
+        # Without spark-submit: run --archive on the session optuna-spark creates itself.
+        direct = subprocess.run(
+            [sys.executable, "-m", "optuna_spark", "run", "--objective", "quadratic",
+             "--backend", "rdd", "--trials", "8", "--study-name", env["STUDY_NAME"] + "-direct",
+             "--master", f"spark://127.0.0.1:{env['SPARK_MASTER_PORT']}", "--archive",
+             str(archive), "--quiet"],
+            cwd=tmp_path,
+            env={k: v for k, v in env.items() if k not in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON")},
+            capture_output=True, text=True, check=False, timeout=300,
+        )
+        assert direct.returncode == 0, direct.stderr[-3000:]
+        assert "8 trials: 8 complete" in direct.stdout
         unpacked = list((tmp_path / "cluster" / "work-1").glob("app-*/*/environment/bin/python"))
         assert unpacked, "the executor did not unpack the archive"
     finally:

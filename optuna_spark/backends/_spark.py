@@ -129,7 +129,10 @@ def _build_session(session_cls: Any, master: str, archive: str | None = None) ->
     if archive:
         from optuna_spark.pack import ENV_DIR, EXECUTOR_PYTHON
 
-        # Executors unpack the packed environment and run its Python.
+        # Executors unpack the packed environment and run its Python. PySpark takes the
+        # executors' Python from PYSPARK_PYTHON when it builds the context (the conf alone only
+        # reaches spark-submit), so set both.
+        os.environ["PYSPARK_PYTHON"] = EXECUTOR_PYTHON
         builder = builder.config("spark.archives", f"{archive}#{ENV_DIR}").config(
             "spark.pyspark.python", EXECUTOR_PYTHON
         )
