@@ -5,7 +5,7 @@ TRIALS ?= 100
 TASKS ?= 2
 JOBS ?= 8
 
-.PHONY: run test setup clean
+.PHONY: run test reliability setup clean
 
 ## run: tune XGBoost on the bundled wine data, local Spark, embedded SQLite storage
 run:
@@ -17,6 +17,12 @@ test:
 	scripts/setup-mysql.sh install
 	scripts/setup-env.sh spark,xgboost,mysql,pack,test
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+## reliability: the fault and concurrency scenarios alone, ending with their table
+reliability:
+	scripts/setup-mysql.sh install
+	scripts/setup-env.sh spark,xgboost,mysql,pack,test
+	$(VENV)/bin/python -m pytest tests/reliability -q $(PYTEST_ARGS)
 
 setup:
 	scripts/setup-mysql.sh install
