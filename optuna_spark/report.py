@@ -117,6 +117,12 @@ def format_summary(summary: RunSummary) -> str:
             f"{summary.backend} worker(s) in {summary.wall_seconds:.1f} s{rate}"
         )
     lines.append(f"  {format_counts(summary.counts)}")
+    if summary.exit_code and not summary.stopped:
+        lines.append(
+            f"  incomplete: workers failed with {summary.budget - summary.finished} trial(s) of "
+            "the budget missing (see the warnings below); fix the cause, then run the same "
+            "command again"
+        )
     if summary.stopped:
         missing = summary.budget - summary.finished
         fix = ("fix the objective, then run the same command again" if summary.exit_code

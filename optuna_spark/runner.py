@@ -73,9 +73,12 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 when the run went as asked (a timeout included); 1 when a broken objective
-        stopped it."""
-        return 1 if any(w.error_type == OBJECTIVE_FAILED for w in self.workers) else 0
+        """0 when the run went as asked (a timeout included); 1 when a broken objective or
+        failing workers left the budget unspent."""
+        if any(w.error_type == OBJECTIVE_FAILED for w in self.workers):
+            return 1
+        short = self.stopped is None and self.finished < self.budget
+        return 1 if short and any(w.error for w in self.workers) else 0
 
     @property
     def worker_errors(self) -> list[str]:

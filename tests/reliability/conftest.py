@@ -1,5 +1,6 @@
 """The reliability suite: each scenario records what was done and what came of it, and the
-session ends with one table (scenario, action, outcome, trials lost, time to recover)."""
+session ends with one table (scenario, action, outcome, finished trials lost, time from
+the fault to the full budget)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ class Outcome:
     action: str
     outcome: str
     trials_lost: int
-    recovery_s: float | None  # time from the fault to the run being whole again
+    recovery_s: float | None  # from the (last) fault, or the server's return, to the full budget
 
 
 _ROWS: list[Outcome] = []
@@ -36,7 +37,7 @@ def record() -> Callable[..., None]:
 
 def format_table(rows: list[Outcome]) -> list[str]:
     """The rows as a Markdown table."""
-    lines = ["| scenario | what was done | outcome | trials lost | time to recover |",
+    lines = ["| scenario | what was done | outcome | finished trials lost | fault to full budget |",
              "|---|---|---|---|---|"]
     for row in rows:
         recovery = "-" if row.recovery_s is None else f"{row.recovery_s:.1f} s"

@@ -93,3 +93,35 @@ def test_three_workers_killed_in_one_run(sqlite_url: str, tmp_path: Path, record
     record("worker killed x3", "SIGKILL to a local worker process 3 times in one 40-trial run",
            f"exactly 40 counted; {len(lost)} lost trial(s) failed and re-run",
            0, recovered)
+
+
+def test_disk_full_mid_run_is_an_error_and_keeps_the_study(tmp_path: Path, record) -> None:
+    """The file system refuses to let the SQLite file grow (RLIMIT_FSIZE, which binds root too):
+    the run ends with a non-zero exit and says why; the study opens and its trials are intact."""
+    import resource
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    base = [sys.executable, "-m", "optuna_spark", "run", "--objective", "quadratic",
+            "--backend", "local", "--study-name", "d", "--storage", url, "--quiet"]
+    first = subprocess.run([*base, "--trials", "5"], cwd=tmp_path, capture_output=True,
+                           text=True, check=False, timeout=300)
+    assert first.returncode == 0, first.stderr
+    before = {t.number: t.value for t in
+              optuna.load_study(study_name="d", storage=url).get_trials(deepcopy=False)}
+    limit = os.path.getsize(tmp_path / "s.db") + 4096
+
+    def disk_almost_full() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write instead of killing us
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    full = subprocess.run([*base, "--trials", "400"], cwd=tmp_path, capture_output=True,
+                          text=True, check=False, timeout=300, preexec_fn=disk_almost_full)
+    assert full.returncode != 0
+    message = full.stdout + full.stderr
+    assert "disk I/O error" in message or "disk is full" in message or "too large" in message
+
+    after = optuna.load_study(study_name="d", storage=url).get_trials(deepcopy=False)
+    assert {t.number: t.value for t in after if t.number in before} == before
+    record("disk full", "SQLite file may not grow mid-run (RLIMIT_FSIZE)",
+           f"exit {full.returncode} with the storage error shown; study opens, "
+           f"{len(before)} earlier trials intact", 0)
