@@ -56,18 +56,8 @@ class LostTrials:
 def requeue_orphans(study: Any, first_number: int, max_retry: int) -> int:
     """Driver, after a fan-out: fail this fan-out's trials that are still RUNNING (their
     workers are gone) and queue them again. Returns how many were queued."""
-    from optuna.exceptions import UpdateFinishedTrialError
-    from optuna.trial import TrialState
+    from optuna_spark.storage import fail_running_trials
 
     storage = study._storage
-    queued = 0
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if trial.number < first_number:
-            continue  # another run's trial: its own heartbeat decides
-        try:
-            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        except UpdateFinishedTrialError:
-            continue  # it finished after all
-        if _retry(study, storage.get_trial(trial._trial_id), max_retry):
-            queued += 1
-    return queued
+    failed = fail_running_trials(storage, study._study_id, first_number)
+    return sum(_retry(study, storage.get_trial(trial_id), max_retry) for trial_id in failed)

@@ -373,6 +373,8 @@ def n_finished(counts: dict[str, int]) -> int:
 
 # System attribute set on a trial the driver cancelled (timeout, Ctrl-C); its value says why.
 CANCELLED_ATTR = "optuna_spark:cancelled"
+# Why a trial failed, as text: the name Optuna itself used for this system attribute.
+FAIL_REASON_ATTR = "fail_reason"
 
 
 def uncounted_trial_numbers(storage: RDBStorage, study_id: int) -> tuple[set[int], set[int]]:
@@ -419,24 +421,34 @@ def count_trials(storage: RDBStorage, study_id: int) -> dict[str, int]:
     return counts
 
 
-def mark_cancelled(storage: RDBStorage, study_id: int, first_number: int, reason: str) -> int:
-    """Fail this run's trials that are still RUNNING, recording ``reason`` on each (as
-    :data:`CANCELLED_ATTR` and as Optuna's ``fail_reason``). Returns how many were marked."""
+def fail_running_trials(
+    storage: Any, study_id: int, first_number: int, attrs: dict[str, Any] | None = None
+) -> list[int]:
+    """Fail the trials of one run (numbered from ``first_number``) that are still RUNNING,
+    setting ``attrs`` as system attributes first. Trials of other runs are left to their own
+    heartbeat; one that finishes meanwhile is skipped. Returns the ids of the failed trials."""
     from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
-    marked = 0
+    failed = []
     for trial in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
         if trial.number < first_number:
-            continue  # another run's trial: its own heartbeat decides
+            continue
         try:
-            storage.set_trial_system_attr(trial._trial_id, CANCELLED_ATTR, reason)
-            storage.set_trial_system_attr(trial._trial_id, "fail_reason", f"cancelled: {reason}")
+            for key, value in (attrs or {}).items():
+                storage.set_trial_system_attr(trial._trial_id, key, value)
             storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-            marked += 1
         except UpdateFinishedTrialError:
-            pass  # it finished on its own in the meantime
-    return marked
+            continue
+        failed.append(trial._trial_id)
+    return failed
+
+
+def mark_cancelled(storage: RDBStorage, study_id: int, first_number: int, reason: str) -> int:
+    """Fail this run's trials that are still RUNNING, recording ``reason`` on each (as
+    :data:`CANCELLED_ATTR` and as :data:`FAIL_REASON_ATTR`). Returns how many were marked."""
+    attrs = {CANCELLED_ATTR: reason, FAIL_REASON_ATTR: f"cancelled: {reason}"}
+    return len(fail_running_trials(storage, study_id, first_number, attrs))
 
 
 def best_value(storage: RDBStorage, study_id: int) -> float | None:

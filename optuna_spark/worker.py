@@ -21,6 +21,7 @@ from typing import Any
 from optuna_spark.config import HeartbeatSpec, ObjectiveSpec, SamplerSpec, StorageSpec
 from optuna_spark.errors import OptunaSparkError
 from optuna_spark.lost import LostTrials
+from optuna_spark.storage import FAIL_REASON_ATTR
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,6 @@ def _task_cpus() -> int | None:
 
 OBJECTIVE_FAILED = "ObjectiveFailed"  # WorkerResult.error_type of a worker stopped by failures
 WORKER_DIED = "WorkerDied"  # ... of a worker whose process died without a result
-FAIL_REASON_ATTR = "fail_reason"  # the name Optuna itself used for this system attribute
 
 
 class _TrialLoop:
@@ -138,8 +138,7 @@ class _TrialLoop:
             self.consecutive_failures += 1
             if trial.number not in self._raised:
                 # Optuna failed it without an exception: NaN, None or a non-number returned.
-                message = "the objective returned no valid number"
-                self._remember(f"trial {trial.number}: {message}")
+                self._remember(f"trial {trial.number}: the objective returned no valid number")
         else:
             self.consecutive_failures = 0
         if self.consecutive_failures >= self._max_failures:
@@ -164,11 +163,10 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
 
         from optuna_spark import budget
         from optuna_spark.objectives import build_objective
-        from optuna_spark.samplers import make_sampler
-        from optuna_spark.storage import open_storage, translate_errors
-
         from optuna_spark.resilient_storage import RetryingStorage
         from optuna_spark.retry import call_with_retry
+        from optuna_spark.samplers import make_sampler
+        from optuna_spark.storage import open_storage, translate_errors
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         lost = LostTrials(task.heartbeat.max_retry, task.budget_id, task.first_trial_number)
