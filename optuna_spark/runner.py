@@ -14,14 +14,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from optuna_spark import budget as budget_table
-from optuna_spark.backends import get_backend
-from optuna_spark.config import RunConfig, default_study_name
+from optuna_spark.backends import Backend, get_backend
+from optuna_spark.config import ObjectiveSpec, RunConfig, default_study_name
 from optuna_spark.errors import WorkerFailedError
 from optuna_spark.lost import requeue_orphans
 from optuna_spark.objectives import default_direction, resolve_objective
 from optuna_spark.plan import Plan, make_plan, remaining_trials
 from optuna_spark.progress import ProgressMonitor, Reporter, SilentReporter
 from optuna_spark.storage import (
+    StudyInfo,
     best_value,
     count_trials,
     create_or_load_study,
@@ -119,21 +120,15 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
     try:
         if backend is not None:
             backend.prepare(config.backend)
-        plan = make_plan(
-            budget=config.trials, finished=finished_before, tasks=config.backend.tasks,
-            jobs=config.backend.jobs, backend=config.backend.name,
-            host_cpus=os.cpu_count() or 1, slots=backend.slots() if backend else None,
-        )
+        plan = _make_plan(config, finished_before, backend)
         for note in plan.notes:
             reporter.note(note)
         results: list[WorkerResult] = []
         wall = 0.0
         stopped: str | None = None
         if backend is not None and not plan.nothing_to_do:
-            results, wall, stopped = _run_rounds(
-                config, storage, info, plan, objective, finished_before, first_trial_number,
-                backend, reporter,
-            )
+            run = _Run(config, storage, info, objective, backend, reporter)
+            results, wall, stopped = _run_rounds(run, plan, finished_before, first_trial_number)
     finally:
         if backend is not None:
             backend.close()
@@ -152,29 +147,38 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
 MAX_RECOVERY_ROUNDS = 3
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What every fan-out of one run shares."""
+
+    config: RunConfig
+    storage: Any
+    info: StudyInfo
+    objective: ObjectiveSpec
+    backend: Backend
+    reporter: Reporter
+
+
+def _make_plan(config: RunConfig, finished: int, backend: Backend | None) -> Plan:
+    """The plan for the trials ``config``'s budget still misses after ``finished``."""
+    return make_plan(
+        budget=config.trials, finished=finished, tasks=config.backend.tasks,
+        jobs=config.backend.jobs, backend=config.backend.name,
+        host_cpus=os.cpu_count() or 1, slots=backend.slots() if backend else None,
+    )
+
+
 def _run_rounds(
-    config: RunConfig,
-    storage: Any,
-    info: Any,
-    plan: Plan,
-    objective: Any,
-    finished_before: int,
-    first_trial_number: int,
-    backend: Any,
-    reporter: Reporter,
+    run: _Run, plan: Plan, finished_before: int, first_trial_number: int
 ) -> tuple[list[WorkerResult], float, str | None]:
     """The planned fan-out, then up to :data:`MAX_RECOVERY_ROUNDS` more while workers die."""
-    results, wall, stopped = _run_plan(
-        config, storage, info, plan, objective, finished_before, first_trial_number, backend,
-        reporter,
-    )
+    results, wall, stopped = _run_plan(run, plan, finished_before, first_trial_number)
     last = results
     for _ in range(MAX_RECOVERY_ROUNDS):
         if stopped is not None:
             break
         died = any(r.error_type == WORKER_DIED for r in last)
-        more = _recover(config, storage, info, objective, first_trial_number, backend, reporter,
-                        died=died)
+        more = _recover(run, first_trial_number, died)
         if more is None:
             break
         first_trial_number, (last, extra_wall, stopped) = more
@@ -184,20 +188,14 @@ def _run_rounds(
 
 
 def _recover(
-    config: RunConfig,
-    storage: Any,
-    info: Any,
-    objective: Any,
-    first_trial_number: int,
-    backend: Any,
-    reporter: Reporter,
-    died: bool,
+    run: _Run, first_trial_number: int, died: bool
 ) -> tuple[int, tuple[list[WorkerResult], float, str | None]] | None:
     """After a fan-out: queue again the trials its dead workers left RUNNING and fan out once
     more for what the budget still misses (a worker that died between taking a slot and
     starting its trial leaves no trial behind, only a gap). None when nothing was lost."""
     import optuna
 
+    config, storage, info = run.config, run.storage, run.info
     with translate_errors(config.storage, "retry trials lost with their workers"):
         study = optuna.load_study(study_name=info.name, storage=storage)
         next_first = storage.get_n_trials(info.study_id)  # the retries are this round's
@@ -205,55 +203,39 @@ def _recover(
         if not queued and not died:
             return None
         counted = count_trials(storage, info.study_id)["COUNTED"]
-    plan = make_plan(
-        budget=config.trials, finished=counted, tasks=config.backend.tasks,
-        jobs=config.backend.jobs, backend=config.backend.name,
-        host_cpus=os.cpu_count() or 1, slots=backend.slots(),
-    )
+    plan = _make_plan(config, counted, run.backend)
     if plan.nothing_to_do:
         return None
-    reporter.note(
+    run.reporter.note(
         f"a worker died; running {plan.remaining} missing trial(s) again"
         + (f", {queued} of them lost mid-trial" if queued else "")
     )
-    return next_first, _run_plan(
-        config, storage, info, plan, objective, counted, next_first, backend, reporter
-    )
+    return next_first, _run_plan(run, plan, counted, next_first)
 
 
 def _run_plan(
-    config: RunConfig,
-    storage: Any,
-    info: Any,
-    plan: Plan,
-    objective: Any,
-    finished_before: int,
-    first_trial_number: int,
-    backend: Any,
-    reporter: Reporter,
+    run: _Run, plan: Plan, finished_before: int, first_trial_number: int
 ) -> tuple[list[WorkerResult], float, str | None]:
     """Write the budget, build the worker tasks and fan them out; say why it stopped early."""
-    reporter.note(
+    config, info = run.config, run.info
+    run.reporter.note(
         f"study {info.name!r} in {config.storage.masked}: {plan.remaining} trial(s) to run "
         f"on {plan.n_workers} {config.backend.name} worker(s)"
         + (f", resuming after {finished_before}" if finished_before else "")
     )
     with translate_errors(config.storage, "write the trial budget"):
-        budget_id = budget_table.create_budget(storage.engine, info.study_id, plan.remaining)
+        budget_id = budget_table.create_budget(run.storage.engine, info.study_id, plan.remaining)
     tasks = [
         WorkerTask(
             index=i, n_workers=plan.n_workers, storage=config.storage,
-            study_name=info.name, budget_id=budget_id, objective=objective,
+            study_name=info.name, budget_id=budget_id, objective=run.objective,
             sampler=config.sampler, threads=plan.threads_per_worker,
             max_consecutive_failures=config.max_consecutive_failures,
             heartbeat=config.heartbeat, first_trial_number=first_trial_number,
         )
         for i in range(plan.n_workers)
     ]
-    results, wall, stopped = _fan_out(
-        config, storage, info.study_id, plan, tasks, budget_id, first_trial_number, backend,
-        reporter,
-    )
+    results, wall, stopped = _fan_out(run, plan, tasks, budget_id, first_trial_number)
     if stopped is None and any(r.error_type == OBJECTIVE_FAILED for r in results):
         stopped = (
             f"the objective failed {config.max_consecutive_failures} times in a row "
@@ -285,15 +267,7 @@ class _Stop:
 
 
 def _fan_out(
-    config: RunConfig,
-    storage: Any,
-    study_id: int,
-    plan: Plan,
-    tasks: list[WorkerTask],
-    budget_id: str,
-    first_trial_number: int,
-    backend: Any,
-    reporter: Reporter,
+    run: _Run, plan: Plan, tasks: list[WorkerTask], budget_id: str, first_trial_number: int
 ) -> tuple[list[WorkerResult], float, str | None]:
     """Run the tasks on the backend under progress, ``--timeout`` and Ctrl-C.
 
@@ -301,9 +275,10 @@ def _fan_out(
     A timeout returns normally; Ctrl-C is re-raised. Either way the trials still running are
     marked cancelled, so the study stays consistent and resumable.
     """
-    stop = _Stop(storage.engine, budget_id, backend)
+    config, storage, study_id = run.config, run.storage, run.info.study_id
+    stop = _Stop(storage.engine, budget_id, run.backend)
     monitor = ProgressMonitor(
-        storage, study_id, config.trials, reporter, config.progress_interval,
+        storage, study_id, config.trials, run.reporter, config.progress_interval,
         finished_at_start=config.trials - plan.remaining,
     )
     timer = None
@@ -315,7 +290,7 @@ def _fan_out(
     try:
         with monitor:
             try:
-                results = backend.run(tasks, plan, config.backend)
+                results = run.backend.run(tasks, plan, config.backend)
             except Exception:
                 if stop.reason is None:
                     raise
@@ -328,15 +303,13 @@ def _fan_out(
         if timer is not None:
             timer.cancel()
         if stop.reason is not None:
-            _mark_cancelled_quietly(config, storage, study_id, first_trial_number, stop.reason)
+            _mark_cancelled_quietly(run, first_trial_number, stop.reason)
 
 
-def _mark_cancelled_quietly(
-    config: RunConfig, storage: Any, study_id: int, first_trial_number: int, reason: str
-) -> None:
+def _mark_cancelled_quietly(run: _Run, first_trial_number: int, reason: str) -> None:
     try:
-        with translate_errors(config.storage, "mark cancelled trials"):
-            mark_cancelled(storage, study_id, first_trial_number, reason)
+        with translate_errors(run.config.storage, "mark cancelled trials"):
+            mark_cancelled(run.storage, run.info.study_id, first_trial_number, reason)
     except Exception:  # an interrupt or backend failure is the error to show, not this
         pass
 
@@ -344,7 +317,7 @@ def _mark_cancelled_quietly(
 def _summarise(
     config: RunConfig,
     storage: Any,
-    info: Any,
+    info: StudyInfo,
     plan: Plan,
     finished_before: int,
     results: list[WorkerResult],
