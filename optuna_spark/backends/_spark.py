@@ -186,6 +186,12 @@ class SparkBackend:
         """Spark's default parallelism: the cluster's concurrent task slots."""
         return self._handle.default_parallelism() if self._handle is not None else None
 
+    def enter_job_group(self, context: Any) -> None:
+        """Run this thread's next jobs in our own job group, so :meth:`cancel` stops them and
+        nothing else; interrupting the task threads makes Spark kill the Python workers at
+        once."""
+        context.setJobGroup(self._job_group, "optuna-spark workers", interruptOnCancel=True)
+
     def job_group(self) -> str | None:
         """The Spark job group our jobs run in (None when not known)."""
         return self._job_group

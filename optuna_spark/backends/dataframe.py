@@ -66,7 +66,7 @@ class DataFrameBackend(SparkBackend):
 
     def run(self, tasks: Sequence[WorkerTask], plan: Plan, spec: BackendSpec) -> list[WorkerResult]:
         handle = self.session(spec)
-        session, context = handle.session, handle.context
+        session = handle.session
         data = tasks[0].objective.data if tasks else None
         if self._frame is not None:
             source = self._frame
@@ -76,7 +76,7 @@ class DataFrameBackend(SparkBackend):
             source = session.range(1)
         ids = session.range(len(tasks)).withColumnRenamed("id", TASK_COLUMN)
         copies = source.crossJoin(ids).repartitionByRange(len(tasks), TASK_COLUMN)
-        context.setJobGroup(self._job_group, "optuna-spark workers", interruptOnCancel=True)
+        self.enter_job_group(handle.context)
         rows = copies.mapInPandas(
             _run_partition({task.index: task for task in tasks}), schema="result binary"
         ).collect()

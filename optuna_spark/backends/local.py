@@ -69,16 +69,18 @@ class LocalBackend:
 
     def cancel(self) -> None:
         self._cancelled.set()
-        for process in self._processes:
-            if process.is_alive():
-                process.terminate()
+        self._terminate()
 
     def close(self) -> None:
+        self._terminate()
+        for process in self._processes:
+            process.join(5)
+        self._processes = []
+
+    def _terminate(self) -> None:
         for process in self._processes:
             if process.is_alive():
                 process.terminate()
-            process.join(5)
-        self._processes = []
 
 
 def _died(task: WorkerTask, exitcode: int | None) -> WorkerResult:

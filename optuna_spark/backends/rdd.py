@@ -27,9 +27,7 @@ class RddBackend(SparkBackend):
 
     def run(self, tasks: Sequence[WorkerTask], plan: Plan, spec: BackendSpec) -> list[WorkerResult]:
         context = self.session(spec).context
-        # A job group of our own, so cancel() stops these tasks and nothing else; interrupting
-        # the task threads makes Spark kill the Python workers at once.
-        context.setJobGroup(self._job_group, "optuna-spark workers", interruptOnCancel=True)
+        self.enter_job_group(context)
         rdd = context.parallelize(list(tasks), numSlices=max(1, len(tasks)))
         results = rdd.mapPartitions(run_partition).collect()
         return sorted(results, key=lambda result: result.index)
