@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import uuid
+
 import optuna
+
+from tests.conftest import TEST_DB_PASSWORD
+
+
+def unique_study_name() -> str:
+    """A study name no other test uses (tests share one MariaDB database)."""
+    return f"s-{uuid.uuid4().hex[:10]}"
+
+
+def with_test_password(url: str) -> str:
+    """The test server's URL with its password written in, for reading with plain Optuna."""
+    return url.replace("optuna_user@", f"optuna_user:{TEST_DB_PASSWORD}@")
+
+
+def read_trials(url: str, study_name: str) -> list[optuna.trial.FrozenTrial]:
+    """Every trial of the study, read with plain Optuna: the study stays readable by the usual
+    tools."""
+    return optuna.load_study(study_name=study_name, storage=url).get_trials(deepcopy=False)
 
 
 def trial_states(url: str, study_name: str) -> dict[str, int]:
     """Counts of trials by state, read with plain Optuna."""
-    study = optuna.load_study(study_name=study_name, storage=url)
     counts: dict[str, int] = {}
-    for trial in study.get_trials(deepcopy=False):
+    for trial in read_trials(url, study_name):
         counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
     return counts
 
@@ -20,7 +39,7 @@ def finished(url: str, study_name: str) -> int:
     were lost with their worker and retried (named in a ``retry_history``). 0 before the
     study exists."""
     try:
-        trials = optuna.load_study(study_name=study_name, storage=url).get_trials(deepcopy=False)
+        trials = read_trials(url, study_name)
     except KeyError:
         return 0
     retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
@@ -43,6 +62,6 @@ def finished_so_far(url: str, study_name: str) -> int:
 
 def cancelled(url: str, study_name: str) -> dict[int, str]:
     """Trial number -> reason, for the trials the driver cancelled."""
-    trials = optuna.load_study(study_name=study_name, storage=url).get_trials(deepcopy=False)
+    trials = read_trials(url, study_name)
     return {t.number: t.system_attrs["optuna_spark:cancelled"] for t in trials
             if "optuna_spark:cancelled" in t.system_attrs}

@@ -14,6 +14,7 @@ import optuna
 import pytest
 
 from tests.conftest import ROOT, TEST_DB_PASSWORD, _free_port
+from tests.helpers import read_trials, with_test_password
 
 SCRIPTS = sorted(
     p for folder in ("scripts", "standalone", "databricks") for p in (ROOT / folder).glob("*.sh")
@@ -108,8 +109,7 @@ def test_standalone_cluster_runs_the_submit_script_with_mysql(mysql_url: str, tm
         assert unpacked, "the executor did not unpack the archive"
     finally:
         subprocess.run([str(standalone / "stop-cluster.sh")], env=env, check=False, timeout=60)
-    url = mysql_url.replace("optuna_user@", f"optuna_user:{TEST_DB_PASSWORD}@")
-    trials = optuna.load_study(study_name=env["STUDY_NAME"], storage=url).get_trials()
+    trials = read_trials(with_test_password(mysql_url), env["STUDY_NAME"])
     assert len(trials) == 20 and {t.state.name for t in trials} == {"COMPLETE"}
     # The executors were the cluster's, not the driver's: the app ran on the worker.
     assert any((tmp_path / "cluster" / "work-1").iterdir())

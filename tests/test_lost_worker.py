@@ -10,12 +10,11 @@ import threading
 import time
 from pathlib import Path
 
-import optuna
 import pytest
 
 from optuna_spark.config import BackendSpec, HeartbeatSpec, RunConfig, SamplerSpec, StorageSpec
 from optuna_spark.runner import RunSummary, run_study
-from tests.helpers import finished, finished_so_far
+from tests.helpers import finished, finished_so_far, read_trials
 
 SLOW = '''
 import time
@@ -53,7 +52,7 @@ def _run_and_kill(sqlite_url: str, tmp_path: Path, trials: int, seconds: float,
 
 
 def _assert_exact_with_one_retry(sqlite_url: str, summary: RunSummary, trials: int) -> None:
-    all_trials = optuna.load_study(study_name="k", storage=sqlite_url).get_trials(deepcopy=False)
+    all_trials = read_trials(sqlite_url, "k")
     states = [t.state.name for t in all_trials]
     assert finished(sqlite_url, "k") == trials and states.count("COMPLETE") == trials
     assert "RUNNING" not in states and "WAITING" not in states

@@ -7,30 +7,16 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 
-import optuna
 import pytest
 
 from optuna_spark.config import BackendSpec, RunConfig, SamplerSpec, StorageSpec
 from optuna_spark.runner import run_study
 from tests.conftest import TEST_DB_PASSWORD
+from tests.helpers import read_trials, unique_study_name, with_test_password
 
 pytestmark = pytest.mark.mysql
-
-
-def _name() -> str:
-    return f"s-{uuid.uuid4().hex[:10]}"
-
-
-def _with_password(url: str) -> str:
-    return url.replace("optuna_user@", f"optuna_user:{TEST_DB_PASSWORD}@")
-
-
-def _trials(url: str, study: str) -> list[optuna.trial.FrozenTrial]:
-    """Read with plain Optuna: the study stays readable by the usual tools."""
-    return optuna.load_study(study_name=study, storage=_with_password(url)).get_trials(deepcopy=False)
 
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -44,13 +30,13 @@ def _assert_no_secret(done: subprocess.CompletedProcess[str]) -> None:
 
 @pytest.mark.spark
 def test_run_two_spark_tasks_exact_budget(mysql_env: str, tmp_path: Path) -> None:
-    study = _name()
+    study = unique_study_name()
     done = _cli("run", "--storage", mysql_env, "--study-name", study, "--objective", "quadratic",
                 "--trials", "30", "--tasks", "2", "--jobs", "8", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     _assert_no_secret(done)
     assert "mysql://optuna_user@127.0.0.1" in done.stdout
-    trials = _trials(mysql_env, study)
+    trials = read_trials(with_test_password(mysql_env), study)
     assert len(trials) == 30 and {t.state.name for t in trials} == {"COMPLETE"}
     assert sorted(t.number for t in trials) == list(range(30))
 
@@ -58,7 +44,7 @@ def test_run_two_spark_tasks_exact_budget(mysql_env: str, tmp_path: Path) -> Non
 def test_four_concurrent_workers_no_deadlock(mysql_env: str) -> None:
     # Four worker processes (the local backend does not cap at the core count; local[2]
     # Spark would) race for 200 fast trials on one server.
-    study = _name()
+    study = unique_study_name()
     config = RunConfig(
         storage=StorageSpec(mysql_env), objective="quadratic", study_name=study, trials=200,
         backend=BackendSpec(name="local", tasks=4), sampler=SamplerSpec(name="random", seed=1),
@@ -66,7 +52,7 @@ def test_four_concurrent_workers_no_deadlock(mysql_env: str) -> None:
     summary = run_study(config)
     assert not summary.worker_errors and len(summary.workers) == 4
     assert sum(w.trials for w in summary.workers) == 200
-    trials = _trials(mysql_env, study)
+    trials = read_trials(with_test_password(mysql_env), study)
     assert len(trials) == 200 and {t.state.name for t in trials} == {"COMPLETE"}
     assert len({t.number for t in trials}) == 200
 
@@ -76,7 +62,7 @@ def test_password_file_and_management_commands(mysql_url: str, tmp_path: Path,
     monkeypatch.delenv("OPTUNA_SPARK_DB_PASSWORD", raising=False)
     secret = tmp_path / "pw"
     secret.write_text(TEST_DB_PASSWORD + "\n")
-    study = _name()
+    study = unique_study_name()
     common = ["--storage", mysql_url, "--password-file", str(secret)]
     steps = [
         ["create-study", "--study-name", study, "--direction", "maximize", *common],
@@ -154,7 +140,7 @@ def test_bad_connections_fail_fast_with_one_sentence(mysql_url: str, tmp_path: P
 
 
 def test_secret_in_url_is_masked_everywhere(mysql_url: str, tmp_path: Path) -> None:
-    done = _cli("studies", "--storage", _with_password(mysql_url).replace("/optuna_test", "/nope"),
+    done = _cli("studies", "--storage", with_test_password(mysql_url).replace("/optuna_test", "/nope"),
                 cwd=tmp_path)
     assert done.returncode == 1
     assert "optuna_user:***@" in done.stderr

@@ -10,7 +10,7 @@ from optuna_spark import optimize
 from optuna_spark.config import BackendSpec, RunConfig, SamplerSpec, StorageSpec
 from optuna_spark.errors import StudyError
 from optuna_spark.runner import run_study
-from tests.helpers import finished, trial_states
+from tests.helpers import finished, read_trials, trial_states
 
 
 def _config(url: str, trials: int, **extra) -> RunConfig:
@@ -56,8 +56,6 @@ def test_python_api_with_a_closure(sqlite_url: str) -> None:
 
 def test_a_broken_objective_stops_the_run_early_with_its_traceback(sqlite_url: str,
                                                                    tmp_path: Path) -> None:
-    import optuna
-
     from optuna_spark.report import format_summary
 
     path = tmp_path / "broken.py"
@@ -69,7 +67,7 @@ def test_a_broken_objective_stops_the_run_early_with_its_traceback(sqlite_url: s
     summary = run_study(config)
     # The first worker to fail twice in a row closed the budget: a handful of failed trials,
     # not 50, each with its reason stored on the trial.
-    trials = optuna.load_study(study_name="b", storage=sqlite_url).get_trials(deepcopy=False)
+    trials = read_trials(sqlite_url, "b")
     assert 2 <= len(trials) <= 4 and {t.state.name for t in trials} == {"FAIL"}
     assert {t.system_attrs["fail_reason"] for t in trials} == {"RuntimeError: model exploded"}
     assert summary.exit_code == 1
@@ -101,7 +99,7 @@ def test_trial_lost_with_its_worker_is_failed_retried_and_not_counted(sqlite_url
 
     summary = run_study(_config(sqlite_url, 8, heartbeat=heartbeat))
 
-    trials = optuna.load_study(study_name="q", storage=sqlite_url).get_trials(deepcopy=False)
+    trials = read_trials(sqlite_url, "q")
     lost = trials[crashed.number]
     assert lost.state.name == "FAIL"
     retries = [t for t in trials if t.system_attrs.get("failed_trial") == crashed.number]

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import optuna
 import pytest
 
 from optuna_spark.config import BackendSpec, RunConfig, SamplerSpec, StorageSpec
 from optuna_spark.runner import run_study
 from optuna_spark.storage import CANCELLED_ATTR
+from tests.helpers import read_trials
 
 STUCK = '''
 import time
@@ -44,7 +44,7 @@ def _timeout_then_resume(sqlite_url: str, tmp_path: Path, backend: BackendSpec,
     reason = f"--timeout {timeout} s expired"
 
     assert summary.stopped == reason
-    trials = optuna.load_study(study_name="t", storage=sqlite_url).get_trials(deepcopy=False)
+    trials = read_trials(sqlite_url, "t")
     # Both workers were inside a trial when the time ran out: both were cancelled, marked
     # FAIL with the reason on the trial, and none counts against the budget.
     assert [t.state.name for t in trials] == ["FAIL", "FAIL"]

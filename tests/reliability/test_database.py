@@ -4,28 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from pathlib import Path
 
-import optuna
 import pytest
 
 from optuna_spark.config import BackendSpec, RunConfig, SamplerSpec, StorageSpec
 from optuna_spark.runner import run_study
 from tests.conftest import TEST_DB_PASSWORD
-
-
-def _name() -> str:
-    return f"s-{uuid.uuid4().hex[:10]}"
-
-
-def _with_password(url: str) -> str:
-    return url.replace("optuna_user@", f"optuna_user:{TEST_DB_PASSWORD}@")
-
-
-def _trials(url: str, study: str) -> list[optuna.trial.FrozenTrial]:
-    return optuna.load_study(study_name=study, storage=_with_password(url)).get_trials(deepcopy=False)
-
+from tests.helpers import read_trials, unique_study_name, with_test_password
 
 SLOW_OBJECTIVE = '''
 import time
@@ -49,7 +35,7 @@ def test_server_restart_mid_run_does_not_end_the_study(mariadb, mysql_url: str, 
         pytest.skip("OPTUNA_SPARK_TEST_MYSQL_URL names a server this suite cannot restart")
     source = tmp_path / "slow.py"
     source.write_text(SLOW_OBJECTIVE)
-    study = _name()
+    study = unique_study_name()
     config = RunConfig(
         storage=StorageSpec(mysql_env), objective=f"{source}:objective", study_name=study,
         trials=80, backend=BackendSpec(name="local", tasks=2), sampler=SamplerSpec(seed=3),
@@ -77,7 +63,7 @@ def test_server_restart_mid_run_does_not_end_the_study(mariadb, mysql_url: str, 
 
     assert not driver.is_alive()
     assert "error" not in outcome, outcome.get("error")
-    trials = _trials(mysql_env, study)
+    trials = read_trials(with_test_password(mysql_env), study)
     states = [t.state.name for t in trials]
     assert states.count("COMPLETE") == 80 and "RUNNING" not in states
     assert sorted(t.number for t in trials) == list(range(len(trials)))
@@ -91,7 +77,7 @@ def _finished_or_empty(url: str, study: str) -> int:
     creating its tables); 0 until the study exists."""
     import sqlalchemy
 
-    engine = sqlalchemy.create_engine(_with_password(url))
+    engine = sqlalchemy.create_engine(with_test_password(url))
     try:
         with engine.connect() as conn:
             return int(conn.execute(sqlalchemy.text(

@@ -12,13 +12,12 @@ import time
 import uuid
 from pathlib import Path
 
-import optuna
 import pytest
 
 from optuna_spark.config import BackendSpec, HeartbeatSpec, RunConfig, SamplerSpec, StorageSpec
 from optuna_spark.runner import run_study
 from tests.conftest import TEST_DB_PASSWORD
-from tests.helpers import finished, finished_so_far
+from tests.helpers import finished, finished_so_far, read_trials, with_test_password
 
 
 @pytest.mark.spark
@@ -37,8 +36,7 @@ def test_eight_workers_four_hundred_trials_on_mysql(mysql_url: str, tmp_path: Pa
     assert done.returncode == 0, done.stderr[-3000:]
     for symptom in ("Deadlock", "Lock wait timeout", "Traceback", TEST_DB_PASSWORD):
         assert symptom not in done.stdout + done.stderr
-    url = mysql_url.replace("optuna_user@", f"optuna_user:{TEST_DB_PASSWORD}@")
-    trials = optuna.load_study(study_name=study, storage=url).get_trials(deepcopy=False)
+    trials = read_trials(with_test_password(mysql_url), study)
     numbers = [t.number for t in trials]
     assert len(trials) == 400 and sorted(numbers) == list(range(400))
     assert {t.state.name for t in trials} == {"COMPLETE"}
@@ -82,7 +80,7 @@ def test_three_workers_killed_in_one_run(sqlite_url: str, tmp_path: Path, record
     assert not driver.is_alive() and "summary" in outcome
     recovered = time.monotonic() - kills[-1]
 
-    trials = optuna.load_study(study_name="k3", storage=sqlite_url).get_trials(deepcopy=False)
+    trials = read_trials(sqlite_url, "k3")
     states = [t.state.name for t in trials]
     lost = [t for t in trials if t.state.name == "FAIL"]
     assert finished(sqlite_url, "k3") == 40 and states.count("COMPLETE") == 40
@@ -106,8 +104,7 @@ def test_disk_full_mid_run_is_an_error_and_keeps_the_study(tmp_path: Path, recor
     first = subprocess.run([*base, "--trials", "5"], cwd=tmp_path, capture_output=True,
                            text=True, check=False, timeout=300)
     assert first.returncode == 0, first.stderr
-    before = {t.number: t.value for t in
-              optuna.load_study(study_name="d", storage=url).get_trials(deepcopy=False)}
+    before = {t.number: t.value for t in read_trials(url, "d")}
     limit = os.path.getsize(tmp_path / "s.db") + 4096
 
     def disk_almost_full() -> None:
@@ -120,7 +117,7 @@ def test_disk_full_mid_run_is_an_error_and_keeps_the_study(tmp_path: Path, recor
     message = full.stdout + full.stderr
     assert "disk I/O error" in message or "disk is full" in message or "too large" in message
 
-    after = optuna.load_study(study_name="d", storage=url).get_trials(deepcopy=False)
+    after = read_trials(url, "d")
     assert {t.number: t.value for t in after if t.number in before} == before
     record("disk full", "SQLite file may not grow mid-run (RLIMIT_FSIZE)",
            f"exit {full.returncode} with the storage error shown; study opens, "
