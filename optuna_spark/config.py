@@ -254,6 +254,10 @@ class HeartbeatSpec:
         return self.grace_period or 3 * self.interval
 
 
+# Optuna's RDB schema indexes study names up to this many characters.
+MAX_STUDY_NAME = 512
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything ``optuna-spark run`` needs; built by the CLI or by the Python API."""
@@ -295,3 +299,8 @@ class RunConfig:
             )
         if self.study_name is not None and not self.study_name.strip():
             raise ConfigError("--study-name is empty; give the study a name or leave it out.")
+        if self.study_name is not None and len(self.study_name) > MAX_STUDY_NAME:
+            raise ConfigError(
+                f"--study-name is {len(self.study_name)} characters long; Optuna's storage keeps "
+                f"at most {MAX_STUDY_NAME}, so pick a shorter name."
+            )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from optuna_spark.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -45,8 +47,9 @@ def make_plan(
 
     - ``tasks=None`` means one worker per concurrent task slot (``slots``: Spark's default
       parallelism, or this machine's CPUs for ``local``);
-    - on Spark, more tasks than slots are capped with a note: the extra tasks would only
-      start once a slot frees up, when the budget is already spent;
+    - on Spark, more tasks than slots is a :class:`ConfigError`: the extra tasks would only
+      start once a slot frees up, when the budget is already spent, so the number asked for
+      could never run at once;
     - never more workers than remaining trials (an idle worker only costs start-up);
     - ``joblibspark`` runs at most ``jobs`` Spark jobs (one worker each) at a time;
     - the ``local`` backend splits this machine's cores between its processes, while Spark
@@ -56,11 +59,10 @@ def make_plan(
     notes: list[str] = []
     wanted = tasks if tasks is not None else max(1, slots or 1)
     if tasks is not None and slots and backend != "local" and tasks > slots:
-        notes.append(
-            f"--tasks {tasks} is more than the {slots} task slot(s) Spark has; starting "
-            f"{slots}, since extra tasks would only start once the budget is spent"
+        raise ConfigError(
+            f"--tasks {tasks} is more than the {slots} task slot(s) this Spark cluster has; "
+            f"pass --tasks {slots} or fewer, or leave --tasks out to use every slot."
         )
-        wanted = slots
     n_workers = min(wanted, remaining)
     if remaining and wanted > remaining:
         notes.append(

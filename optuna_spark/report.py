@@ -102,8 +102,8 @@ def format_counts(counts: dict[str, int]) -> str:
     return f"{counted} trials: " + ", ".join(parts)
 
 
-def format_summary(summary: RunSummary) -> str:
-    """The end-of-run summary a person reads."""
+def format_summary(summary: RunSummary, debug: bool = False) -> str:
+    """The end-of-run summary a person reads; ``debug`` adds the objective's traceback."""
     lines = [f"Study {summary.study_name!r} ({summary.direction}) in {summary.storage}"]
     if summary.plan.nothing_to_do:
         lines.append(
@@ -142,10 +142,23 @@ def format_summary(summary: RunSummary) -> str:
     trial_errors = [e for w in summary.workers for e in w.trial_errors]
     if trial_errors:
         lines.append(f"  failed trials, first: {trial_errors[0]}")
-    if summary.objective_traceback:
+    if summary.objective_traceback and debug:
         lines.append("  the objective's first failure:")
         lines.extend(f"    {line}" for line in summary.objective_traceback.rstrip().splitlines())
+    elif summary.objective_traceback:
+        where = failure_location(summary.objective_traceback)
+        lines.append(f"  the objective's first failure{' ' + where if where else ''} "
+                     "(--debug shows its traceback)")
     return "\n".join(lines)
+
+
+def failure_location(traceback_text: str) -> str | None:
+    """``at FILE, line N, in FUNCTION`` of the innermost frame of a traceback's text."""
+    frames = [line.strip() for line in traceback_text.splitlines()
+              if line.strip().startswith('File "')]
+    if not frames:
+        return None
+    return "at " + frames[-1][len("File "):].replace('"', "")
 
 
 def _param(value: Any) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from optuna_spark import budget as budget_table
 from optuna_spark.backends import Backend, get_backend
 from optuna_spark.config import ObjectiveSpec, RunConfig, default_study_name
-from optuna_spark.errors import WorkerFailedError
+from optuna_spark.errors import OptunaSparkError, WorkerFailedError
 from optuna_spark.lost import requeue_orphans
 from optuna_spark.objectives import default_direction, resolve_objective
 from optuna_spark.plan import Plan, make_plan, remaining_trials
@@ -82,6 +82,23 @@ class RunSummary:
         return 1 if short and any(w.error for w in self.workers) else 0
 
     @property
+    def failure(self) -> str | None:
+        """One sentence for a run that exits non-zero (None when it does not): what stopped it
+        and how to go on."""
+        if not self.exit_code:
+            return None
+        first = next((e for w in self.workers for e in w.trial_errors), None)
+        first = first or next((w.error for w in self.workers if w.error), None) or "unknown"
+        first = " ".join(first.split()).rstrip(".")
+        missing = self.budget - self.finished
+        if self.objective_traceback is not None:
+            return (f"the objective failed too often in a row (--max-failures), first {first}; "
+                    f"fix it, then run the same command again to add the {missing} missing "
+                    "trial(s).")
+        return (f"workers failed with {missing} trial(s) of the budget missing ({first}); fix "
+                "the cause, then run the same command again.")
+
+    @property
     def worker_errors(self) -> list[str]:
         """One line per worker that ended with an error."""
         return [f"worker {w.index} on {w.host}: {w.error}" for w in self.workers if w.error]
@@ -109,7 +126,33 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
     info = create_or_load_study(
         storage, config.storage, study_name, config.direction,
         default_direction(objective), fresh=config.fresh,
+        grace_s=config.heartbeat.grace_seconds,
     )
+    try:
+        return _run_created_or_loaded(config, storage, info, objective, reporter)
+    except OptunaSparkError:
+        if info.created:
+            _drop_if_empty(config, storage, info)
+        raise
+
+
+def _drop_if_empty(config: RunConfig, storage: Any, info: StudyInfo) -> None:
+    """A study this run created and then failed before its first trial (a bad --tasks, a
+    Spark that would not start) is removed, so bad input leaves nothing half-written."""
+    try:
+        with translate_errors(config.storage, f"remove the empty study {info.name!r}"):
+            if storage.get_n_trials(info.study_id) == 0:
+                storage.delete_study(info.study_id)
+    except OptunaSparkError:  # the first error is the one to show
+        pass
+
+
+def _run_created_or_loaded(
+    config: RunConfig, storage: Any, info: StudyInfo, objective: ObjectiveSpec,
+    reporter: Reporter,
+) -> RunSummary:
+    """Everything after the study exists: plan, fan out, summarise."""
+    study_name = info.name
     with translate_errors(config.storage, f"read study {study_name!r}"):
         finished_before = count_trials(storage, info.study_id)["COUNTED"]
         first_trial_number = storage.get_n_trials(info.study_id)
@@ -135,8 +178,8 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
 
     summary = _summarise(config, storage, info, plan, finished_before, results, wall, stopped)
     broken_objective = any(r.error_type == OBJECTIVE_FAILED for r in results)
-    if (results and all(r.error for r in results) and not any(r.complete for r in results)
-            and not broken_objective):
+    if (results and stopped is None and all(r.error for r in results)
+            and not any(r.complete for r in results) and not broken_objective):
         raise WorkerFailedError(
             f"every worker failed and no trial completed; first error: {results[0].error}"
         )

@@ -293,17 +293,26 @@ def create_or_load_study(
     direction: str | None,
     default_direction: str,
     fresh: bool = False,
+    grace_s: float | None = None,
 ) -> StudyInfo:
     """Create the study, or load it to resume; with ``fresh`` delete it first.
 
     ``direction=None`` means "whatever the existing study has, else ``default_direction``";
-    an explicit direction that contradicts the existing study is a :class:`StudyError`.
+    an explicit direction that contradicts the existing study is a :class:`StudyError`, and
+    so is ``fresh`` on a study another run is using (see :func:`live_running_trials`).
     """
     import optuna
 
     with translate_errors(spec, f"create or load study {name!r}"):
         study_id = _find_study_id(storage, name)
         if study_id is not None and fresh:
+            live = live_running_trials(storage, study_id, grace_s)
+            if live:
+                raise StudyError(
+                    f"study {name!r} has {live} running trial(s), so another run is using it; "
+                    "stop that run before --fresh (or, if it died, remove the study with "
+                    "optuna-spark delete-study)."
+                )
             storage.delete_study(study_id)
             study_id = None
         if study_id is None:
@@ -325,6 +334,40 @@ def create_or_load_study(
                 "drop --direction, use --fresh to start over, or pick another --study-name."
             )
         return StudyInfo(study_id, name, existing, created=False)
+
+
+def live_running_trials(storage: RDBStorage, study_id: int, grace_s: float | None) -> int:
+    """RUNNING trials that some worker may still be running: those whose heartbeat is younger
+    than ``grace_s``, and those without a heartbeat at all (nothing tells that they stopped).
+    A trial whose heartbeat went stale belongs to a dead worker and does not count."""
+    from sqlalchemy import text
+
+    with storage.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT t.trial_id, h.heartbeat FROM trials t LEFT JOIN trial_heartbeats h "
+                 "ON h.trial_id = t.trial_id WHERE t.study_id = :sid AND t.state = 'RUNNING'"),
+            {"sid": study_id},
+        ).all()
+        if not rows:
+            return 0
+        # The heartbeats were written with the database's clock: compare with the same clock.
+        now = conn.execute(text("SELECT CURRENT_TIMESTAMP")).scalar_one()
+    if isinstance(now, str):  # SQLite returns text
+        from datetime import datetime
+
+        now = datetime.fromisoformat(now)
+    live = 0
+    for _, beat in rows:
+        if beat is None or grace_s is None:
+            live += 1
+            continue
+        if isinstance(beat, str):
+            from datetime import datetime
+
+            beat = datetime.fromisoformat(beat)
+        if (now - beat).total_seconds() < grace_s:
+            live += 1
+    return live
 
 
 def _find_study_id(storage: RDBStorage, name: str) -> int | None:

@@ -168,7 +168,10 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
         from optuna_spark.samplers import make_sampler
         from optuna_spark.storage import open_storage, translate_errors
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        # Optuna's per-trial warnings (with the objective's traceback) would flood the console
+        # from every executor; the worker records each failure's reason on its trial and the
+        # summary shows the first one.
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
         lost = LostTrials(task.heartbeat.max_retry, task.budget_id, task.first_trial_number)
         storage = open_storage(task.storage, driver=False, heartbeat=task.heartbeat, on_stale=lost)
         lost.engine = storage.engine

@@ -65,3 +65,8 @@ def cancelled(url: str, study_name: str) -> dict[int, str]:
     trials = read_trials(url, study_name)
     return {t.number: t.system_attrs["optuna_spark:cancelled"] for t in trials
             if "optuna_spark:cancelled" in t.system_attrs}
+
+
+def study_names(url: str) -> list[str]:
+    """The names of the studies in the storage, read with plain Optuna."""
+    return [s.study_name for s in optuna.get_all_study_summaries(storage=url)]

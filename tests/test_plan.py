@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from optuna_spark.errors import ConfigError
 from optuna_spark.plan import make_plan, remaining_trials
 
 
@@ -43,12 +46,13 @@ def test_default_tasks_are_the_clusters_slots() -> None:
     assert make_plan(100, 0, None, 8, "rdd", host_cpus=2, slots=None).n_workers == 1
 
 
-def test_more_tasks_than_slots_is_capped_on_spark_and_says_why() -> None:
-    plan = make_plan(100, 0, 8, 8, "joblibspark", host_cpus=2, slots=2)
-    assert plan.n_workers == 2
-    assert plan.notes == (
-        "--tasks 8 is more than the 2 task slot(s) Spark has; starting 2, since extra tasks "
-        "would only start once the budget is spent",
+def test_more_tasks_than_slots_on_spark_is_an_error_that_says_the_fix() -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_plan(100, 0, 8, 8, "joblibspark", host_cpus=2, slots=2)
+    assert str(caught.value) == (
+        "--tasks 8 is more than the 2 task slot(s) this Spark cluster has; pass --tasks 2 or "
+        "fewer, or leave --tasks out to use every slot."
     )
+    assert make_plan(100, 0, 2, 8, "rdd", host_cpus=2, slots=2).n_workers == 2
     # local processes may oversubscribe the cores (sleepy or I/O-bound objectives)
     assert make_plan(100, 0, 8, 8, "local", host_cpus=2, slots=2).n_workers == 8

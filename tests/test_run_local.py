@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -74,7 +75,13 @@ def test_a_broken_objective_stops_the_run_early_with_its_traceback(sqlite_url: s
     assert summary.stopped == "the objective failed 2 times in a row (--max-failures)"
     text = format_summary(summary)
     assert "fix the objective, then run the same command again" in text
-    assert "raise RuntimeError('model exploded')" in text  # the user's traceback
+    # where it failed, and with --debug the user's whole traceback
+    assert f"the objective's first failure at {path}, line 2, in objective" in text
+    assert "raise RuntimeError('model exploded')" in format_summary(summary, debug=True)
+    assert re.fullmatch(
+        r"the objective failed too often in a row \(--max-failures\), first trial \d: "
+        r"RuntimeError: model exploded; fix it, then run the same command again to add the "
+        rf"{50 - len(trials)} missing trial\(s\)\.", summary.failure or "")
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage")

@@ -16,8 +16,9 @@ from optuna_spark.config import (
     XGBoostOptions,
     bundled_wine_csv,
 )
+from optuna_spark.errors import ConfigError
 from optuna_spark.runner import run_study
-from tests.helpers import finished, trial_states
+from tests.helpers import finished, study_names, trial_states
 
 pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("spark")]
 
@@ -40,26 +41,15 @@ def test_joblibspark_quadratic_exact_budget_near_zero(sqlite_url: str) -> None:
     assert again.added == 0 and finished(sqlite_url, "q") == 20
 
 
-def test_more_tasks_than_slots_are_capped_and_default_is_the_slots(sqlite_url: str) -> None:
-    from optuna_spark.progress import SilentReporter
-
-    class Notes(SilentReporter):
-        def __init__(self) -> None:
-            self.notes: list[str] = []
-
-        def note(self, message: str) -> None:
-            self.notes.append(message)
-
+def test_more_tasks_than_slots_is_refused_and_default_is_the_slots(sqlite_url: str) -> None:
     config = RunConfig(
         storage=StorageSpec(sqlite_url), objective="quadratic", study_name="r", trials=13,
         backend=BackendSpec(name="rdd", tasks=3), sampler=SamplerSpec(name="random", seed=1),
     )
-    notes = Notes()
-    summary = run_study(config, notes)
-    assert trial_states(sqlite_url, "r") == {"COMPLETE": 13}
     # local[2] has 2 task slots: a third task would only start after the budget is spent
-    assert sorted(w.index for w in summary.workers) == [0, 1]
-    assert any("--tasks 3 is more than the 2 task slot(s)" in n for n in notes.notes)
+    with pytest.raises(ConfigError, match="--tasks 3 is more than the 2 task slot"):
+        run_study(config)
+    assert study_names(sqlite_url) == []  # the study it created for the run is gone again
 
     default = run_study(RunConfig(
         storage=StorageSpec(sqlite_url), objective="quadratic", study_name="r2", trials=6,

@@ -56,8 +56,6 @@ class LocalBackend:
             pending[receiver] = (task, process)
         results: dict[int, WorkerResult] = {}
         while pending:
-            if self._cancelled.is_set():
-                raise BackendError("the local worker processes were cancelled.")
             for receiver in wait(list(pending), timeout=0.2):
                 task, process = pending.pop(receiver)
                 try:
@@ -65,6 +63,9 @@ class LocalBackend:
                 except EOFError:  # the process died without a word
                     process.join(5)
                     results[task.index] = _died(task, process.exitcode)
+            # Checked after the results too: processes that cancel() terminated did not die.
+            if self._cancelled.is_set():
+                raise BackendError("the local worker processes were cancelled.")
         return [results[task.index] for task in tasks]
 
     def cancel(self) -> None:

@@ -35,6 +35,26 @@ def record() -> Callable[..., None]:
     return add
 
 
+_SCANNED = {"outputs": 0, "files": 0}
+
+
+@pytest.fixture
+def scanned() -> Callable[..., None]:
+    """Search command output (and files) for a database password: it must never appear.
+    Counts what was searched, for the table's secrets row."""
+    from tests.conftest import TEST_DB_PASSWORD
+
+    def scan(text: str, secret: str = TEST_DB_PASSWORD, files: tuple = ()) -> None:
+        assert secret not in text, "the database password appears in the output"
+        _SCANNED["outputs"] += 1
+        for path in files:
+            content = open(path, "rb").read().decode("utf-8", "replace")
+            assert secret not in content, f"the database password appears in {path}"
+            _SCANNED["files"] += 1
+
+    return scan
+
+
 def format_table(rows: list[Outcome]) -> list[str]:
     """The rows as a Markdown table."""
     lines = ["| scenario | what was done | outcome | finished trials lost | fault to full budget |",
@@ -49,6 +69,11 @@ def format_table(rows: list[Outcome]) -> list[str]:
 def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest's reporter
     if not _ROWS:
         return
+    if _SCANNED["outputs"]:
+        _ROWS.append(Outcome(
+            "secrets", "the test password searched for in every scenario's stdout and stderr, "
+            "and in Spark event logs and executor logs",
+            f"0 hits in {_SCANNED['outputs']} outputs and {_SCANNED['files']} files", 0, None))
     terminalreporter.section("reliability")
     for line in format_table(_ROWS):
         terminalreporter.write_line(line)
