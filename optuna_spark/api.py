@@ -43,6 +43,11 @@ def build_run_config(
     seed: int | None = None,
     fresh: bool = False,
     num_boost_round: int = 1000,
+    device: str = "auto",
+    task: str = "regression",
+    metric: str | None = None,
+    tune_max_bin: bool = False,
+    prune: bool = False,
     heartbeat_interval: int | None = 10,
     grace_period: int | None = None,
     trial_retries: int = 2,
@@ -77,7 +82,8 @@ def build_run_config(
         direction=direction,
         sampler=SamplerSpec(name=sampler, seed=seed),
         fresh=fresh,
-        xgboost=XGBoostOptions(num_boost_round=num_boost_round),
+        xgboost=XGBoostOptions(num_boost_round=num_boost_round, device=device, task=task,
+                               metric=metric, tune_max_bin=tune_max_bin, prune=prune),
         heartbeat=HeartbeatSpec(
             interval=heartbeat_interval or None, grace_period=grace_period,
             max_retry=trial_retries,
@@ -99,7 +105,8 @@ def optimize(
     to the workers). Keyword options are those of :func:`build_run_config` (``storage``,
     ``password_file``,
     ``study_name``, ``data``, ``label``, ``backend``, ``tasks``, ``jobs``, ``master``,
-    ``direction``, ``sampler``, ``seed``, ``fresh``, ``num_boost_round``,
+    ``direction``, ``sampler``, ``seed``, ``fresh``, ``num_boost_round``, ``device``,
+    ``task``, ``metric``, ``tune_max_bin``, ``prune``,
     ``heartbeat_interval``, ``grace_period``, ``trial_retries``, ``timeout``,
     ``max_failures``). On Spark backends
     the active SparkSession is used if there is one. Returns a

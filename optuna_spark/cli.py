@@ -15,6 +15,8 @@ from optuna_spark.config import (
     BACKENDS,
     DIRECTIONS,
     SAMPLERS,
+    XGBOOST_DEVICES,
+    XGBOOST_METRICS,
     StorageSpec,
     resolve_password,
     resolve_storage_url,
@@ -117,7 +119,7 @@ format_option = click.option(
 @click.option("--tasks", type=int, default=None,
               help="Worker tasks to start [default: the cluster's concurrent task slots, i.e. "
                    "Spark's default parallelism; local: the CPU count]. On Spark, more than "
-                   "the slots is capped.")
+                   "the slots is an error.")
 @click.option("--jobs", type=int, default=8, show_default=True,
               help="joblibspark: at most this many Spark jobs at a time.")
 @click.option("--backend", type=click.Choice(BACKENDS), default="joblibspark", show_default=True,
@@ -137,6 +139,18 @@ format_option = click.option(
                    "for the Spark session this command creates on a cluster master.")
 @click.option("--num-boost-round", type=int, default=1000, show_default=True,
               help="xgboost: boosting rounds (early stopping on the validation set).")
+@click.option("--device", type=click.Choice(XGBOOST_DEVICES), default="auto", show_default=True,
+              help="xgboost: cuda (a GPU per worker, cuDF loading), cpu, or auto (cuda where "
+                   "XGBoost has CUDA, cuDF imports and a GPU is visible; the summary says which).")
+@click.option("--task", type=click.Choice(sorted(XGBOOST_METRICS)), default="regression",
+              show_default=True, help="xgboost: regression, or binary classification (0/1 label).")
+@click.option("--metric", type=click.Choice(sorted({m for ms in XGBOOST_METRICS.values() for m in ms})),
+              default=None, help="xgboost: validation metric [default: rmse for regression, "
+                                 "logloss for binary; auc is maximised].")
+@click.option("--tune-max-bin", is_flag=True,
+              help="xgboost: also search max_bin (32..256 in steps of 32; one training matrix per value).")
+@click.option("--prune", is_flag=True,
+              help="xgboost: stop unpromising trials early (Optuna's XGBoost pruning callback).")
 @click.option("--heartbeat-interval", type=click.IntRange(min=0), default=10, show_default=True,
               help="Seconds between a running trial's heartbeats; a trial silent for "
                    "--grace-period is failed and retried. 0 turns this off.")
@@ -199,6 +213,22 @@ def pack_env(output: str, force: bool) -> None:
                f"({packed.size_bytes / 1e6:.0f} MB). Ship it with:")
     click.echo("  spark-submit " + " ".join(submit_flags(packed.path)) + " ...")
     click.echo(f"  or: optuna-spark run --archive {packed.path} --master spark://HOST:7077 ...")
+
+
+@cli.command("make-data")
+@click.option("--rows", type=int, default=2_000_000, show_default=True, help="Rows to write.")
+@click.option("--cols", type=int, default=156, show_default=True, help="Feature columns (plus the label).")
+@click.option("--out", "output", required=True, help="Parquet file to write.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def make_data(rows: int, cols: int, output: str, seed: int, force: bool) -> None:
+    """Write a synthetic regression data set (float32 Parquet, written in chunks so memory
+    stays bounded) shaped like the GPU benchmark's."""
+    from optuna_spark.synthetic import SyntheticSpec, write_regression
+
+    written = write_regression(SyntheticSpec(rows=rows, cols=cols, seed=seed), output, force)
+    click.echo(f"Wrote {rows:,} rows x {cols} features + label to {output} "
+               f"({written / 1e6:.0f} MB).")
 
 
 @cli.command("create-study")

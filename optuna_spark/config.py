@@ -157,6 +157,12 @@ class DataSpec:
     delimiter: str | None = None
 
 
+XGBOOST_DEVICES = ("auto", "cpu", "cuda")
+# The first metric of each task is its default.
+XGBOOST_METRICS = {"regression": ("rmse", "mae"), "binary": ("logloss", "auc", "error")}
+MAXIMIZED_METRICS = frozenset({"auc"})
+
+
 @dataclass(frozen=True)
 class XGBoostOptions:
     """Settings of the built-in XGBoost objective that are not searched."""
@@ -165,12 +171,34 @@ class XGBoostOptions:
     early_stopping_rounds: int = 50
     validation_fraction: float = 0.2
     split_seed: int = 42
+    device: str = "auto"  # auto | cpu | cuda, decided by each worker (see device.py)
+    task: str = "regression"  # regression | binary
+    metric: str | None = None  # None: rmse for regression, logloss for binary
+    tune_max_bin: bool = False  # also search max_bin (one training matrix per value, cached)
+    prune: bool = False  # stop hopeless trials early through Optuna's XGBoost callback
 
     def __post_init__(self) -> None:
         _positive("--num-boost-round", self.num_boost_round)
         _positive("early_stopping_rounds", self.early_stopping_rounds)
         if not 0.0 < self.validation_fraction < 1.0:
             raise ConfigError("validation_fraction must be between 0 and 1.")
+        _one_of("--device", self.device, XGBOOST_DEVICES)
+        _one_of("--task", self.task, tuple(XGBOOST_METRICS))
+        if self.metric is not None and self.metric not in XGBOOST_METRICS[self.task]:
+            raise ConfigError(
+                f"--metric {self.metric} does not fit --task {self.task}; use one of "
+                f"{', '.join(XGBOOST_METRICS[self.task])}."
+            )
+
+    @property
+    def eval_metric(self) -> str:
+        """The validation metric the objective returns."""
+        return self.metric or XGBOOST_METRICS[self.task][0]
+
+    @property
+    def direction(self) -> str:
+        """Which way the metric improves."""
+        return "maximize" if self.eval_metric in MAXIMIZED_METRICS else "minimize"
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Reading tabular data sets (CSV or Parquet) and splitting features from the label.
 
-Workers call :func:`load_frame` once per task; the driver calls :func:`check_data` on a few
+Workers call :func:`load_frame` once per task (pandas on the CPU, cuDF on a GPU); the driver calls :func:`check_data` on a few
 rows first so a wrong path or label fails fast, before any Spark job starts.
 """
 
@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import csv
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from optuna_spark.config import DataSpec
 from optuna_spark.errors import DataError
@@ -87,16 +88,16 @@ def label_column(spec: DataSpec, columns: list[str]) -> str:
     return spec.label
 
 
-def _check_frame(spec: DataSpec, frame: pd.DataFrame) -> str:
+def _check_frame(spec: DataSpec, frame: Any) -> str:
+    """Rows, a label, numeric columns: for pandas and cuDF frames alike."""
     if frame.empty:
         raise DataError(f"data file {spec.path} has no rows; pass a file with data.")
     label = label_column(spec, [str(c) for c in frame.columns])
     import pandas as pd
 
     for column in frame.columns:
-        if not pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(
-            frame[column]
-        ):
+        dtype = frame[column].dtype
+        if not pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
             raise DataError(
                 f"column {str(column)!r} of {spec.path} is not numeric; encode or drop it "
                 "before tuning."
@@ -109,15 +110,50 @@ def check_data(spec: DataSpec, sample_rows: int = 200) -> str:
     return _check_frame(spec, _read(spec, nrows=sample_rows))
 
 
-def load_frame(spec: DataSpec, given: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Read the whole data set with pandas and check it; ``given`` is a copy Spark already
-    handed over (the ``dataframe`` backend), checked the same way."""
-    frame = _read(spec, nrows=None) if given is None else given
+def load_frame(spec: DataSpec, given: pd.DataFrame | None = None, gpu: bool = False) -> Any:
+    """Read the whole data set and check it: with pandas, or with cuDF into the current GPU's
+    memory when ``gpu``. ``given`` is a pandas copy Spark already handed over (the
+    ``dataframe`` backend), checked the same way (and moved to the GPU when ``gpu``)."""
+    if gpu:
+        frame = _read_cudf(spec) if given is None else _cudf().from_pandas(given)
+    else:
+        frame = _read(spec, nrows=None) if given is None else given
     _check_frame(spec, frame)
     return frame
 
 
-def split_xy(spec: DataSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    """Features and label of a checked frame."""
+def check_gpu_path(path: str, env: Mapping[str, str]) -> None:
+    """cuDF reads through GPUDirect Storage (cuFile) by default, which the ``/dbfs/`` FUSE
+    mount of Databricks does not support: there it must be turned off."""
+    if path.startswith("/dbfs/") and env.get("LIBCUDF_CUFILE_POLICY") != "OFF":
+        raise DataError(
+            f"reading {path} with cuDF needs LIBCUDF_CUFILE_POLICY=OFF (the /dbfs/ mount does "
+            "not support GPUDirect Storage); set it in the cluster's environment variables."
+        )
+
+
+def _cudf() -> Any:
+    from optuna_spark.extras import require
+
+    return require("cudf", "gpu", "Loading data on the GPU")
+
+
+def _read_cudf(spec: DataSpec) -> Any:
+    cudf = _cudf()
+    _check_exists(spec.path)
+    check_gpu_path(spec.path, os.environ)
+    try:
+        if is_parquet(spec.path):
+            return cudf.read_parquet(spec.path)
+        return cudf.read_csv(spec.path, sep=spec.delimiter or csv_delimiter(spec.path))
+    except DataError:
+        raise
+    except Exception as exc:  # cuDF raises many types for malformed files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"cannot read data file {spec.path} with cuDF: {first}.") from exc
+
+
+def split_xy(spec: DataSpec, frame: Any) -> tuple[Any, Any]:
+    """Features and label of a checked frame (pandas or cuDF)."""
     label = label_column(spec, [str(c) for c in frame.columns])
     return frame.drop(columns=[label]), frame[label]

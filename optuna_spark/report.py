@@ -117,6 +117,8 @@ def format_summary(summary: RunSummary, debug: bool = False) -> str:
             f"{summary.backend} worker(s) in {summary.wall_seconds:.1f} s{rate}"
         )
     lines.append(f"  {format_counts(summary.counts)}")
+    for device in summary.devices:
+        lines.append(f"  device: {device}")
     if summary.exit_code and not summary.stopped:
         lines.append(
             f"  incomplete: workers failed with {summary.budget - summary.finished} trial(s) of "

@@ -8,8 +8,11 @@ worker tasks out through the backend while showing progress, and summarise from 
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -80,6 +83,11 @@ class RunSummary:
             return 1
         short = self.stopped is None and self.finished < self.budget
         return 1 if short and any(w.error for w in self.workers) else 0
+
+    @property
+    def devices(self) -> list[str]:
+        """Where the workers trained and why, each distinct answer once (XGBoost objective)."""
+        return sorted({w.device for w in self.workers if w.device})
 
     @property
     def failure(self) -> str | None:
@@ -330,10 +338,11 @@ def _fan_out(
         timer.daemon = True
         timer.start()
     results: list[WorkerResult] = []
+    fan_out = _Background(lambda: run.backend.run(tasks, plan, config.backend))
     try:
         with monitor:
             try:
-                results = run.backend.run(tasks, plan, config.backend)
+                results = fan_out.wait()
             except Exception:
                 if stop.reason is None:
                     raise
@@ -341,6 +350,7 @@ def _fan_out(
         return results, time.perf_counter() - monitor.started, stop.reason
     except BaseException as exc:
         stop("interrupted by Ctrl-C" if isinstance(exc, KeyboardInterrupt) else "the backend failed")
+        fan_out.join(CANCEL_WAIT_S)  # let the cancelled tasks end before marking their trials
         raise
     finally:
         if timer is not None:
@@ -349,11 +359,76 @@ def _fan_out(
             _mark_cancelled_quietly(run, first_trial_number, stop.reason)
 
 
+# After Ctrl-C, wait this long for the cancelled workers before marking their trials.
+CANCEL_WAIT_S = 30.0
+
+
+class _Background:
+    """Runs the backend's blocking fan-out on its own thread while the main thread waits.
+
+    Ctrl-C then lands in the main thread's wait, never inside a Py4J call (interrupting one
+    prints Py4J's tracebacks, and PySpark's own SIGINT handler cancels every job of a shared
+    session): during the wait SIGINT simply raises KeyboardInterrupt, and the driver cancels
+    its own job group."""
+
+    def __init__(self, work: Any) -> None:
+        self._box: dict[str, Any] = {}
+        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True,
+                                        name="optuna-spark-fan-out")
+        self._thread.start()
+
+    def _run(self, work: Any) -> None:
+        try:
+            self._box["result"] = work()
+        except BaseException as exc:  # re-raised on the waiting thread
+            self._box["error"] = exc
+
+    def wait(self) -> Any:
+        """The fan-out's result (or its exception), interruptible by Ctrl-C."""
+        with _plain_sigint():
+            while self._thread.is_alive():
+                self._thread.join(0.2)
+        if "error" in self._box:
+            raise self._box["error"]
+        return self._box["result"]
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+
+@contextmanager
+def _plain_sigint() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt (Python's default) for the duration, on the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# A cancelled Spark task's Python worker may live on for a moment (Spark kills it after
+# spark.python.task.killTimeout, 2 s by default) and start the trial whose slot it had just
+# claimed: keep marking until no new RUNNING trial has shown up for this long.
+CANCEL_SETTLE_S = 3.0
+CANCEL_SETTLE_LIMIT_S = 15.0
+
+
 def _mark_cancelled_quietly(run: _Run, first_trial_number: int, reason: str) -> None:
+    """Fail this run's RUNNING trials as cancelled, until the cancelled workers are quiet."""
+    started = last_marked = time.monotonic()
     try:
         with translate_errors(run.config.storage, "mark cancelled trials"):
-            mark_cancelled(run.storage, run.info.study_id, first_trial_number, reason)
-    except Exception:  # an interrupt or backend failure is the error to show, not this
+            while True:
+                if mark_cancelled(run.storage, run.info.study_id, first_trial_number, reason):
+                    last_marked = time.monotonic()
+                now = time.monotonic()
+                if now - last_marked >= CANCEL_SETTLE_S or now - started >= CANCEL_SETTLE_LIMIT_S:
+                    return
+                time.sleep(0.25)
+    except BaseException:  # an interrupt or backend failure is the error to show, not this
         pass
 
 

@@ -57,6 +57,7 @@ class WorkerResult:
     error_type: str | None = None
     details: str | None = None  # traceback, shown with --debug
     trial_errors: tuple[str, ...] = field(default=())  # first few objective failures
+    device: str | None = None  # where the XGBoost objective trained, and why
 
     @property
     def trials(self) -> int:
@@ -177,7 +178,9 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
         lost.engine = storage.engine
         threads = task.threads or _task_cpus() or 1
         # Build first: a data or import error must not consume a budget slot.
-        objective = build_objective(task.objective, threads, frame)
+        objective = build_objective(task.objective, threads, frame, task.index)
+        device = getattr(objective, "device", None)
+        identity["device"] = f"{device.device} ({device.reason})" if device else None
         sampler = make_sampler(task.sampler, task.index, task.n_workers)
         with translate_errors(task.storage, f"load study {task.study_name!r}"):
             study = call_with_retry(

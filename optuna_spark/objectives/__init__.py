@@ -88,19 +88,26 @@ def _require_data(data: DataSpec | None, name: str) -> DataSpec:
 
 
 def default_direction(spec: ObjectiveSpec) -> str:
-    """The direction used when neither the user nor an existing study says otherwise."""
-    return "minimize"  # RMSE, the quadratic and most user losses are minimised
+    """The direction used when neither the user nor an existing study says otherwise: the
+    XGBoost objective's metric decides (AUC is maximised); the quadratic and most user losses
+    are minimised."""
+    if spec.kind == "builtin" and spec.target == "xgboost":
+        return spec.xgboost.direction
+    return "minimize"
 
 
-def build_objective(spec: ObjectiveSpec, threads: int, frame: Any = None) -> TrialObjective:
+def build_objective(
+    spec: ObjectiveSpec, threads: int, frame: Any = None, worker_index: int = 0
+) -> TrialObjective:
     """Worker: build the per-trial callable once per task (data read here, once, unless the
-    ``dataframe`` backend hands over its ``frame``)."""
+    ``dataframe`` backend hands over its ``frame``). ``worker_index`` picks a GPU outside
+    Spark."""
     if spec.kind == "builtin":
         if spec.target == "xgboost":
             from optuna_spark.objectives import xgboost
 
             assert spec.data is not None
-            return xgboost.build(spec.data, spec.xgboost, threads, frame)
+            return xgboost.build(spec.data, spec.xgboost, threads, frame, worker_index)
         from optuna_spark.objectives import quadratic
 
         return quadratic.build()

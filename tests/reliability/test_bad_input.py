@@ -126,6 +126,13 @@ def _cases(url: str, tmp: Path) -> list[Case]:
              "returned no valid number", writes=True),
         Case("objective raises", run("--objective", f"{objs}:raises", "--max-failures", "2"),
              "ValueError: the model diverged", writes=True),
+        Case("--device cuda without a GPU", run("--device", "cuda", "--num-boost-round", "5"),
+             "--device cuda was asked for, but the installed XGBoost has no CUDA support"),
+        Case("metric of another task", run("--metric", "auc"), "--metric auc does not fit --task regression"),
+        Case("binary task on a 3..8 label", run("--task", "binary", "--device", "cpu"),
+             "--task binary needs a label of 0 and 1"),
+        Case("make-data with zero rows", ["make-data", "--rows", "0", "--out", str(tmp / "z.parquet")],
+             "--rows must be a positive"),
         # counts and limits
         Case("zero trials", run("--objective", "quadratic", "--trials", "0"), "--trials must be a positive"),
         Case("negative trials", run("--objective", "quadratic", "--trials", "-5"), "--trials must be a positive"),
@@ -224,7 +231,7 @@ def test_bad_input_cases(mysql_url: str, tmp_path: Path, record, scanned: Callab
         before = after
     assert not failures, "\n".join(failures)
     record("bad input", f"{len(cases)} bad inputs across run, best, trials, delete-study, studies, "
-           "pack-env (data, objectives, counts, storage, names)",
+           "pack-env, make-data (data, objectives, devices, counts, storage, names)",
            "each: one sentence naming the fix, exit 1 or 2, no traceback, storage untouched "
            "(failing objectives: their trials FAIL, none RUNNING)", 0)
 

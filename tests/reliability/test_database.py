@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -88,3 +92,84 @@ def _finished_or_empty(url: str, study: str) -> int:
         return 0
     finally:
         engine.dispose()
+
+
+def _silent_listener() -> tuple[int, threading.Event]:
+    """A loopback port that accepts connections and never says a word."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+        for conn in held:
+            conn.close()
+        server.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server.getsockname()[1], stop
+
+
+def _closed_port() -> int:
+    """A loopback port nobody listens on (connections are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.mysql
+def test_unreachable_or_refusing_database_at_start(mysql_url: str, tmp_path: Path, record,
+                                                   scanned) -> None:
+    """A server that never answers, a port that refuses, a wrong password, a missing database:
+    each is one sentence within 10 s and a non-zero exit, for run and for the study commands."""
+    port, stop = _silent_listener()
+    refused = _closed_port()
+    try:
+        good_host = mysql_url.rsplit("/", 1)[0]
+        wrong_pw = tmp_path / "wrong"
+        wrong_pw.write_text("not-the-password")
+        silent = f"mysql://optuna_user@127.0.0.1:{port}/optuna"
+        cases = [
+            (["run", "--storage", silent], "did not answer within 5 s"),
+            (["best", "--study-name", "x", "--storage", silent], "did not answer within 5 s"),
+            (["best", "--study-name", "x", "--storage", silent.replace("mysql:", "mysql+pymysql:")],
+             "did not answer within 5 s"),
+            (["run", "--storage", f"mysql://optuna_user@127.0.0.1:{refused}/optuna"],
+             "cannot reach the database server"),
+            (["run", "--storage", mysql_url, "--password-file", str(wrong_pw)], "refused the login"),
+            (["best", "--study-name", "x", "--storage", mysql_url, "--password-file", str(wrong_pw)],
+             "refused the login"),
+            (["run", "--storage", f"{good_host}/no_such_db"], "does not exist or this user has no rights"),
+            (["best", "--storage", mysql_url, "--study-name", "ghost"], "study 'ghost' does not exist"),
+        ]
+        slowest = 0.0
+        for args, fragment in cases:
+            if args[0] == "run":
+                args = [*args, "--objective", "quadratic", "--backend", "local", "--quiet"]
+            started = time.monotonic()
+            done = subprocess.run(
+                [sys.executable, "-m", "optuna_spark", *args], cwd=tmp_path, capture_output=True,
+                text=True, timeout=120, check=False,
+                env={**os.environ, "OPTUNA_SPARK_DB_PASSWORD": TEST_DB_PASSWORD},
+            )
+            elapsed = time.monotonic() - started
+            slowest = max(slowest, elapsed)
+            assert done.returncode == 1, (args, done.stderr)
+            lines = done.stderr.strip().splitlines()
+            assert len(lines) == 1 and fragment in lines[0], (args, done.stderr)
+            assert "Traceback" not in done.stderr
+            scanned(done.stdout + done.stderr)
+            assert elapsed < 10, (args, elapsed)
+    finally:
+        stop.set()
+    record("database unreachable at start",
+           f"{len(cases)} starts against a silent listener, a refusing port, a wrong password and "
+           "a missing database or study (run and best; mysqlclient and pymysql)",
+           f"one sentence and exit 1 each, slowest {slowest:.1f} s (limit 10 s)", 0)

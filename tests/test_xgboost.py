@@ -1,0 +1,155 @@
+"""The XGBoost objective on the CPU: device choice, tasks and metrics, the max_bin matrix cache,
+pruning, and synthetic benchmark data through every backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+
+from optuna_spark.config import BackendSpec, DataSpec, RunConfig, SamplerSpec, StorageSpec, XGBoostOptions, bundled_wine_csv
+from optuna_spark.errors import ConfigError, DataError
+from optuna_spark.objectives import build_objective, default_direction, resolve_objective
+from optuna_spark.runner import run_study
+from optuna_spark.synthetic import SyntheticSpec, write_regression
+from tests.helpers import read_trials, trial_states
+
+pytest.importorskip("xgboost")
+
+
+def _study(objective, n: int, direction: str = "minimize") -> optuna.Study:
+    study = optuna.create_study(direction=direction, sampler=optuna.samplers.RandomSampler(seed=1))
+    study.optimize(objective, n_trials=n)
+    return study
+
+
+def _binary_wine(tmp_path: Path) -> str:
+    import pandas as pd
+
+    frame = pd.read_csv(bundled_wine_csv(), sep=";")
+    frame["good"] = (frame.pop("quality") >= 6).astype(int)
+    path = tmp_path / "wine-binary.csv"
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+def test_auto_on_a_cpu_only_install_trains_on_the_cpu_and_says_why() -> None:
+    spec = resolve_objective("xgboost", DataSpec(bundled_wine_csv()), XGBoostOptions(num_boost_round=10))
+    objective = build_objective(spec, threads=1)
+    assert objective.device.device == "cpu"
+    assert objective.device.reason == "auto: the installed XGBoost has no CUDA support"
+    trial = _study(objective, 1).trials[0]
+    assert trial.user_attrs["device"] == "cpu"
+
+
+def test_cuda_asked_for_without_a_gpu_is_an_error_not_a_cpu_run() -> None:
+    spec = resolve_objective("xgboost", DataSpec(bundled_wine_csv()), XGBoostOptions(device="cuda"))
+    with pytest.raises(ConfigError, match="--device cuda was asked for, but the installed XGBoost has no CUDA"):
+        build_objective(spec, threads=1)
+
+
+def test_binary_classification_with_auc_is_maximised(tmp_path: Path) -> None:
+    options = XGBoostOptions(num_boost_round=30, task="binary", metric="auc", device="cpu")
+    spec = resolve_objective("xgboost", DataSpec(_binary_wine(tmp_path)), options)
+    assert default_direction(spec) == "maximize"
+    study = _study(build_objective(spec, threads=1), 3, direction="maximize")
+    assert 0.6 < study.best_value <= 1.0  # a real classifier, not chance (0.5)
+    logloss = XGBoostOptions(num_boost_round=30, task="binary", device="cpu")
+    assert logloss.eval_metric == "logloss" and logloss.direction == "minimize"
+
+
+def test_binary_task_needs_a_zero_one_label() -> None:
+    spec = resolve_objective("xgboost", DataSpec(bundled_wine_csv()),
+                             XGBoostOptions(task="binary", device="cpu"))
+    with pytest.raises(DataError, match="--task binary needs a label of 0 and 1, but column 'quality'"):
+        build_objective(spec, threads=1)
+
+
+def test_metric_must_fit_the_task() -> None:
+    with pytest.raises(ConfigError, match="--metric auc does not fit --task regression"):
+        XGBoostOptions(metric="auc")
+
+
+def test_max_bin_is_searched_with_one_matrix_pair_per_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    import xgboost
+
+    built: list[int] = []
+    original = xgboost.QuantileDMatrix
+
+    def counting(*args, **kwargs):
+        if "ref" not in kwargs:
+            built.append(kwargs["max_bin"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(xgboost, "QuantileDMatrix", counting)
+    options = XGBoostOptions(num_boost_round=5, tune_max_bin=True, device="cpu")
+    spec = resolve_objective("xgboost", DataSpec(bundled_wine_csv()), options)
+    study = _study(build_objective(spec, threads=1), 12)
+    used = {t.params["max_bin"] for t in study.trials}
+    assert used <= {32, 64, 96, 128, 160, 192, 224, 256} and len(used) > 1
+    assert sorted(built) == sorted(used)  # each value built once, reused by later trials
+
+
+def test_pruning_stops_unpromising_trials() -> None:
+    options = XGBoostOptions(num_boost_round=200, early_stopping_rounds=200, prune=True, device="cpu")
+    spec = resolve_objective("xgboost", DataSpec(bundled_wine_csv()), options)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0),
+                                pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=5))
+    study.optimize(build_objective(spec, threads=1), n_trials=12)
+    states = [t.state.name for t in study.trials]
+    assert "PRUNED" in states and "COMPLETE" in states
+
+
+def test_make_data_is_float32_chunked_and_reproducible(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+
+    from optuna_spark import synthetic
+
+    monkeypatch.setattr(synthetic, "CHUNK_ROWS", 300)  # four row groups
+    path = tmp_path / "reg.parquet"
+    write_regression(SyntheticSpec(rows=1000, cols=12, seed=7), str(path))
+    frame = pd.read_parquet(path)
+    assert frame.shape == (1000, 13) and list(frame.columns)[-1] == "label"
+    assert set(frame.dtypes.astype(str)) == {"float32"}
+    import pyarrow.parquet as pq
+
+    assert pq.ParquetFile(path).num_row_groups == 4
+    again = tmp_path / "again.parquet"  # the same spec writes the same values
+    write_regression(SyntheticSpec(rows=1000, cols=12, seed=7), str(again))
+    assert pd.read_parquet(again).equals(frame)
+    other = tmp_path / "other.parquet"
+    write_regression(SyntheticSpec(rows=1000, cols=12, seed=8), str(other))
+    assert not pd.read_parquet(other).equals(frame)
+    with pytest.raises(ConfigError, match="already exists; pass --force"):
+        write_regression(SyntheticSpec(rows=10, cols=2), str(path))
+    with pytest.raises(ConfigError, match="--rows must be a positive"):
+        SyntheticSpec(rows=0, cols=2)
+
+
+@pytest.fixture(scope="module")
+def synthetic_parquet(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("data") / "reg.parquet"
+    write_regression(SyntheticSpec(rows=5000, cols=20, seed=3), str(path))
+    return str(path)
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("backend", ["local", "joblibspark", "rdd", "dataframe"])
+def test_device_cpu_on_synthetic_parquet_through_every_backend(
+    backend: str, synthetic_parquet: str, sqlite_url: str, request: pytest.FixtureRequest,
+) -> None:
+    if backend != "local":
+        request.getfixturevalue("spark")
+    config = RunConfig(
+        storage=StorageSpec(sqlite_url), objective="xgboost", study_name="syn", trials=4,
+        data=DataSpec(synthetic_parquet), backend=BackendSpec(name=backend, tasks=2),
+        sampler=SamplerSpec(name="random", seed=1),
+        xgboost=XGBoostOptions(num_boost_round=20, device="cpu"),
+    )
+    summary = run_study(config)
+    assert trial_states(sqlite_url, "syn") == {"COMPLETE": 4}
+    assert summary.devices == ["cpu (--device cpu)"]
+    assert {t.user_attrs["device"] for t in read_trials(sqlite_url, "syn")} == {"cpu"}
+    assert summary.best_value is not None and summary.best_value < 2.0  # label std is about 1.4
