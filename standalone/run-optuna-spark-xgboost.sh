@@ -11,6 +11,7 @@
 #   BACKEND                    joblibspark
 #   JOBS                       8 (joblibspark: Spark jobs at a time)
 #   NUM_BOOST_ROUND            1000
+#   DEVICE                     auto (cuda where the executors have a GPU, CUDA XGBoost and cuDF)
 #   EXECUTOR_GPUS              0; with N > 0: spark.executor.resource.gpu.amount=N and
 #   TASK_GPUS                  1 GPU per task, found by
 #   SPARK_GPU_DISCOVERY_SCRIPT $SPARK_HOME/examples/src/main/scripts/getGpusResources.sh;
@@ -31,7 +32,8 @@ if [[ "$gpus" != "0" ]]; then
     --conf "spark.executorEnv.LIBCUDF_CUFILE_POLICY=${LIBCUDF_CUFILE_POLICY:-OFF}")
 fi
 args=(--objective xgboost --backend "${BACKEND:-joblibspark}" --study-name "${STUDY_NAME:-xgboost-standalone}"
-  --trials "${TRIALS:-100}" --jobs "${JOBS:-8}" --num-boost-round "${NUM_BOOST_ROUND:-1000}" --progress log)
+  --trials "${TRIALS:-100}" --jobs "${JOBS:-8}" --num-boost-round "${NUM_BOOST_ROUND:-1000}"
+  --device "${DEVICE:-auto}" --progress log)
 [[ -n "${DATA:-}" ]] && args+=(--filepath "$DATA")
 [[ -n "${LABEL:-}" ]] && args+=(--label "$LABEL")
 [[ -n "${TASKS:-}" ]] && args+=(--tasks "$TASKS")

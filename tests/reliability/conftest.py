@@ -72,7 +72,8 @@ def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest'
     if _SCANNED["outputs"]:
         _ROWS.append(Outcome(
             "secrets", "the test password searched for in every scenario's stdout and stderr, "
-            "and in Spark event logs and executor logs",
+            "and in Spark event logs and executor logs (the shell scripts' output: "
+            "tests/test_deploy.py)",
             f"0 hits in {_SCANNED['outputs']} outputs and {_SCANNED['files']} files", 0, None))
     terminalreporter.section("reliability")
     for line in format_table(_ROWS):
