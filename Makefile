@@ -5,7 +5,7 @@ TRIALS ?= 100
 TASKS ?= 2
 JOBS ?= 8
 
-.PHONY: run test reliability setup clean
+.PHONY: run test reliability bench setup clean
 
 ## run: tune XGBoost on the bundled wine data, local Spark, embedded SQLite storage
 run:
@@ -23,6 +23,14 @@ reliability:
 	scripts/setup-mysql.sh install
 	scripts/setup-env.sh spark,xgboost,mysql,pack,test
 	$(VENV)/bin/python -m pytest tests/reliability -q $(PYTEST_ARGS)
+
+## bench: optuna-spark against Hyperopt SparkTrials, MlflowSparkStudy, the static split and plain
+## Optuna, one run, one MariaDB (about an hour on 2 cores); writes docs/benchmarks.md
+BENCH_ARGS ?= --repeats 3
+bench:
+	scripts/setup-mysql.sh install
+	scripts/setup-env.sh spark,xgboost,mysql,bench
+	$(VENV)/bin/python bench/peers.py $(BENCH_ARGS) --markdown docs/benchmarks.md --json bench/results/peers.json --plots docs/img
 
 setup:
 	scripts/setup-mysql.sh install

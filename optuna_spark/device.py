@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from optuna_spark.errors import ConfigError
+from optuna_spark.spark_task import current_task
 
 
 @dataclass(frozen=True)
@@ -82,11 +83,7 @@ def gpu_ordinal(task_gpus: list[str] | None, cuda_visible: str | None, worker_in
 def task_gpu_addresses() -> list[str] | None:
     """The GPU addresses Spark assigned to the current task (None outside a task or without
     GPU scheduling)."""
-    try:
-        from pyspark import TaskContext
-    except ImportError:
-        return None
-    context = TaskContext.get()
+    context = current_task()
     if context is None:
         return None
     gpu = context.resources().get("gpu")

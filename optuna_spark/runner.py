@@ -8,16 +8,14 @@ worker tasks out through the backend while showing progress, and summarise from 
 from __future__ import annotations
 
 import os
-import signal
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from optuna_spark import budget as budget_table
 from optuna_spark.backends import Backend, get_backend
+from optuna_spark.background import Background
 from optuna_spark.config import ObjectiveSpec, RunConfig, default_study_name
 from optuna_spark.errors import OptunaSparkError, WorkerFailedError
 from optuna_spark.lost import requeue_orphans
@@ -338,7 +336,7 @@ def _fan_out(
         timer.daemon = True
         timer.start()
     results: list[WorkerResult] = []
-    fan_out = _Background(lambda: run.backend.run(tasks, plan, config.backend))
+    fan_out = Background(lambda: run.backend.run(tasks, plan, config.backend))
     try:
         with monitor:
             try:
@@ -361,52 +359,6 @@ def _fan_out(
 
 # After Ctrl-C, wait this long for the cancelled workers before marking their trials.
 CANCEL_WAIT_S = 30.0
-
-
-class _Background:
-    """Runs the backend's blocking fan-out on its own thread while the main thread waits.
-
-    Ctrl-C then lands in the main thread's wait, never inside a Py4J call (interrupting one
-    prints Py4J's tracebacks, and PySpark's own SIGINT handler cancels every job of a shared
-    session): during the wait SIGINT simply raises KeyboardInterrupt, and the driver cancels
-    its own job group."""
-
-    def __init__(self, work: Any) -> None:
-        self._box: dict[str, Any] = {}
-        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True,
-                                        name="optuna-spark-fan-out")
-        self._thread.start()
-
-    def _run(self, work: Any) -> None:
-        try:
-            self._box["result"] = work()
-        except BaseException as exc:  # re-raised on the waiting thread
-            self._box["error"] = exc
-
-    def wait(self) -> Any:
-        """The fan-out's result (or its exception), interruptible by Ctrl-C."""
-        with _plain_sigint():
-            while self._thread.is_alive():
-                self._thread.join(0.2)
-        if "error" in self._box:
-            raise self._box["error"]
-        return self._box["result"]
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
-
-
-@contextmanager
-def _plain_sigint() -> Iterator[None]:
-    """SIGINT raises KeyboardInterrupt (Python's default) for the duration, on the main thread."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 # A cancelled Spark task's Python worker may live on for a moment (Spark kills it after

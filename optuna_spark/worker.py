@@ -21,6 +21,7 @@ from typing import Any
 from optuna_spark.config import HeartbeatSpec, ObjectiveSpec, SamplerSpec, StorageSpec
 from optuna_spark.errors import OptunaSparkError
 from optuna_spark.lost import LostTrials
+from optuna_spark.spark_task import current_task
 from optuna_spark.storage import FAIL_REASON_ATTR
 
 
@@ -67,11 +68,7 @@ class WorkerResult:
 
 def _task_cpus() -> int | None:
     """CPUs Spark assigned to the current task, if we are inside one."""
-    try:
-        from pyspark import TaskContext
-    except ImportError:
-        return None
-    context = TaskContext.get()
+    context = current_task()
     if context is None:
         return None
     try:

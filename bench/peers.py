@@ -1,0 +1,474 @@
+"""optuna-spark against its peers, in one run, on one machine, with the same Spark settings,
+the same MariaDB and the same objectives (bench/objectives.py).
+
+Peers: optuna-spark (rdd, joblibspark), the hand-written static split of the reference example
+(joblibspark and RDD mapPartitions), plain Optuna in worker processes (no Spark), Hyperopt's
+SparkTrials and MLflow's MlflowSparkStudy (each only if it imports; the table says so if not).
+
+Scenarios (``--only`` picks some):
+  overhead     trivial objective, 200 trials, 2 workers: milliseconds of fan-out per trial
+  efficiency   0.5 s objective, 100 trials, 2 workers: ideal time / fan-out wall time
+  stragglers2  0.1-1.5 s objective, 100 trials, 2 workers: wall time, and vs the static split
+  stragglers4  the same with 4 workers
+
+Every figure is the median of ``--repeats`` runs (min and max beside it); the peers take turns
+inside each repetition so none gets a warmer machine. Wall time is the fan-out measured on the
+driver; Spark's start is excluded for everyone (one warm-up job per session before timing).
+Writes JSON (``--json``) and a Markdown table (``--markdown``).
+
+Usage: .venv/bin/python bench/peers.py [--repeats 3] [--only overhead,efficiency] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+# Executors and worker processes import bench/objectives.py by name, as a user's module would be.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+
+import objectives  # noqa: E402 - after the path is set
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    kind: str  # objective: trivial | sleep | straggler
+    trials: int
+    workers: int
+    what: str
+
+
+SCENARIOS = [
+    Scenario("overhead", "trivial", 200, 2, "trivial objective, 200 trials, 2 workers"),
+    Scenario("efficiency", "sleep", 100, 2, "0.5 s objective, 100 trials, 2 workers"),
+    Scenario("stragglers2", "straggler", 100, 2, "0.1-1.5 s objective, 100 trials, 2 workers"),
+    Scenario("stragglers4", "straggler", 100, 4, "0.1-1.5 s objective, 100 trials, 4 workers"),
+]
+
+
+@dataclass
+class Result:
+    scenario: str
+    peer: str
+    walls: list[float] = field(default_factory=list)
+    ideals: list[float] = field(default_factory=list)  # sum of objective time / workers
+    error: str | None = None
+
+    @property
+    def wall(self) -> float:
+        return statistics.median(self.walls)
+
+    @property
+    def efficiency(self) -> float | None:
+        if not self.ideals or not any(self.ideals):
+            return None
+        return statistics.median(i / w for i, w in zip(self.ideals, self.walls))
+
+
+class Run:
+    """One timed fan-out: the peer's wall time and the xs its trials evaluated."""
+
+    def __init__(self, wall: float, xs: list[float]) -> None:
+        self.wall = wall
+        self.xs = xs
+
+
+# ---------------------------------------------------------------------------------- peers
+
+
+def optuna_spark(backend: str) -> Callable[..., Run]:
+    def run(spark, url: str, study: str, scenario: Scenario) -> Run:  # noqa: ANN001
+        from optuna_spark.config import BackendSpec, HeartbeatSpec, RunConfig, SamplerSpec, StorageSpec
+        from optuna_spark.runner import run_study
+
+        summary = run_study(RunConfig(
+            storage=StorageSpec(url), objective=f"objectives:{scenario.kind}", study_name=study,
+            trials=scenario.trials, backend=BackendSpec(name=backend, tasks=scenario.workers,
+                                                        jobs=scenario.workers),
+            sampler=SamplerSpec(name="tpe", seed=1), heartbeat=HeartbeatSpec(interval=None),
+        ))
+        assert summary.counts["COMPLETE"] == scenario.trials, summary.counts
+        return Run(summary.wall_seconds, _xs(url, study))
+
+    return run
+
+
+def _shares(trials: int, workers: int) -> list[int]:
+    return [trials // workers + (1 if i < trials % workers else 0) for i in range(workers)]
+
+
+def _run_share(url: str, study: str, kind: str, share: int) -> int:
+    """The reference example's worker: load the study, optimize a fixed share."""
+    import optuna
+
+    import objectives as objs
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    loaded = optuna.load_study(study_name=study, storage=url)
+    loaded.optimize(getattr(objs, kind), n_trials=share)
+    return share
+
+
+def static_joblibspark(spark, url: str, study: str, scenario: Scenario) -> Run:  # noqa: ANN001
+    import optuna
+    from joblib import Parallel, delayed, parallel_backend
+    from joblibspark import register_spark
+
+    register_spark()
+    optuna.create_study(study_name=study, storage=url)
+    started = time.perf_counter()
+    with parallel_backend("spark", n_jobs=scenario.workers):
+        done = Parallel(n_jobs=scenario.workers)(
+            delayed(_run_share)(url, study, scenario.kind, share)
+            for share in _shares(scenario.trials, scenario.workers))
+    wall = time.perf_counter() - started
+    assert sum(done) == scenario.trials
+    return Run(wall, _xs(url, study))
+
+
+def static_rdd(spark, url: str, study: str, scenario: Scenario) -> Run:  # noqa: ANN001
+    import optuna
+
+    optuna.create_study(study_name=study, storage=url)
+    kind = scenario.kind
+
+    def partition(shares):  # noqa: ANN001
+        for share in shares:
+            yield _run_share(url, study, kind, share)
+
+    shares = _shares(scenario.trials, scenario.workers)
+    started = time.perf_counter()
+    done = spark.sparkContext.parallelize(shares, len(shares)).mapPartitions(partition).collect()
+    wall = time.perf_counter() - started
+    assert sum(done) == scenario.trials
+    return Run(wall, _xs(url, study))
+
+
+def _process_share(url: str, study: str, kind: str, share: int, ready, go) -> None:  # noqa: ANN001
+    import optuna
+
+    sys.path.insert(0, str(HERE))
+    import objectives as objs
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    loaded = optuna.load_study(study_name=study, storage=url)
+    ready.release()
+    go.wait()
+    loaded.optimize(getattr(objs, kind), n_trials=share)
+
+
+def plain_optuna(spark, url: str, study: str, scenario: Scenario) -> Run:  # noqa: ANN001
+    """Optuna alone: worker processes on this machine, timed from when all have loaded the
+    study (their interpreter start and imports excluded), so this is the per-trial floor."""
+    import optuna
+
+    optuna.create_study(study_name=study, storage=url)
+    context = multiprocessing.get_context("spawn")
+    ready, go = context.Semaphore(0), context.Event()
+    processes = [context.Process(target=_process_share, args=(url, study, scenario.kind, share, ready, go))
+                 for share in _shares(scenario.trials, scenario.workers)]
+    for process in processes:
+        process.start()
+    for _ in processes:
+        ready.acquire()
+    started = time.perf_counter()
+    go.set()
+    for process in processes:
+        process.join()
+    wall = time.perf_counter() - started
+    assert all(p.exitcode == 0 for p in processes)
+    return Run(wall, _xs(url, study))
+
+
+def hyperopt_spark(spark, url: str, study: str, scenario: Scenario) -> Run:  # noqa: ANN001
+    """Hyperopt's SparkTrials keeps its trials on the driver (no database)."""
+    from hyperopt import STATUS_OK, SparkTrials, fmin, hp, tpe
+
+    kind = scenario.kind
+
+    def fn(x: float) -> dict:
+        import objectives as objs
+
+        return {"loss": objs.loss(kind, x), "status": STATUS_OK}
+
+    trials = SparkTrials(parallelism=scenario.workers, spark_session=spark)
+    started = time.perf_counter()
+    fmin(fn, hp.uniform("x", 0.0, 1.0), algo=tpe.suggest, max_evals=scenario.trials,
+         trials=trials, show_progressbar=False)
+    wall = time.perf_counter() - started
+    return Run(wall, [float(v) for v in trials.vals["x"]])
+
+
+def mlflow_spark(spark, url: str, study: str, scenario: Scenario) -> Run:  # noqa: ANN001
+    """MLflow's MlflowSparkStudy keeps its trials as MLflow runs (tracking store: the same
+    MariaDB, a database of its own)."""
+    import mlflow
+    from mlflow.optuna.storage import MlflowStorage
+    from mlflow.pyspark.optuna.study import MlflowSparkStudy
+
+    import objectives as objs
+
+    tracking = _MLFLOW_TRACKING
+    mlflow.set_tracking_uri(tracking)
+    experiment = mlflow.create_experiment(study)
+    storage = MlflowStorage(experiment_id=experiment)
+    mlflow_study = MlflowSparkStudy(study, storage, mlflow_tracking_uri=tracking)
+    started = time.perf_counter()
+    mlflow_study.optimize(getattr(objs, scenario.kind), n_trials=scenario.trials,
+                          n_jobs=scenario.workers)
+    wall = time.perf_counter() - started
+    return Run(wall, [t.params["x"] for t in mlflow_study.trials if "x" in t.params])
+
+
+_MLFLOW_TRACKING = ""
+
+PEERS: dict[str, Callable[..., Run]] = {
+    "optuna-spark rdd": optuna_spark("rdd"),
+    "optuna-spark joblibspark": optuna_spark("joblibspark"),
+    "static split joblibspark": static_joblibspark,
+    "static split mapPartitions": static_rdd,
+    "plain Optuna processes": plain_optuna,
+    "Hyperopt SparkTrials": hyperopt_spark,
+    "MLflow MlflowSparkStudy": mlflow_spark,
+}
+
+
+def _xs(url: str, study: str) -> list[float]:
+    import optuna
+
+    return [t.params["x"] for t in optuna.load_study(study_name=study, storage=url).trials
+            if t.state.name == "COMPLETE"]
+
+
+def _ideal(kind: str, xs: list[float], workers: int) -> float:
+    if kind == "trivial":
+        return 0.0
+    if kind == "sleep":
+        return len(xs) * objectives.SLEEP_S / workers
+    return sum(objectives.straggler_duration(x) for x in xs) / workers
+
+
+# ------------------------------------------------------------------------------- harness
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class MariaDB:
+    """A private MariaDB for the run, started and stopped by the project's own script."""
+
+    def __init__(self, datadir: str) -> None:
+        self.port = _free_port()
+        self.password = secrets.token_urlsafe(16)
+        self.args = ["--datadir", datadir, "--port", str(self.port), "--database", "bench"]
+
+    def _script(self, action: str, *extra: str) -> None:
+        env = {**os.environ, "OPTUNA_SPARK_DB_PASSWORD": self.password}
+        subprocess.run([str(ROOT / "scripts" / "setup-mysql.sh"), action, *self.args, *extra],
+                       env=env, check=True, capture_output=True)
+
+    def __enter__(self) -> MariaDB:
+        self._script("start")
+        # MLflow's tracking store gets a database of its own on the same server.
+        self._script("start", "--database", "mlflow")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._script("stop")
+
+    def url(self, database: str = "bench") -> str:
+        return f"mysql://optuna_user:{self.password}@127.0.0.1:{self.port}/{database}"
+
+
+def _session(workers: int):  # noqa: ANN202
+    from optuna_spark.backends._spark import SparkSessionHandle, quiet_spark_warnings
+
+    quiet_spark_warnings()
+    handle = SparkSessionHandle(f"local[{workers}]")
+    spark = handle.session
+    spark.sparkContext.parallelize(range(workers), workers).map(lambda i: i).collect()  # warm-up
+    return spark
+
+
+def _available(name: str) -> str | None:
+    """Why a peer cannot run here (None when it can)."""
+    module = {"Hyperopt SparkTrials": "hyperopt", "MLflow MlflowSparkStudy": "mlflow"}.get(name)
+    if module is None:
+        return None
+    try:
+        __import__(module)
+    except ImportError:
+        return f"{module} is not installed (pip install 'optuna-spark[bench]')"
+    return None
+
+
+def run_benchmarks(scenarios: list[Scenario], repeats: int, peers: list[str]) -> list[Result]:
+    global _MLFLOW_TRACKING
+    import logging
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # a line per trial otherwise
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory() as tmp, MariaDB(os.path.join(tmp, "db")) as db:
+        url = db.url()
+        _MLFLOW_TRACKING = db.url("mlflow")
+        spark = None
+        for scenario in scenarios:
+            if spark is None or spark.sparkContext.defaultParallelism != scenario.workers:
+                if spark is not None:
+                    spark.stop()
+                spark = _session(scenario.workers)
+            rows = {name: Result(scenario.name, name, error=_available(name)) for name in peers}
+            if scenario.kind != "trivial":
+                rows.pop("plain Optuna processes", None)  # the per-trial floor only
+            for repeat in range(repeats):
+                for name, row in rows.items():
+                    if row.error:
+                        continue
+                    study = f"{scenario.name}-{uuid.uuid4().hex[:8]}"
+                    try:
+                        outcome = PEERS[name](spark, url, study, scenario)
+                    except Exception as exc:  # noqa: BLE001 - a peer that breaks is reported
+                        row.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+                        continue
+                    row.walls.append(outcome.wall)
+                    row.ideals.append(_ideal(scenario.kind, outcome.xs, scenario.workers))
+                    print(f"{scenario.name:12s} {name:32s} repeat {repeat + 1}: "
+                          f"{outcome.wall:7.2f} s", file=sys.stderr, flush=True)
+            results.extend(rows.values())
+        if spark is not None:
+            spark.stop()
+    return results
+
+
+def markdown(results: list[Result], scenarios: list[Scenario]) -> str:
+    lines = []
+    for scenario in scenarios:
+        rows = [r for r in results if r.scenario == scenario.name]
+        ref = next((r for r in rows if r.peer == "static split joblibspark" and r.walls), None)
+        ours = next((r for r in rows if r.peer == "optuna-spark rdd" and r.walls), None)
+        lines += [f"### {scenario.name}: {scenario.what}", "",
+                  "| peer | wall s, median (min-max) | ms per trial | efficiency | optuna-spark rdd is faster by |",
+                  "|---|---|---|---|---|"]
+        for row in rows:
+            if not row.walls:
+                lines.append(f"| {row.peer} | not run: {row.error} | | | |")
+                continue
+            eff = f"{row.efficiency:.3f}" if row.efficiency is not None else "-"
+            ratio = f"{row.wall / ours.wall:.2f}x" if ours and row is not ours else "-"
+            lines.append(f"| {row.peer} | {row.wall:.2f} ({min(row.walls):.2f}-{max(row.walls):.2f}) "
+                         f"| {1000 * row.wall / scenario.trials:.1f} | {eff} | {ratio} |")
+        if ref and ours:
+            lines.append("")
+            lines.append(f"optuna-spark rdd vs the static split (joblibspark): "
+                         f"{100 * (1 - ours.wall / ref.wall):.1f}% less wall time.")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plots(results: list[Result], scenarios: list[Scenario], folder: str) -> list[str]:
+    """One PNG per scenario: median fan-out wall time per peer, min-max as error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    written = []
+    for scenario in scenarios:
+        rows = [r for r in results if r.scenario == scenario.name and r.walls]
+        if not rows:
+            continue
+        figure, axis = plt.subplots(figsize=(7, 0.5 + 0.45 * len(rows)))
+        medians = [r.wall for r in rows]
+        low = [r.wall - min(r.walls) for r in rows]
+        high = [max(r.walls) - r.wall for r in rows]
+        colours = ["tab:blue" if r.peer.startswith("optuna-spark") else "tab:gray" for r in rows]
+        axis.barh([r.peer for r in rows], medians, xerr=[low, high], color=colours)
+        axis.invert_yaxis()
+        axis.set_xlabel("fan-out wall time, s (median, min-max)")
+        axis.set_title(scenario.what, fontsize=10)
+        figure.tight_layout()
+        path = str(Path(folder) / f"bench-{scenario.name}.png")
+        figure.savefig(path, dpi=110)
+        plt.close(figure)
+        written.append(path)
+    return written
+
+
+def preamble(repeats: int, argv: list[str]) -> str:
+    import platform
+
+    import optuna
+
+    return "\n".join([
+        "# Benchmarks: optuna-spark against its peers", "",
+        f"Generated by `bench/peers.py {' '.join(argv)}` (`make bench`) on "
+        f"{time.strftime('%Y-%m-%d')}: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"Optuna {optuna.__version__}, local Spark, MariaDB on loopback started by "
+        "`scripts/setup-mysql.sh`; every figure the median of "
+        f"{repeats} run(s) with min-max; the peers take turns within each repetition. Wall time "
+        "is the fan-out, measured on the driver, Spark's start excluded for every peer. "
+        "Efficiency = (objective seconds / workers) / wall time. Ratios compare peers of the "
+        "same run.", ""])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", default=",".join(s.name for s in SCENARIOS))
+    parser.add_argument("--peers", default=",".join(PEERS))
+    parser.add_argument("--quick", action="store_true", help="a tenth of the trials (a smoke run)")
+    parser.add_argument("--json", default=str(HERE / "results" / "peers.json"))
+    parser.add_argument("--markdown", default=str(HERE / "results" / "peers.md"))
+    parser.add_argument("--plots", default=None, help="folder for one PNG per scenario")
+    args = parser.parse_args()
+    wanted = set(args.only.split(","))
+    scenarios = [s for s in SCENARIOS if s.name in wanted]
+    if args.quick:
+        scenarios = [Scenario(s.name, s.kind, max(s.workers * 2, s.trials // 10), s.workers,
+                              f"{s.what} (--quick: {max(s.workers * 2, s.trials // 10)} trials)")
+                     for s in scenarios]
+    peers = [p for p in args.peers.split(",") if p in PEERS]
+    started = time.time()
+    results = run_benchmarks(scenarios, args.repeats, peers)
+    table = markdown(results, scenarios)
+    if args.plots:
+        images = plots(results, scenarios, args.plots)
+        relative = [os.path.relpath(i, Path(args.markdown).parent) for i in images]
+        table += "\n" + "\n".join(f"![{Path(i).stem}]({i})" for i in relative) + "\n"
+    table = preamble(args.repeats, sys.argv[1:]) + "\n" + table
+    print(table)
+    for path, text in ((args.json, json.dumps({
+        "started": started, "repeats": args.repeats, "cpus": os.cpu_count(),
+        "scenarios": [asdict(s) for s in scenarios],
+        "results": [asdict(r) | {"median_wall": r.wall if r.walls else None,
+                                 "efficiency": r.efficiency if r.walls else None} for r in results],
+    }, indent=2)), (args.markdown, table)):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text)
+
+
+if __name__ == "__main__":
+    main()
