@@ -380,9 +380,12 @@ def markdown(results: list[Result], scenarios: list[Scenario]) -> str:
             lines.append(f"| {row.peer} | {row.wall:.2f} ({min(row.walls):.2f}-{max(row.walls):.2f}) "
                          f"| {1000 * row.wall / scenario.trials:.1f} | {eff} | {ratio} |")
         if ref and ours:
-            lines.append("")
-            lines.append(f"optuna-spark rdd vs the static split (joblibspark): "
-                         f"{100 * (1 - ours.wall / ref.wall):.1f}% less wall time.")
+            change = 100 * (ours.wall / ref.wall - 1)
+            lines += ["", f"optuna-spark rdd against the static split (joblibspark): wall time "
+                          f"{abs(change):.1f}% {'more' if change > 0 else 'less'}"
+                      + (f"; efficiency {ours.efficiency:.3f} against {ref.efficiency:.3f}"
+                         if ours.efficiency is not None and ref.efficiency is not None else "")
+                      + "."]
         lines.append("")
     return "\n".join(lines)
 
@@ -443,6 +446,8 @@ def main() -> None:
     parser.add_argument("--json", default=str(HERE / "results" / "peers.json"))
     parser.add_argument("--markdown", default=str(HERE / "results" / "peers.md"))
     parser.add_argument("--plots", default=None, help="folder for one PNG per scenario")
+    parser.add_argument("--render", default=None,
+                        help="write the Markdown and plots from this JSON of an earlier run")
     args = parser.parse_args()
     wanted = set(args.only.split(","))
     scenarios = [s for s in SCENARIOS if s.name in wanted]
@@ -452,20 +457,30 @@ def main() -> None:
                      for s in scenarios]
     peers = [p for p in args.peers.split(",") if p in PEERS]
     started = time.time()
-    results = run_benchmarks(scenarios, args.repeats, peers)
+    argv = sys.argv[1:]
+    if args.render:
+        earlier = json.loads(Path(args.render).read_text())
+        scenarios = [Scenario(**s) for s in earlier["scenarios"]]
+        fields = {"scenario", "peer", "walls", "ideals", "error"}
+        results = [Result(**{k: v for k, v in r.items() if k in fields}) for r in earlier["results"]]
+        args.repeats, started = earlier["repeats"], earlier["started"]
+        argv = earlier.get("argv", argv)
+    else:
+        results = run_benchmarks(scenarios, args.repeats, peers)
     table = markdown(results, scenarios)
     if args.plots:
         images = plots(results, scenarios, args.plots)
         relative = [os.path.relpath(i, Path(args.markdown).parent) for i in images]
         table += "\n" + "\n".join(f"![{Path(i).stem}]({i})" for i in relative) + "\n"
-    table = preamble(args.repeats, sys.argv[1:]) + "\n" + table
+    table = preamble(args.repeats, argv) + "\n" + table
     print(table)
-    for path, text in ((args.json, json.dumps({
-        "started": started, "repeats": args.repeats, "cpus": os.cpu_count(),
+    outputs = [] if args.render else [(args.json, json.dumps({
+        "started": started, "repeats": args.repeats, "cpus": os.cpu_count(), "argv": argv,
         "scenarios": [asdict(s) for s in scenarios],
         "results": [asdict(r) | {"median_wall": r.wall if r.walls else None,
                                  "efficiency": r.efficiency if r.walls else None} for r in results],
-    }, indent=2)), (args.markdown, table)):
+    }, indent=2))]
+    for path, text in outputs + [(args.markdown, table)]:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(text)
 
