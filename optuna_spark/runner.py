@@ -66,10 +66,16 @@ class RunSummary:
         return self.finished - self.finished_before
 
     @property
+    def objective_failed(self) -> bool:
+        """True when a worker stopped because the objective failed too often in a row."""
+        return _objective_failed(self.workers)
+
+    @property
     def objective_traceback(self) -> str | None:
-        """The first traceback of an objective that failed too often in a row, if one did."""
+        """The first traceback of an objective that failed too often in a row, if one did (an
+        objective that returned NaN or None raised nothing, so it has none)."""
         for worker in self.workers:
-            if worker.error_type == OBJECTIVE_FAILED:
+            if worker.error_type == OBJECTIVE_FAILED and worker.details:
                 return worker.details
         return None
 
@@ -77,7 +83,7 @@ class RunSummary:
     def exit_code(self) -> int:
         """0 when the run went as asked (a timeout included); 1 when a broken objective or
         failing workers left the budget unspent."""
-        if any(w.error_type == OBJECTIVE_FAILED for w in self.workers):
+        if self.objective_failed:
             return 1
         short = self.stopped is None and self.finished < self.budget
         return 1 if short and any(w.error for w in self.workers) else 0
@@ -97,7 +103,7 @@ class RunSummary:
         first = first or next((w.error for w in self.workers if w.error), None) or "unknown"
         first = " ".join(first.split()).rstrip(".")
         missing = self.budget - self.finished
-        if self.objective_traceback is not None:
+        if self.objective_failed:
             return (f"the objective failed too often in a row (--max-failures), first {first}; "
                     f"fix it, then run the same command again to add the {missing} missing "
                     "trial(s).")
@@ -183,13 +189,16 @@ def _run_created_or_loaded(
             backend.close()
 
     summary = _summarise(config, storage, info, plan, finished_before, results, wall, stopped)
-    broken_objective = any(r.error_type == OBJECTIVE_FAILED for r in results)
     if (results and stopped is None and all(r.error for r in results)
-            and not any(r.complete for r in results) and not broken_objective):
+            and not any(r.complete for r in results) and not summary.objective_failed):
         raise WorkerFailedError(
             f"every worker failed and no trial completed; first error: {results[0].error}"
         )
     return summary
+
+
+def _objective_failed(results: Any) -> bool:
+    return any(r.error_type == OBJECTIVE_FAILED for r in results)
 
 
 # Fan-outs after the first, each for trials lost with their workers in the one before.
@@ -285,7 +294,7 @@ def _run_plan(
         for i in range(plan.n_workers)
     ]
     results, wall, stopped = _fan_out(run, plan, tasks, budget_id, first_trial_number)
-    if stopped is None and any(r.error_type == OBJECTIVE_FAILED for r in results):
+    if stopped is None and _objective_failed(results):
         stopped = (
             f"the objective failed {config.max_consecutive_failures} times in a row "
             "(--max-failures)"
