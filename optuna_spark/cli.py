@@ -27,15 +27,16 @@ from optuna_spark.urls import mask_urls_in_text
 EXIT_INTERRUPTED = 130
 
 
-def _debug_env() -> bool:
-    return os.environ.get("OPTUNA_SPARK_DEBUG") == "1"
+def _debug(ctx: click.Context) -> bool:
+    """--debug (an option of the group) or OPTUNA_SPARK_DEBUG=1."""
+    return bool(ctx.find_root().params.get("debug")) or os.environ.get("OPTUNA_SPARK_DEBUG") == "1"
 
 
 class _Group(click.Group):
     """Converts every error to one line on stderr and an exit code (tracebacks with --debug)."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        debug = bool(ctx.params.get("debug")) or _debug_env()
+        debug = _debug(ctx)
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
@@ -191,7 +192,7 @@ def run(progress: str, quiet: bool, as_json: bool, **options: Any) -> None:
         progress = "bar" if sys.stderr.isatty() else "log"
     reporter = None if quiet else ConsoleReporter(sys.stderr, mode=progress)
     summary = run_study(config, reporter)
-    debug = bool(click.get_current_context().find_root().params.get("debug")) or _debug_env()
+    debug = _debug(click.get_current_context())
     click.echo(json.dumps(summary_record(summary), indent=2) if as_json
                else format_summary(summary, debug))
     if summary.failure:

@@ -49,25 +49,33 @@ def _check_exists(path: str) -> None:
         raise DataError(f"data file {path} is empty; pass a CSV or Parquet file with rows.")
 
 
-def _read(spec: DataSpec, nrows: int | None) -> pd.DataFrame:
-    import pandas as pd
+def _read(spec: DataSpec, nrows: int | None, gpu: bool = False) -> Any:
+    """Read ``spec`` with pandas, or with cuDF into the current GPU's memory when ``gpu``
+    (both libraries share ``read_parquet`` and ``read_csv(sep=, nrows=)``)."""
+    if gpu:
+        library, by = _cudf(), " with cuDF"
+    else:
+        import pandas as library
 
+        by = ""
     _check_exists(spec.path)
+    if gpu:
+        check_gpu_path(spec.path, os.environ)
     try:
         if is_parquet(spec.path):
-            frame = pd.read_parquet(spec.path)
+            frame = library.read_parquet(spec.path)
             return frame.head(nrows) if nrows else frame
         delimiter = spec.delimiter or csv_delimiter(spec.path)
-        return pd.read_csv(spec.path, sep=delimiter, nrows=nrows)
+        return library.read_csv(spec.path, sep=delimiter, nrows=nrows)
     except DataError:
         raise
     except ImportError as exc:
         raise DataError(
             f"reading {spec.path} needs pyarrow: run pip install 'optuna-spark[parquet]'."
         ) from exc
-    except Exception as exc:  # pandas raises many types for malformed files
+    except Exception as exc:  # pandas and cuDF raise many types for malformed files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"cannot read data file {spec.path}: {first}.") from exc
+        raise DataError(f"cannot read data file {spec.path}{by}: {first}.") from exc
 
 
 def label_column(spec: DataSpec, columns: list[str]) -> str:
@@ -114,10 +122,10 @@ def load_frame(spec: DataSpec, given: pd.DataFrame | None = None, gpu: bool = Fa
     """Read the whole data set and check it: with pandas, or with cuDF into the current GPU's
     memory when ``gpu``. ``given`` is a pandas copy Spark already handed over (the
     ``dataframe`` backend), checked the same way (and moved to the GPU when ``gpu``)."""
-    if gpu:
-        frame = _read_cudf(spec) if given is None else _cudf().from_pandas(given)
+    if given is None:
+        frame = _read(spec, nrows=None, gpu=gpu)
     else:
-        frame = _read(spec, nrows=None) if given is None else given
+        frame = _cudf().from_pandas(given) if gpu else given
     _check_frame(spec, frame)
     return frame
 
@@ -136,21 +144,6 @@ def _cudf() -> Any:
     from optuna_spark.extras import require
 
     return require("cudf", "gpu", "Loading data on the GPU")
-
-
-def _read_cudf(spec: DataSpec) -> Any:
-    cudf = _cudf()
-    _check_exists(spec.path)
-    check_gpu_path(spec.path, os.environ)
-    try:
-        if is_parquet(spec.path):
-            return cudf.read_parquet(spec.path)
-        return cudf.read_csv(spec.path, sep=spec.delimiter or csv_delimiter(spec.path))
-    except DataError:
-        raise
-    except Exception as exc:  # cuDF raises many types for malformed files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"cannot read data file {spec.path} with cuDF: {first}.") from exc
 
 
 def split_xy(spec: DataSpec, frame: Any) -> tuple[Any, Any]:

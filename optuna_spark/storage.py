@@ -351,23 +351,19 @@ def live_running_trials(storage: RDBStorage, study_id: int, grace_s: float | Non
         if not rows:
             return 0
         # The heartbeats were written with the database's clock: compare with the same clock.
-        now = conn.execute(text("SELECT CURRENT_TIMESTAMP")).scalar_one()
-    if isinstance(now, str):  # SQLite returns text
-        from datetime import datetime
+        now = _as_datetime(conn.execute(text("SELECT CURRENT_TIMESTAMP")).scalar_one())
+    return sum(
+        1 for _, beat in rows
+        if beat is None or grace_s is None
+        or (now - _as_datetime(beat)).total_seconds() < grace_s
+    )
 
-        now = datetime.fromisoformat(now)
-    live = 0
-    for _, beat in rows:
-        if beat is None or grace_s is None:
-            live += 1
-            continue
-        if isinstance(beat, str):
-            from datetime import datetime
 
-            beat = datetime.fromisoformat(beat)
-        if (now - beat).total_seconds() < grace_s:
-            live += 1
-    return live
+def _as_datetime(value: Any) -> Any:
+    """SQLite returns timestamps as text, MySQL as datetimes."""
+    from datetime import datetime
+
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _find_study_id(storage: RDBStorage, name: str) -> int | None:

@@ -9,11 +9,10 @@ import pytest
 
 from optuna_spark import device
 
-FACTS = device.probe()
+CHOICE = device.choose_device("auto", device.probe())
 pytestmark = [
     pytest.mark.gpu,
-    pytest.mark.skipif(device.choose_device("auto", FACTS).device != "cuda",
-                       reason=f"no usable GPU here ({device.choose_device('auto', FACTS).reason})"),
+    pytest.mark.skipif(CHOICE.device != "cuda", reason=f"no usable GPU here ({CHOICE.reason})"),
 ]
 
 

@@ -140,11 +140,6 @@ class _Matrices:
             self._built[max_bin] = (dtrain, dvalid)
         return self._built[max_bin]
 
-    @property
-    def builds(self) -> int:
-        """How many matrix pairs were built (one per max_bin value seen)."""
-        return len(self._built)
-
 
 def _pruning_callback(trial: optuna.Trial, metric: str) -> Any:
     integration = require("optuna_integration", "xgboost", "--prune")
