@@ -85,7 +85,10 @@ def test_three_workers_killed_in_one_run(sqlite_url: str, tmp_path: Path, record
     lost = [t for t in trials if t.state.name == "FAIL"]
     assert finished(sqlite_url, "k3") == 40 and states.count("COMPLETE") == 40
     assert "RUNNING" not in states and "WAITING" not in states
-    retried = {t.system_attrs.get("failed_trial") for t in trials} - {None}
+    # A retry names the trial it re-runs last in its retry_history ("failed_trial" names the
+    # first of the chain, so a killed retry would hide behind its original).
+    retried = {t.system_attrs["retry_history"][-1] for t in trials
+               if t.system_attrs.get("retry_history")}
     assert {t.number for t in lost} == retried  # every lost trial was run again
     assert 1 <= len(lost) <= 3
     record("worker killed x3", "SIGKILL to a local worker process 3 times in one 40-trial run",
