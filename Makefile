@@ -15,13 +15,14 @@ run:
 ## test: the whole test suite (unit, CLI, real local Spark, real XGBoost, real MariaDB)
 test:
 	scripts/setup-mysql.sh install
-	scripts/setup-env.sh spark,xgboost,mysql,pack,test
+	scripts/setup-browser.sh
+	scripts/setup-env.sh spark,xgboost,mysql,pack,report,test
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 ## reliability: the fault and concurrency scenarios alone, ending with their table
 reliability:
 	scripts/setup-mysql.sh install
-	scripts/setup-env.sh spark,xgboost,mysql,pack,test
+	scripts/setup-env.sh spark,xgboost,mysql,pack,report,test
 	$(VENV)/bin/python -m pytest tests/reliability -q $(PYTEST_ARGS)
 
 ## bench: optuna-spark against Hyperopt SparkTrials, MlflowSparkStudy, the static split and plain
@@ -34,7 +35,7 @@ bench:
 
 setup:
 	scripts/setup-mysql.sh install
-	scripts/setup-env.sh spark,xgboost,mysql,pack,test
+	scripts/setup-env.sh spark,xgboost,mysql,pack,report,test
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -303,6 +303,23 @@ def trials(study_name: str, storage: str | None, password_file: str | None, fmt:
     click.echo(render_records(manage.trials(_storage(storage, password_file), study_name), fmt))
 
 
+@cli.command()
+@click.argument("study")
+@storage_option
+@click.option("--out", "output", default="report.html", show_default=True,
+              help="HTML file to write (replaced if it exists).")
+def report(study: str, storage: str | None, password_file: str | None, output: str) -> None:
+    """Write a self-contained HTML report of STUDY (opens offline): history, importances,
+    parallel coordinates, slices, trials per worker, the trials table and each run's facts."""
+    from optuna_spark.study_report import ReportSpec, write_report
+
+    written = write_report(ReportSpec(_storage(storage, password_file), study, output))
+    click.echo(f"Wrote {written.path} ({written.bytes / 1e6:.1f} MB): {written.trials} trial(s), "
+               f"{len(written.plots)} plot(s).")
+    for line in written.skipped:
+        click.echo(f"  not drawn: {line}")
+
+
 def _json(record: dict[str, Any]) -> str:
     import json
 

@@ -13,6 +13,7 @@ from optuna_spark.storage import (
     best_value,
     count_trial_states,
     create_or_load_study,
+    drop_study,
     n_finished,
     open_storage,
     prepare_sqlite_file,
@@ -53,7 +54,7 @@ def delete_study(spec: StorageSpec, name: str) -> int:
     study_id = require_study_id(storage, spec, name)
     with translate_errors(spec, f"delete study {name!r}"):
         trials = sum(count_trial_states(storage, study_id).values())
-        storage.delete_study(study_id)
+        drop_study(storage, study_id)
     return trials
 
 

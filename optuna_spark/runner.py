@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
 from typing import Any
 
+from optuna_spark import __version__
 from optuna_spark import budget as budget_table
+from optuna_spark import run_log
 from optuna_spark.backends import Backend, get_backend
 from optuna_spark.background import Background
 from optuna_spark.config import ObjectiveSpec, RunConfig, default_study_name
@@ -27,6 +30,7 @@ from optuna_spark.storage import (
     best_value,
     count_trials,
     create_or_load_study,
+    drop_study,
     mark_cancelled,
     open_storage,
     prepare_sqlite_file,
@@ -154,7 +158,7 @@ def _drop_if_empty(config: RunConfig, storage: Any, info: StudyInfo) -> None:
     try:
         with translate_errors(config.storage, f"remove the empty study {info.name!r}"):
             if storage.get_n_trials(info.study_id) == 0:
-                storage.delete_study(info.study_id)
+                drop_study(storage, info.study_id)
     except OptunaSparkError:  # the first error is the one to show
         pass
 
@@ -169,6 +173,7 @@ def _run_created_or_loaded(
         finished_before = count_trials(storage, info.study_id)["COUNTED"]
         first_trial_number = storage.get_n_trials(info.study_id)
     backend = None
+    started_at = datetime.now(timezone.utc)
     if remaining_trials(config.trials, finished_before):
         # Start Spark (or nothing, for local) first: the default --tasks is its slot count.
         backend = get_backend(config.backend.name, config.frame)
@@ -189,12 +194,42 @@ def _run_created_or_loaded(
             backend.close()
 
     summary = _summarise(config, storage, info, plan, finished_before, results, wall, stopped)
+    if results:
+        _record_run(config, storage, info, objective, summary, started_at, reporter)
     if (results and stopped is None and all(r.error for r in results)
             and not any(r.complete for r in results) and not summary.objective_failed):
         raise WorkerFailedError(
             f"every worker failed and no trial completed; first error: {results[0].error}"
         )
     return summary
+
+
+def _record_run(
+    config: RunConfig, storage: Any, info: StudyInfo, objective: ObjectiveSpec,
+    summary: RunSummary, started_at: datetime, reporter: Reporter,
+) -> None:
+    """Keep what this run did beside the study, for ``optuna-spark report``. A failure here
+    costs only the report's run facts, so it is a note, never the run's error."""
+    workers = [
+        {key: value for key, value in asdict(w).items() if key != "details"}  # no tracebacks
+        for w in summary.workers
+    ]
+    facts = {
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "optuna_spark": __version__, "objective": objective.name,
+        "sampler": config.sampler.name, "backend": config.backend.name,
+        "workers_planned": summary.plan.n_workers,
+        "threads_per_worker": summary.plan.threads_per_worker,
+        "budget": config.trials, "finished_before": summary.finished_before,
+        "added": summary.added, "fan_out_seconds": round(summary.wall_seconds, 3),
+        "stopped": summary.stopped, "devices": summary.devices, "workers": workers,
+    }
+    try:
+        with translate_errors(config.storage, "record the run's facts"):
+            run_log.record_run(storage.engine, info.study_id, facts)
+    except OptunaSparkError as exc:
+        reporter.note(f"the report will lack this run's facts: {exc}")
 
 
 def _objective_failed(results: Any) -> bool:

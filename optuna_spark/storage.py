@@ -313,7 +313,7 @@ def create_or_load_study(
                     "stop that run before --fresh (or, if it died, remove the study with "
                     "optuna-spark delete-study)."
                 )
-            storage.delete_study(study_id)
+            drop_study(storage, study_id)
             study_id = None
         if study_id is None:
             chosen = direction or default_direction
@@ -334,6 +334,14 @@ def create_or_load_study(
                 "drop --direction, use --fresh to start over, or pick another --study-name."
             )
         return StudyInfo(study_id, name, existing, created=False)
+
+
+def drop_study(storage: RDBStorage, study_id: int) -> None:
+    """Delete a study with its trials and the run records optuna-spark kept for it."""
+    from optuna_spark.run_log import forget_runs
+
+    forget_runs(storage.engine, study_id)
+    storage.delete_study(study_id)
 
 
 def live_running_trials(storage: RDBStorage, study_id: int, grace_s: float | None) -> int:

@@ -59,6 +59,7 @@ class WorkerResult:
     details: str | None = None  # traceback, shown with --debug
     trial_errors: tuple[str, ...] = field(default=())  # first few objective failures
     device: str | None = None  # where the XGBoost objective trained, and why
+    trial_numbers: tuple[int, ...] = field(default=())  # the trials it finished, in order
 
     @property
     def trials(self) -> int:
@@ -93,6 +94,7 @@ class _TrialLoop:
         self._max_failures = max_consecutive_failures
         self._give_up = give_up
         self.counts = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0}
+        self.numbers: list[int] = []  # finished trials, for the report's per-worker timeline
         self.consecutive_failures = 0
         self.errors: list[str] = []
         self.first_traceback: str | None = None
@@ -132,6 +134,7 @@ class _TrialLoop:
     def after_trial(self, study: Any, trial: Any) -> None:
         state = trial.state.name
         self.counts[state] = self.counts.get(state, 0) + 1
+        self.numbers.append(trial.number)
         if state == "FAIL":
             self.consecutive_failures += 1
             if trial.number not in self._raised:
@@ -236,5 +239,6 @@ def _result(
         setup_seconds=setup,
         seconds=time.perf_counter() - started,
         trial_errors=tuple(loop.errors) if loop else (),
+        trial_numbers=tuple(loop.numbers) if loop else (),
         **extra,
     )
