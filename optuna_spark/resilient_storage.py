@@ -32,12 +32,13 @@ _DELEGATED = (
 
 
 def _cached(storage: RDBStorage) -> BaseStorage:
-    """Optuna's own cache in front of an RDB storage (what ``optuna.load_study`` would use)."""
+    """Optuna's own cache in front of an RDB storage (what ``optuna.load_study`` would use),
+    made leaner by :mod:`optuna_spark.lean_storage`."""
     try:
-        from optuna.storages._cached_storage import _CachedStorage
-    except ImportError:  # a future Optuna without it: the plain storage works, only slower
+        from optuna_spark.lean_storage import LeanCachedStorage
+    except ImportError:  # a future Optuna without _CachedStorage: plain storage, only slower
         return storage
-    return _CachedStorage(storage)
+    return LeanCachedStorage(storage)
 
 
 class RetryingStorage(BaseStorage, BaseHeartbeat):

@@ -1,0 +1,118 @@
+"""Fewer round trips per trial than Optuna's cached RDB storage, with the same tables.
+
+Measured on MariaDB (one worker, TPE with the constant liar, trivial objective), Optuna's trial
+loop made 53 SQL statements per trial through ``_CachedStorage``: three full re-reads of the
+study's unfinished trials (7 statements each) a few milliseconds apart, and three re-reads of
+the worker's own running trial (6 each) right after writing it. Two facts make most of them
+unnecessary:
+
+* The worker's own running trial changes only through this worker, so after the first read
+  its writes (parameters, attributes, intermediate values) are applied to a local copy and
+  later reads are served from it. Another process may fail the trial (lost or cancelled); the
+  next write still finds that out, because Optuna checks the trial's state in the database
+  before every write.
+* The study's other trials are re-read at most once per ``max_age`` seconds, and always right
+  after this worker finished a trial (so the sampler sees its own latest result, exactly as
+  before). Other workers' news arrives at most ``max_age`` later, far below any trial's
+  duration worth distributing.
+
+Everything is still written through Optuna's own storage code, so the study stays readable by
+``optuna`` and optuna-dashboard.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+from optuna.storages._cached_storage import _CachedStorage
+from optuna.trial import TrialState
+
+# Re-read other workers' trials at most this often (seconds) within one trial's sampling.
+SYNC_MAX_AGE_S = 0.05
+
+
+class LeanCachedStorage(_CachedStorage):
+    """Optuna's ``_CachedStorage`` that also caches the trials this worker is running and
+    coalesces re-reads of the study (see the module docstring)."""
+
+    def __init__(self, backend: Any, max_age: float = SYNC_MAX_AGE_S) -> None:
+        super().__init__(backend)
+        self._max_age = max_age
+        self._synced_at: dict[int, float] = {}
+        self._own_ids: set[int] = set()  # trials this worker started and has not finished
+        self._own: dict[int, Any] = {}  # their frozen copies, once read
+
+    # -- the study's trials
+
+    def _read_trials_from_remote_storage(self, study_id: int) -> None:
+        now = time.monotonic()
+        if now - self._synced_at.get(study_id, float("-inf")) < self._max_age:
+            return
+        super()._read_trials_from_remote_storage(study_id)
+        self._synced_at[study_id] = time.monotonic()
+
+    def _finished_own_trial(self) -> None:
+        self._synced_at.clear()  # the next read fetches this worker's result too
+
+    # -- this worker's own running trials
+
+    def create_new_trial(self, study_id: int, template_trial: Any = None) -> int:
+        trial_id = super().create_new_trial(study_id, template_trial)
+        if template_trial is None or template_trial.state == TrialState.RUNNING:
+            self._own_ids.add(trial_id)
+        return trial_id
+
+    def get_trial(self, trial_id: int) -> Any:
+        own = self._own.get(trial_id)
+        if own is not None:
+            return copy.deepcopy(own)
+        trial = super().get_trial(trial_id)
+        if trial_id in self._own_ids and trial.state == TrialState.RUNNING:
+            self._own[trial_id] = copy.deepcopy(trial)
+        return trial
+
+    def set_trial_param(self, trial_id: int, param_name: str, param_value_internal: float,
+                        distribution: Any) -> None:
+        super().set_trial_param(trial_id, param_name, param_value_internal, distribution)
+        own = self._own.get(trial_id)
+        if own is not None:
+            own.params = {**own.params, param_name: distribution.to_external_repr(param_value_internal)}
+            own.distributions = {**own.distributions, param_name: distribution}
+
+    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        super().set_trial_user_attr(trial_id, key, value)
+        own = self._own.get(trial_id)
+        if own is not None:
+            own.user_attrs = {**own.user_attrs, key: value}
+
+    def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
+        super().set_trial_system_attr(trial_id, key, value)
+        own = self._own.get(trial_id)
+        if own is not None:
+            own.system_attrs = {**own.system_attrs, key: value}
+
+    def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
+        super().set_trial_intermediate_value(trial_id, step, intermediate_value)
+        own = self._own.get(trial_id)
+        if own is not None:
+            own.intermediate_values = {**own.intermediate_values, step: intermediate_value}
+
+    def set_trial_state_values(self, trial_id: int, state: TrialState, values: Any = None) -> bool:
+        try:
+            changed = super().set_trial_state_values(trial_id, state, values)
+        except Exception:
+            self._forget(trial_id)  # finished elsewhere (lost, cancelled) or unknown: re-read
+            raise
+        if state == TrialState.RUNNING:
+            if changed:  # this worker took a queued trial (a retry)
+                self._own_ids.add(trial_id)
+        else:
+            self._forget(trial_id)
+            self._finished_own_trial()
+        return changed
+
+    def _forget(self, trial_id: int) -> None:
+        self._own_ids.discard(trial_id)
+        self._own.pop(trial_id, None)
