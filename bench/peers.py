@@ -10,6 +10,11 @@ Scenarios (``--only`` picks some):
   efficiency   0.5 s objective, 100 trials, 2 workers: ideal time / fan-out wall time
   stragglers2  0.1-1.5 s objective, 100 trials, 2 workers: wall time, and vs the static split
   stragglers4  the same with 4 workers
+  scale100     random sampler, trivial objective, 100 trials added to a study of 100 trials
+  scale5000    the same on a study of 5,000 trials (storage cost as a study grows)
+  wine         end to end: XGBoost on the bundled wine data, 100 trials, 2 workers, against the
+               reference script's static split running the same objective
+  quality      search quality at a fixed budget (bench/quality.py; no Spark, no database)
 
 Every figure is the median of ``--repeats`` runs (min and max beside it); the peers take turns
 inside each repetition so none gets a warmer machine. Wall time is the fan-out measured on the
@@ -34,7 +39,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -55,14 +60,33 @@ class Scenario:
     trials: int
     workers: int
     what: str
+    sampler: str = "tpe"
+    prefill: int = 0  # complete trials already in the study before the timed run
+    peers: tuple[str, ...] = ()  # only these (empty: every peer)
 
 
+# Hyperopt and MLflow spend about a second per trial: measured where that is the story (overhead
+# and efficiency), and with --slow-repeats repetitions, so that a whole run stays near 40 min.
+SLOW_PEERS = ("Hyperopt SparkTrials", "MLflow MlflowSparkStudy")
+_FAST_PEERS = ("optuna-spark rdd", "optuna-spark joblibspark", "static split joblibspark",
+               "static split mapPartitions")
+_STORAGE_PEERS = ("optuna-spark rdd", "static split joblibspark", "plain Optuna processes")
 SCENARIOS = [
     Scenario("overhead", "trivial", 200, 2, "trivial objective, 200 trials, 2 workers"),
     Scenario("efficiency", "sleep", 100, 2, "0.5 s objective, 100 trials, 2 workers"),
-    Scenario("stragglers2", "straggler", 100, 2, "0.1-1.5 s objective, 100 trials, 2 workers"),
-    Scenario("stragglers4", "straggler", 100, 4, "0.1-1.5 s objective, 100 trials, 4 workers"),
+    Scenario("stragglers2", "straggler", 100, 2, "0.1-1.5 s objective, 100 trials, 2 workers",
+             peers=_FAST_PEERS),
+    Scenario("stragglers4", "straggler", 100, 4, "0.1-1.5 s objective, 100 trials, 4 workers",
+             peers=_FAST_PEERS),
+    Scenario("scale100", "trivial", 100, 2, "storage: 100 trivial trials (random sampler) "
+             "added to a study of 100", sampler="random", prefill=100, peers=_STORAGE_PEERS),
+    Scenario("scale5000", "trivial", 100, 2, "storage: 100 trivial trials (random sampler) "
+             "added to a study of 5,000", sampler="random", prefill=5000, peers=_STORAGE_PEERS),
+    Scenario("wine", "wine", 100, 2, "end to end: XGBoost on the wine data, 100 trials, "
+             "2 workers", peers=("optuna-spark joblibspark", "optuna-spark rdd",
+                                 "static split joblibspark")),
 ]
+QUALITY = "quality"
 
 
 @dataclass
@@ -71,6 +95,7 @@ class Result:
     peer: str
     walls: list[float] = field(default_factory=list)
     ideals: list[float] = field(default_factory=list)  # sum of objective time / workers
+    bests: list[float] = field(default_factory=list)  # best value found (wine)
     error: str | None = None
 
     @property
@@ -87,9 +112,10 @@ class Result:
 class Run:
     """One timed fan-out: the peer's wall time and the xs its trials evaluated."""
 
-    def __init__(self, wall: float, xs: list[float]) -> None:
+    def __init__(self, wall: float, xs: list[float], best: float | None = None) -> None:
         self.wall = wall
         self.xs = xs
+        self.best = best
 
 
 # ---------------------------------------------------------------------------------- peers
@@ -97,17 +123,27 @@ class Run:
 
 def optuna_spark(backend: str) -> Callable[..., Run]:
     def run(spark, url: str, study: str, scenario: Scenario) -> Run:  # noqa: ANN001
-        from optuna_spark.config import BackendSpec, HeartbeatSpec, RunConfig, SamplerSpec, StorageSpec
+        from optuna_spark.config import (
+            BackendSpec,
+            DataSpec,
+            HeartbeatSpec,
+            RunConfig,
+            SamplerSpec,
+            StorageSpec,
+            bundled_wine_csv,
+        )
         from optuna_spark.runner import run_study
 
+        objective = "xgboost" if scenario.kind == "wine" else f"objectives:{scenario.kind}"
+        data = DataSpec(bundled_wine_csv()) if scenario.kind == "wine" else None
         summary = run_study(RunConfig(
-            storage=StorageSpec(url), objective=f"objectives:{scenario.kind}", study_name=study,
-            trials=scenario.trials, backend=BackendSpec(name=backend, tasks=scenario.workers,
-                                                        jobs=scenario.workers),
-            sampler=SamplerSpec(name="tpe", seed=1), heartbeat=HeartbeatSpec(interval=None),
+            storage=StorageSpec(url), objective=objective, study_name=study, data=data,
+            trials=scenario.trials + scenario.prefill,
+            backend=BackendSpec(name=backend, tasks=scenario.workers, jobs=scenario.workers),
+            sampler=SamplerSpec(name=scenario.sampler, seed=1), heartbeat=HeartbeatSpec(interval=None),
         ))
-        assert summary.counts["COMPLETE"] == scenario.trials, summary.counts
-        return Run(summary.wall_seconds, _xs(url, study))
+        assert summary.added == scenario.trials, summary.counts
+        return Run(summary.wall_seconds, _xs(url, study), summary.best_value)
 
     return run
 
@@ -116,15 +152,33 @@ def _shares(trials: int, workers: int) -> list[int]:
     return [trials // workers + (1 if i < trials % workers else 0) for i in range(workers)]
 
 
-def _run_share(url: str, study: str, kind: str, share: int) -> int:
+def _objective(kind: str) -> Callable[..., float]:
+    """The scenario's objective; for ``wine``, optuna-spark's own XGBoost objective (data read
+    once per worker, as the reference example does), so both sides do the same work."""
+    import objectives as objs
+
+    if kind != "wine":
+        return getattr(objs, kind)
+    from optuna_spark.config import DataSpec, XGBoostOptions, bundled_wine_csv
+    from optuna_spark.objectives import build_objective, resolve_objective
+
+    spec = resolve_objective("xgboost", DataSpec(bundled_wine_csv()), XGBoostOptions())
+    return build_objective(spec, 1, None, 0)
+
+
+def _sampler(name: str):  # noqa: ANN202
+    import optuna
+
+    return optuna.samplers.RandomSampler() if name == "random" else None  # None: Optuna's TPE
+
+
+def _run_share(url: str, study: str, kind: str, share: int, sampler: str = "tpe") -> int:
     """The reference example's worker: load the study, optimize a fixed share."""
     import optuna
 
-    import objectives as objs
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    loaded = optuna.load_study(study_name=study, storage=url)
-    loaded.optimize(getattr(objs, kind), n_trials=share)
+    loaded = optuna.load_study(study_name=study, storage=url, sampler=_sampler(sampler))
+    loaded.optimize(_objective(kind), n_trials=share)
     return share
 
 
@@ -134,26 +188,26 @@ def static_joblibspark(spark, url: str, study: str, scenario: Scenario) -> Run: 
     from joblibspark import register_spark
 
     register_spark()
-    optuna.create_study(study_name=study, storage=url)
+    optuna.create_study(study_name=study, storage=url, load_if_exists=True)
     started = time.perf_counter()
     with parallel_backend("spark", n_jobs=scenario.workers):
         done = Parallel(n_jobs=scenario.workers)(
-            delayed(_run_share)(url, study, scenario.kind, share)
+            delayed(_run_share)(url, study, scenario.kind, share, scenario.sampler)
             for share in _shares(scenario.trials, scenario.workers))
     wall = time.perf_counter() - started
     assert sum(done) == scenario.trials
-    return Run(wall, _xs(url, study))
+    return Run(wall, _xs(url, study), optuna.load_study(study_name=study, storage=url).best_value)
 
 
 def static_rdd(spark, url: str, study: str, scenario: Scenario) -> Run:  # noqa: ANN001
     import optuna
 
-    optuna.create_study(study_name=study, storage=url)
-    kind = scenario.kind
+    optuna.create_study(study_name=study, storage=url, load_if_exists=True)
+    kind, sampler = scenario.kind, scenario.sampler
 
     def partition(shares):  # noqa: ANN001
         for share in shares:
-            yield _run_share(url, study, kind, share)
+            yield _run_share(url, study, kind, share, sampler)
 
     shares = _shares(scenario.trials, scenario.workers)
     started = time.perf_counter()
@@ -163,17 +217,16 @@ def static_rdd(spark, url: str, study: str, scenario: Scenario) -> Run:  # noqa:
     return Run(wall, _xs(url, study))
 
 
-def _process_share(url: str, study: str, kind: str, share: int, ready, go) -> None:  # noqa: ANN001
+def _process_share(url: str, study: str, kind: str, sampler: str, share: int, ready, go) -> None:  # noqa: ANN001
     import optuna
 
     sys.path.insert(0, str(HERE))
-    import objectives as objs
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    loaded = optuna.load_study(study_name=study, storage=url)
+    loaded = optuna.load_study(study_name=study, storage=url, sampler=_sampler(sampler))
+    objective = _objective(kind)
     ready.release()
     go.wait()
-    loaded.optimize(getattr(objs, kind), n_trials=share)
+    loaded.optimize(objective, n_trials=share)
 
 
 def plain_optuna(spark, url: str, study: str, scenario: Scenario) -> Run:  # noqa: ANN001
@@ -181,10 +234,11 @@ def plain_optuna(spark, url: str, study: str, scenario: Scenario) -> Run:  # noq
     study (their interpreter start and imports excluded), so this is the per-trial floor."""
     import optuna
 
-    optuna.create_study(study_name=study, storage=url)
+    optuna.create_study(study_name=study, storage=url, load_if_exists=True)
     context = multiprocessing.get_context("spawn")
     ready, go = context.Semaphore(0), context.Event()
-    processes = [context.Process(target=_process_share, args=(url, study, scenario.kind, share, ready, go))
+    processes = [context.Process(target=_process_share,
+                                 args=(url, study, scenario.kind, scenario.sampler, share, ready, go))
                  for share in _shares(scenario.trials, scenario.workers)]
     for process in processes:
         process.start()
@@ -256,11 +310,26 @@ def _xs(url: str, study: str) -> list[float]:
     import optuna
 
     return [t.params["x"] for t in optuna.load_study(study_name=study, storage=url).trials
-            if t.state.name == "COMPLETE"]
+            if t.state.name == "COMPLETE" and "x" in t.params]
+
+
+def _prefill(url: str, study: str, trials: int) -> None:
+    """A study that already holds ``trials`` complete trials (the storage-at-scale scenarios)."""
+    import random
+
+    import optuna
+
+    created = optuna.create_study(study_name=study, storage=url)
+    rng = random.Random(0)
+    distribution = optuna.distributions.FloatDistribution(0.0, 1.0)
+    created.add_trials([
+        optuna.trial.create_trial(params={"x": x}, distributions={"x": distribution},
+                                  value=(x - 0.3) ** 2)
+        for x in (rng.random() for _ in range(trials))])
 
 
 def _ideal(kind: str, xs: list[float], workers: int) -> float:
-    if kind == "trivial":
+    if kind in ("trivial", "wine"):
         return 0.0
     if kind == "sleep":
         return len(xs) * objectives.SLEEP_S / workers
@@ -324,7 +393,8 @@ def _available(name: str) -> str | None:
     return None
 
 
-def run_benchmarks(scenarios: list[Scenario], repeats: int, peers: list[str]) -> list[Result]:
+def run_benchmarks(scenarios: list[Scenario], repeats: int, peers: list[str],
+                   slow_repeats: int) -> list[Result]:
     global _MLFLOW_TRACKING
     import logging
 
@@ -339,21 +409,26 @@ def run_benchmarks(scenarios: list[Scenario], repeats: int, peers: list[str]) ->
                 if spark is not None:
                     spark.stop()
                 spark = _session(scenario.workers)
-            rows = {name: Result(scenario.name, name, error=_available(name)) for name in peers}
+            rows = {name: Result(scenario.name, name, error=_available(name))
+                    for name in peers if not scenario.peers or name in scenario.peers}
             if scenario.kind != "trivial":
                 rows.pop("plain Optuna processes", None)  # the per-trial floor only
             for repeat in range(repeats):
                 for name, row in rows.items():
-                    if row.error:
+                    if row.error or (name in SLOW_PEERS and repeat >= slow_repeats):
                         continue
                     study = f"{scenario.name}-{uuid.uuid4().hex[:8]}"
                     try:
+                        if scenario.prefill:
+                            _prefill(url, study, scenario.prefill)
                         outcome = PEERS[name](spark, url, study, scenario)
                     except Exception as exc:  # noqa: BLE001 - a peer that breaks is reported
                         row.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
                         continue
                     row.walls.append(outcome.wall)
                     row.ideals.append(_ideal(scenario.kind, outcome.xs, scenario.workers))
+                    if scenario.kind == "wine" and outcome.best is not None:
+                        row.bests.append(outcome.best)
                     print(f"{scenario.name:12s} {name:32s} repeat {repeat + 1}: "
                           f"{outcome.wall:7.2f} s", file=sys.stderr, flush=True)
             results.extend(rows.values())
@@ -379,6 +454,9 @@ def markdown(results: list[Result], scenarios: list[Scenario]) -> str:
             ratio = f"{row.wall / ours.wall:.2f}x" if ours and row is not ours else "-"
             lines.append(f"| {row.peer} | {row.wall:.2f} ({min(row.walls):.2f}-{max(row.walls):.2f}) "
                          f"| {1000 * row.wall / scenario.trials:.1f} | {eff} | {ratio} |")
+        bests = [f"{r.peer} {statistics.median(r.bests):.5f}" for r in rows if r.bests]
+        if bests:
+            lines += ["", "Best RMSE found (median): " + "; ".join(bests) + "."]
         if ref and ours:
             change = 100 * (ours.wall / ref.wall - 1)
             lines += ["", f"optuna-spark rdd against the static split (joblibspark): wall time "
@@ -434,14 +512,18 @@ def preamble(repeats: int, argv: list[str]) -> str:
         f"{repeats} run(s) with min-max; the peers take turns within each repetition. Wall time "
         "is the fan-out, measured on the driver, Spark's start excluded for every peer. "
         "Efficiency = (objective seconds / workers) / wall time. Ratios compare peers of the "
-        "same run.", ""])
+        "same run. Hyperopt SparkTrials and MLflow MlflowSparkStudy (about a second per trial) "
+        "run in the overhead and efficiency scenarios only, with `--slow-repeats` repetitions "
+        "(default 1: their min and max are that one run).", ""])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", default=",".join(s.name for s in SCENARIOS))
+    parser.add_argument("--only", default=",".join([s.name for s in SCENARIOS] + [QUALITY]))
     parser.add_argument("--peers", default=",".join(PEERS))
+    parser.add_argument("--slow-repeats", type=int, default=1,
+                        help="repetitions for Hyperopt and MLflow (about a second per trial)")
     parser.add_argument("--quick", action="store_true", help="a tenth of the trials (a smoke run)")
     parser.add_argument("--json", default=str(HERE / "results" / "peers.json"))
     parser.add_argument("--markdown", default=str(HERE / "results" / "peers.md"))
@@ -451,23 +533,35 @@ def main() -> None:
     args = parser.parse_args()
     wanted = set(args.only.split(","))
     scenarios = [s for s in SCENARIOS if s.name in wanted]
+    quality_results = None
     if args.quick:
-        scenarios = [Scenario(s.name, s.kind, max(s.workers * 2, s.trials // 10), s.workers,
-                              f"{s.what} (--quick: {max(s.workers * 2, s.trials // 10)} trials)")
+        scenarios = [replace(s, trials=max(s.workers * 2, s.trials // 10), prefill=s.prefill // 10,
+                             what=f"{s.what} (--quick: {max(s.workers * 2, s.trials // 10)} trials)")
                      for s in scenarios]
     peers = [p for p in args.peers.split(",") if p in PEERS]
     started = time.time()
     argv = sys.argv[1:]
     if args.render:
         earlier = json.loads(Path(args.render).read_text())
-        scenarios = [Scenario(**s) for s in earlier["scenarios"]]
-        fields = {"scenario", "peer", "walls", "ideals", "error"}
+        scenarios = [Scenario(**{**s, "peers": tuple(s.get("peers", ()))})
+                     for s in earlier["scenarios"]]
+        fields = {"scenario", "peer", "walls", "ideals", "bests", "error"}
         results = [Result(**{k: v for k, v in r.items() if k in fields}) for r in earlier["results"]]
         args.repeats, started = earlier["repeats"], earlier["started"]
         argv = earlier.get("argv", argv)
+        quality_results = earlier.get("quality")
     else:
-        results = run_benchmarks(scenarios, args.repeats, peers)
+        results = run_benchmarks(scenarios, args.repeats, peers, args.slow_repeats)
+        if QUALITY in wanted:
+            from quality import run_quality
+
+            quality_results = run_quality(trials=20 if args.quick else 100)
     table = markdown(results, scenarios)
+    if quality_results:
+        from quality import quality_markdown
+
+        trials = 20 if args.quick else 100
+        table += "\n" + quality_markdown(quality_results, 5, trials)
     if args.plots:
         images = plots(results, scenarios, args.plots)
         relative = [os.path.relpath(i, Path(args.markdown).parent) for i in images]
@@ -476,7 +570,7 @@ def main() -> None:
     print(table)
     outputs = [] if args.render else [(args.json, json.dumps({
         "started": started, "repeats": args.repeats, "cpus": os.cpu_count(), "argv": argv,
-        "scenarios": [asdict(s) for s in scenarios],
+        "scenarios": [asdict(s) for s in scenarios], "quality": quality_results,
         "results": [asdict(r) | {"median_wall": r.wall if r.walls else None,
                                  "efficiency": r.efficiency if r.walls else None} for r in results],
     }, indent=2))]
