@@ -53,6 +53,7 @@ def build_run_config(
     trial_retries: int = 2,
     timeout: float | None = None,
     max_failures: int = 5,
+    prefetch: bool | None = None,
 ) -> RunConfig:
     """A validated :class:`RunConfig` from flat options, with the documented defaults:
     storage from ``OPTUNA_SPARK_STORAGE`` or ``sqlite:///optuna-spark.db`` (a password left
@@ -60,7 +61,8 @@ def build_run_config(
     wine CSV. ``data`` may also be a Spark DataFrame, with ``backend="dataframe"``.
     ``heartbeat_interval`` 0 or None turns the heartbeat off. ``timeout`` (seconds)
     stops handing out trials and cancels the running ones; ``max_failures`` failed trials in a
-    row stop a worker. The CLI and
+    row stop a worker. ``prefetch`` asks for each worker's next trial while its current one
+    runs (default: only for the built-in objectives; see :mod:`optuna_spark.prefetch`). The CLI and
     :func:`optimize` both build their config here."""
     url, _ = resolve_storage_url(storage, os.environ)
     frame = None if data is None or isinstance(data, (str, os.PathLike)) else data
@@ -90,6 +92,7 @@ def build_run_config(
         ),
         timeout=timeout,
         max_consecutive_failures=max_failures,
+        prefetch=prefetch,
     )
 
 
@@ -107,7 +110,7 @@ def optimize(
     ``study_name``, ``data``, ``label``, ``backend``, ``tasks``, ``jobs``, ``master``,
     ``direction``, ``sampler``, ``seed``, ``fresh``, ``num_boost_round``, ``device``,
     ``task``, ``metric``, ``tune_max_bin``, ``prune``,
-    ``heartbeat_interval``, ``grace_period``, ``trial_retries``, ``timeout``,
+    ``heartbeat_interval``, ``grace_period``, ``trial_retries``, ``timeout``, ``prefetch``,
     ``max_failures``). On Spark backends
     the active SparkSession is used if there is one. Returns a
     :class:`~optuna_spark.runner.RunSummary`.

@@ -307,6 +307,9 @@ class RunConfig:
     heartbeat: HeartbeatSpec = field(default_factory=HeartbeatSpec)
     # Seconds after which no more trials start and running ones are cancelled (None: no limit).
     timeout: float | None = None
+    # Ask for each worker's next trial while its current one runs (prefetch.py). None: on for
+    # the built-in objectives, whose search spaces never change; a user objective opts in.
+    prefetch: bool | None = None
     # A Spark DataFrame holding the data set (Python API, ``dataframe`` backend); it stays on
     # the driver, Spark ships its rows.
     frame: Any = field(default=None, compare=False, repr=False)

@@ -11,6 +11,8 @@ unnecessary:
   later reads are served from it. Another process may fail the trial (lost or cancelled); the
   next write still finds that out, because Optuna checks the trial's state in the database
   before every write.
+* A trial this worker just finished is read back (Optuna's loop does, for its callbacks) from
+  the same local copy, finished; the next re-read of the study replaces it with the stored one.
 * The study's other trials are re-read at most once per ``max_age`` seconds, and always right
   after this worker finished a trial (so the sampler sees its own latest result, exactly as
   before). Other workers' news arrives at most ``max_age`` later, far below any trial's
@@ -23,7 +25,9 @@ Everything is still written through Optuna's own storage code, so the study stay
 from __future__ import annotations
 
 import copy
+import threading
 import time
+from datetime import datetime
 from typing import Any
 
 from optuna.storages._cached_storage import _CachedStorage
@@ -43,61 +47,71 @@ class LeanCachedStorage(_CachedStorage):
         self._synced_at: dict[int, float] = {}
         self._own_ids: set[int] = set()  # trials this worker started and has not finished
         self._own: dict[int, Any] = {}  # their frozen copies, once read
+        self._just_finished: dict[int, Any] = {}  # own trials finished since the last re-read
+        # The worker's trial loop, its heartbeat and its prefetch thread share this storage.
+        self._own_lock = threading.RLock()
 
     # -- the study's trials
 
     def _read_trials_from_remote_storage(self, study_id: int) -> None:
         now = time.monotonic()
-        if now - self._synced_at.get(study_id, float("-inf")) < self._max_age:
-            return
+        with self._own_lock:
+            if now - self._synced_at.get(study_id, float("-inf")) < self._max_age:
+                return
         super()._read_trials_from_remote_storage(study_id)
-        self._synced_at[study_id] = time.monotonic()
-
-    def _finished_own_trial(self) -> None:
-        self._synced_at.clear()  # the next read fetches this worker's result too
+        with self._own_lock:
+            self._synced_at[study_id] = time.monotonic()
+            self._just_finished.clear()  # the stored versions are in the cache now
 
     # -- this worker's own running trials
 
     def create_new_trial(self, study_id: int, template_trial: Any = None) -> int:
         trial_id = super().create_new_trial(study_id, template_trial)
         if template_trial is None or template_trial.state == TrialState.RUNNING:
-            self._own_ids.add(trial_id)
+            with self._own_lock:
+                self._own_ids.add(trial_id)
         return trial_id
 
     def get_trial(self, trial_id: int) -> Any:
-        own = self._own.get(trial_id)
-        if own is not None:
-            return copy.deepcopy(own)
+        with self._own_lock:
+            own = self._own.get(trial_id) or self._just_finished.get(trial_id)
+            if own is not None:
+                return copy.deepcopy(own)
         trial = super().get_trial(trial_id)
-        if trial_id in self._own_ids and trial.state == TrialState.RUNNING:
-            self._own[trial_id] = copy.deepcopy(trial)
+        with self._own_lock:
+            if trial_id in self._own_ids and trial.state == TrialState.RUNNING:
+                self._own[trial_id] = copy.deepcopy(trial)
         return trial
+
+    def _update_own(self, trial_id: int, **changes: Any) -> None:
+        """Apply a write that reached the database to the local copy, if there is one."""
+        with self._own_lock:
+            own = self._own.get(trial_id)
+            if own is None:
+                return
+            for name, value in changes.items():
+                if isinstance(value, dict):
+                    value = {**getattr(own, name), **value}
+                setattr(own, name, value)
 
     def set_trial_param(self, trial_id: int, param_name: str, param_value_internal: float,
                         distribution: Any) -> None:
         super().set_trial_param(trial_id, param_name, param_value_internal, distribution)
-        own = self._own.get(trial_id)
-        if own is not None:
-            own.params = {**own.params, param_name: distribution.to_external_repr(param_value_internal)}
-            own.distributions = {**own.distributions, param_name: distribution}
+        self._update_own(
+            trial_id, params={param_name: distribution.to_external_repr(param_value_internal)},
+            distributions={param_name: distribution})
 
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
         super().set_trial_user_attr(trial_id, key, value)
-        own = self._own.get(trial_id)
-        if own is not None:
-            own.user_attrs = {**own.user_attrs, key: value}
+        self._update_own(trial_id, user_attrs={key: value})
 
     def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
         super().set_trial_system_attr(trial_id, key, value)
-        own = self._own.get(trial_id)
-        if own is not None:
-            own.system_attrs = {**own.system_attrs, key: value}
+        self._update_own(trial_id, system_attrs={key: value})
 
     def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
         super().set_trial_intermediate_value(trial_id, step, intermediate_value)
-        own = self._own.get(trial_id)
-        if own is not None:
-            own.intermediate_values = {**own.intermediate_values, step: intermediate_value}
+        self._update_own(trial_id, intermediate_values={step: intermediate_value})
 
     def set_trial_state_values(self, trial_id: int, state: TrialState, values: Any = None) -> bool:
         try:
@@ -105,14 +119,22 @@ class LeanCachedStorage(_CachedStorage):
         except Exception:
             self._forget(trial_id)  # finished elsewhere (lost, cancelled) or unknown: re-read
             raise
-        if state == TrialState.RUNNING:
-            if changed:  # this worker took a queued trial (a retry)
-                self._own_ids.add(trial_id)
-        else:
+        with self._own_lock:
+            if state == TrialState.RUNNING:
+                if changed:  # this worker took a queued trial (a retry)
+                    self._own_ids.add(trial_id)
+                return changed
+            own = self._own.get(trial_id)
+            if changed and own is not None:
+                # The database's datetime_complete differs by microseconds (Optuna stamps it
+                # on the way in); the next re-read brings the stored one.
+                own.state, own.values, own.datetime_complete = state, values, datetime.now()
+                self._just_finished[trial_id] = own
             self._forget(trial_id)
-            self._finished_own_trial()
+            self._synced_at.clear()  # the next read of the study fetches this result too
         return changed
 
     def _forget(self, trial_id: int) -> None:
-        self._own_ids.discard(trial_id)
-        self._own.pop(trial_id, None)
+        with self._own_lock:
+            self._own_ids.discard(trial_id)
+            self._own.pop(trial_id, None)

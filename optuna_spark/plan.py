@@ -7,6 +7,7 @@ are unit-tested directly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from optuna_spark.errors import ConfigError
 
@@ -86,3 +87,12 @@ def make_plan(
         threads_per_worker=threads,
         notes=tuple(notes),
     )
+
+
+def prefetch_enabled(option: bool | None, objective: Any) -> bool:
+    """Whether workers may ask for their next trial while one runs: as ``option`` says, else
+    only for the built-in objectives, whose search spaces are the same in every trial (a user
+    objective may suggest a parameter only sometimes, which sampling ahead would record)."""
+    if option is not None:
+        return option
+    return objective.kind == "builtin"

@@ -23,7 +23,7 @@ from optuna_spark.config import ObjectiveSpec, RunConfig, default_study_name
 from optuna_spark.errors import OptunaSparkError, WorkerFailedError
 from optuna_spark.lost import requeue_orphans
 from optuna_spark.objectives import default_direction, resolve_objective
-from optuna_spark.plan import Plan, make_plan, remaining_trials
+from optuna_spark.plan import Plan, make_plan, prefetch_enabled, remaining_trials
 from optuna_spark.progress import ProgressMonitor, Reporter, SilentReporter
 from optuna_spark.storage import (
     StudyInfo,
@@ -325,6 +325,7 @@ def _run_plan(
             sampler=config.sampler, threads=plan.threads_per_worker,
             max_consecutive_failures=config.max_consecutive_failures,
             heartbeat=config.heartbeat, first_trial_number=first_trial_number,
+            prefetch=prefetch_enabled(config.prefetch, run.objective),
         )
         for i in range(plan.n_workers)
     ]

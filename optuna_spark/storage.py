@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 SQLITE_BUSY_TIMEOUT_S = 60.0
 # MySQL: an unreachable or silent server fails within this many seconds, not minutes.
 CONNECT_TIMEOUT_S = 5
-# MySQL: a worker needs two connections at most (its trial loop and the heartbeat thread),
+# MySQL: a worker keeps two connections (its trial loop, the heartbeat and prefetch threads share
+# them; each holds one only for a statement or two),
 # so 64 workers hold 128 and stay below the server's default max_connections of 151.
 WORKER_POOL_SIZE = 2
 WORKER_MAX_OVERFLOW = 0

@@ -21,6 +21,7 @@ from typing import Any
 from optuna_spark.config import HeartbeatSpec, ObjectiveSpec, SamplerSpec, StorageSpec
 from optuna_spark.errors import OptunaSparkError
 from optuna_spark.lost import LostTrials
+from optuna_spark.prefetch import Prefetcher
 from optuna_spark.spark_task import current_task
 from optuna_spark.storage import FAIL_REASON_ATTR
 
@@ -40,6 +41,7 @@ class WorkerTask:
     max_consecutive_failures: int = 5
     heartbeat: HeartbeatSpec = field(default_factory=HeartbeatSpec)
     first_trial_number: int = 0  # trials numbered from here on belong to this run
+    prefetch: bool = False  # may ask for the next trial while one runs (prefetch.py)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class WorkerResult:
     trial_errors: tuple[str, ...] = field(default=())  # first few objective failures
     device: str | None = None  # where the XGBoost objective trained, and why
     trial_numbers: tuple[int, ...] = field(default=())  # the trials it finished, in order
+    prefetched: int = 0  # trials asked for while the previous one ran (see prefetch.py)
 
     @property
     def trials(self) -> int:
@@ -101,8 +104,10 @@ class _TrialLoop:
         self.stopped_by_failures = False
         self._raised: set[int] = set()  # trials whose objective raised
 
-    def wrap(self, objective: Callable[[Any], float]) -> Callable[[Any], float]:
+    def wrap(self, objective: Callable[[Any], float], prefetcher: Any = None) -> Callable[[Any], float]:
         def run(trial: Any) -> float:
+            if prefetcher is not None:
+                prefetcher.objective_started()
             try:
                 return objective(trial)
             except Exception as exc:
@@ -116,6 +121,9 @@ class _TrialLoop:
                         self.first_traceback = traceback.format_exc()
                     self._record_reason(trial, reason)
                 raise
+            finally:
+                if prefetcher is not None:
+                    prefetcher.objective_ended(trial)
 
         return run
 
@@ -197,15 +205,20 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
             with translate_errors(task.storage, "close the trial budget"):
                 call_with_retry(budget.close_budget, engine, task.budget_id)
 
-        loop = _TrialLoop(take_slot, task.max_consecutive_failures, give_up=close_budget)
+        prefetcher = Prefetcher(study, take_slot, task.n_workers if task.prefetch else 1)
+        loop = _TrialLoop(prefetcher.next_slot, task.max_consecutive_failures, give_up=close_budget)
         setup = time.perf_counter() - started
-        if take_slot():
-            study.optimize(
-                loop.wrap(objective),
-                callbacks=[loop.after_trial],
-                catch=(Exception,),
-                gc_after_trial=False,
-            )
+        try:
+            if take_slot():
+                study.optimize(
+                    loop.wrap(objective, prefetcher),
+                    callbacks=[loop.after_trial],
+                    catch=(Exception,),
+                    gc_after_trial=False,
+                )
+        finally:
+            _dispose(study, prefetcher)
+            identity["prefetched"] = prefetcher.prefetched
         if not loop.stopped_by_failures:
             return _result(identity, loop, setup, started)
         error = (
@@ -221,6 +234,26 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
         logging.getLogger(__name__).debug("worker failed", exc_info=True)
         return _result(identity, loop, setup, started, error=f"{type(exc).__name__}: {exc}",
                        error_type=type(exc).__name__, details=traceback.format_exc())
+
+
+def _dispose(study: Any, prefetcher: Prefetcher) -> None:
+    """A trial asked ahead that the loop will not run (it stopped after failures, or on an
+    error) is failed as cancelled, so it neither counts nor waits for a heartbeat sweep."""
+    from optuna.trial import TrialState
+
+    from optuna_spark.storage import CANCELLED_ATTR
+
+    try:
+        unused = prefetcher.take_unused()
+        if unused is not None:
+            reason = "asked ahead, not run: the worker stopped"
+            study._storage.set_trial_system_attr(unused._trial_id, CANCELLED_ATTR, reason)
+            study._storage.set_trial_system_attr(unused._trial_id, FAIL_REASON_ATTR, reason)
+            study._storage.set_trial_state_values(unused._trial_id, TrialState.FAIL)
+    except Exception:  # the driver's sweep of orphaned trials handles it then
+        logging.getLogger(__name__).debug("could not dispose of a prefetched trial", exc_info=True)
+    finally:
+        prefetcher.close()
 
 
 def _result(

@@ -39,7 +39,11 @@ def test_own_trial_reads_show_its_writes_and_match_the_database(sqlite_url: str)
     seen_here.params["x"] = 9  # a caller's copy: changing it changes nothing here
     assert mine.get_trial(trial_id).params == {"x": 0.25}
     mine.set_trial_state_values(trial_id, TrialState.COMPLETE, [0.5])
-    assert mine.get_trial(trial_id).state == TrialState.COMPLETE
+    finished = mine.get_trial(trial_id)  # served from the local copy, finished
+    assert finished.state == TrialState.COMPLETE and finished.values == [0.5]
+    assert finished.params == {"x": 0.25} and finished.datetime_complete is not None
+    stored = mine.get_all_trials(study_id)[0]  # the re-read brings the stored version
+    assert stored.values == [0.5] and stored.params == {"x": 0.25}
     assert other.get_trial(trial_id).values == [0.5]
 
 

@@ -1,0 +1,126 @@
+"""Asking for the next trial while the current one runs: when, and that budgets stay exact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+from optuna_spark.config import BackendSpec, RunConfig, SamplerSpec, StorageSpec
+from optuna_spark.plan import prefetch_enabled
+from optuna_spark.prefetch import shared_space, should_prefetch
+from optuna_spark.runner import run_study
+from optuna_spark.storage import CANCELLED_ATTR
+from tests.helpers import read_trials
+
+
+@pytest.mark.parametrize(("workers", "objective_s", "gap_s", "expected"), [
+    (2, 0.5, 0.025, True),     # the benchmark's case: a 5% gap, well hidden behind 0.5 s
+    (8, 30.0, 0.5, True),      # 1.7%: still worth it
+    (1, 0.5, 0.025, False),    # a lone worker keeps Optuna's sequential behaviour
+    (2, 10.0, 0.02, False),    # 0.2%: not worth sampling ahead
+    (2, 0.0005, 0.02, False),  # a trivial objective: nothing to hide the work behind
+    (2, 0.06, 0.02, False),    # shorter than four gaps
+])
+def test_when_to_prefetch(workers: int, objective_s: float, gap_s: float, expected: bool) -> None:
+    assert should_prefetch(workers, objective_s, gap_s) is expected
+
+
+def test_shared_space_keeps_what_every_trial_had() -> None:
+    x, y = FloatDistribution(0, 1), FloatDistribution(-1, 1)
+    c = CategoricalDistribution(["a", "b"])
+    space = shared_space(None, {"x": x, "y": y, "c": c})
+    assert space == {"x": x, "y": y, "c": c}
+    space = shared_space(space, {"x": x, "c": c})  # y is conditional
+    assert space == {"x": x, "c": c}
+    assert shared_space(space, {"x": FloatDistribution(0, 2), "c": c}) == {"c": c}
+
+
+def test_prefetch_is_on_for_builtin_objectives_and_opt_in_for_users() -> None:
+    builtin, user = SimpleNamespace(kind="builtin"), SimpleNamespace(kind="file")
+    assert prefetch_enabled(None, builtin) and not prefetch_enabled(None, user)
+    assert prefetch_enabled(True, user) and not prefetch_enabled(False, builtin)
+
+
+SLEEPY = '''
+import time
+
+def objective(trial):
+    x = trial.suggest_float("x", -1, 1)
+    y = trial.suggest_int("y", 0, 3)
+    time.sleep(0.15)
+    return x * x + y
+'''
+
+CONDITIONAL = '''
+import time
+
+def objective(trial):
+    x = trial.suggest_float("x", -1, 1)
+    if x > 0:
+        trial.suggest_float("only_positive", 0, 1)
+    time.sleep(0.15)
+    return x * x
+'''
+
+
+def _config(url: str, source: Path, trials: int, tasks: int, **extra: object) -> RunConfig:
+    return RunConfig(storage=StorageSpec(url), objective=f"{source}:objective", study_name="p",
+                     trials=trials, backend=BackendSpec(name="local", tasks=tasks),
+                     sampler=SamplerSpec(seed=5), **extra)  # type: ignore[arg-type]
+
+
+def test_two_workers_prefetch_and_the_budget_stays_exact(sqlite_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "sleepy.py"
+    source.write_text(SLEEPY)
+    summary = run_study(_config(sqlite_url, source, 24, 2, prefetch=True))
+    trials = read_trials(sqlite_url, "p")
+    assert len(trials) == 24 and {t.state.name for t in trials} == {"COMPLETE"}
+    assert sum(w.prefetched for w in summary.workers) >= 10  # most trials were asked ahead
+    for trial in trials:
+        assert -1 <= trial.params["x"] <= 1 and trial.params["y"] in range(4)
+        assert trial.value == trial.params["x"] ** 2 + trial.params["y"]
+
+
+def test_a_user_objective_does_not_prefetch_unless_asked(sqlite_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "conditional.py"
+    source.write_text(CONDITIONAL)
+    summary = run_study(_config(sqlite_url, source, 12, 2))
+    assert sum(w.prefetched for w in summary.workers) == 0
+    for trial in read_trials(sqlite_url, "p"):  # so a conditional parameter stays conditional
+        assert ("only_positive" in trial.params) == (trial.params["x"] > 0)
+
+
+def test_a_lone_worker_never_prefetches(sqlite_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "sleepy.py"
+    source.write_text(SLEEPY)
+    summary = run_study(_config(sqlite_url, source, 6, 1, prefetch=True))
+    assert summary.counts["COMPLETE"] == 6 and summary.workers[0].prefetched == 0
+
+
+BROKEN = '''
+import time
+
+def objective(trial):
+    trial.suggest_float("x", 0, 1)
+    time.sleep(0.15)
+    raise RuntimeError("broken")
+'''
+
+
+def test_a_trial_asked_ahead_and_never_run_is_cancelled_not_left_running(
+        sqlite_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "broken.py"
+    source.write_text(BROKEN)
+    summary = run_study(_config(sqlite_url, source, 40, 2, max_consecutive_failures=4,
+                                prefetch=True))
+    assert summary.objective_failed and summary.exit_code == 1
+    trials = read_trials(sqlite_url, "p")
+    assert "RUNNING" not in {t.state.name for t in trials}
+    unused = [t for t in trials if CANCELLED_ATTR in t.system_attrs]
+    ran = [t for t in trials if CANCELLED_ATTR not in t.system_attrs]
+    assert all("asked ahead" in t.system_attrs[CANCELLED_ATTR] for t in unused)
+    assert all("RuntimeError: broken" in t.system_attrs["fail_reason"] for t in ran)
+    assert summary.counts["COUNTED"] == len(ran)  # the unused ones do not count
