@@ -23,7 +23,7 @@ from optuna_spark.errors import OptunaSparkError
 from optuna_spark.lost import LostTrials
 from optuna_spark.prefetch import Prefetcher
 from optuna_spark.spark_task import current_task
-from optuna_spark.storage import FAIL_REASON_ATTR
+from optuna_spark.storage import CANCELLED_ATTR, FAIL_REASON_ATTR
 
 
 @dataclass(frozen=True)
@@ -240,8 +240,6 @@ def _dispose(study: Any, prefetcher: Prefetcher) -> None:
     """A trial asked ahead that the loop will not run (it stopped after failures, or on an
     error) is failed as cancelled, so it neither counts nor waits for a heartbeat sweep."""
     from optuna.trial import TrialState
-
-    from optuna_spark.storage import CANCELLED_ATTR
 
     try:
         unused = prefetcher.take_unused()

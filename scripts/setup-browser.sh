@@ -4,6 +4,16 @@
 # otherwise says what to install. Set OPTUNA_SPARK_CHROMIUM to use another Chromium binary.
 set -euo pipefail
 
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+  cat <<'USAGE'
+Usage: scripts/setup-browser.sh
+Print the path of a headless Chromium for the report's browser test, installing Debian's
+chromium package first when none is found (as root with apt-get; otherwise it says what to
+install). OPTUNA_SPARK_CHROMIUM names another Chromium binary to use.
+USAGE
+  exit 0
+fi
+
 found() {
   local candidate
   for candidate in "${OPTUNA_SPARK_CHROMIUM:-}" chromium chromium-browser google-chrome; do
