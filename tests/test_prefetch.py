@@ -50,7 +50,7 @@ import time
 def objective(trial):
     x = trial.suggest_float("x", -1, 1)
     y = trial.suggest_int("y", 0, 3)
-    time.sleep(0.15)
+    time.sleep(0.3)  # long against the gap (20-30 ms), even on a loaded machine
     return x * x + y
 '''
 
@@ -75,10 +75,10 @@ def _config(url: str, source: Path, trials: int, tasks: int, **extra: object) ->
 def test_two_workers_prefetch_and_the_budget_stays_exact(sqlite_url: str, tmp_path: Path) -> None:
     source = tmp_path / "sleepy.py"
     source.write_text(SLEEPY)
-    summary = run_study(_config(sqlite_url, source, 24, 2, prefetch=True))
+    summary = run_study(_config(sqlite_url, source, 20, 2, prefetch=True))
     trials = read_trials(sqlite_url, "p")
-    assert len(trials) == 24 and {t.state.name for t in trials} == {"COMPLETE"}
-    assert sum(w.prefetched for w in summary.workers) >= 10  # most trials were asked ahead
+    assert len(trials) == 20 and {t.state.name for t in trials} == {"COMPLETE"}
+    assert sum(w.prefetched for w in summary.workers) >= 8  # most trials were asked ahead
     for trial in trials:
         assert -1 <= trial.params["x"] <= 1 and trial.params["y"] in range(4)
         assert trial.value == trial.params["x"] ** 2 + trial.params["y"]
