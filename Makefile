@@ -26,7 +26,7 @@ reliability:
 	$(VENV)/bin/python -m pytest tests/reliability -q $(PYTEST_ARGS)
 
 ## bench: optuna-spark against Hyperopt SparkTrials, MlflowSparkStudy, the static split and plain
-## Optuna, one run, one MariaDB (about an hour on 2 cores); writes docs/benchmarks.md
+## Optuna, one run, one MariaDB (about 45 minutes on 2 cores); writes docs/benchmarks.md
 BENCH_ARGS ?= --repeats 3
 bench:
 	scripts/setup-mysql.sh install

@@ -68,8 +68,7 @@ class Scenario:
 # Hyperopt and MLflow spend about a second per trial: measured where that is the story (overhead
 # and efficiency), and with --slow-repeats repetitions, so that a whole run stays near 40 min.
 SLOW_PEERS = ("Hyperopt SparkTrials", "MLflow MlflowSparkStudy")
-_FAST_PEERS = ("optuna-spark rdd", "optuna-spark joblibspark", "static split joblibspark",
-               "static split mapPartitions")
+_FAST_PEERS = ("optuna-spark rdd", "optuna-spark joblibspark", "static split joblibspark")
 _STORAGE_PEERS = ("optuna-spark rdd", "static split joblibspark", "plain Optuna processes")
 SCENARIOS = [
     Scenario("overhead", "trivial", 200, 2, "trivial objective, 200 trials, 2 workers"),
