@@ -86,7 +86,7 @@ def trials(spec: StorageSpec, name: str) -> list[dict[str, Any]]:
     study_id = require_study_id(storage, spec, name)
     with translate_errors(spec, f"read the trials of {name!r}"):
         frozen = storage.get_all_trials(study_id, deepcopy=False)
-    return [_record(t) for t in frozen]
+    return [trial_record(t) for t in frozen]
 
 
 def best(spec: StorageSpec, name: str) -> dict[str, Any]:
@@ -100,10 +100,11 @@ def best(spec: StorageSpec, name: str) -> dict[str, Any]:
                 f"study {name!r} has no complete trial yet ({n_finished(counts)} finished); "
                 "run it first with optuna-spark run."
             )
-        return _record(storage.get_best_trial(study_id))
+        return trial_record(storage.get_best_trial(study_id))
 
 
-def _record(trial: Any) -> dict[str, Any]:
+def trial_record(trial: Any) -> dict[str, Any]:
+    """One trial as a flat record: number, state, value (None for NaN), seconds, params."""
     seconds = (
         (trial.datetime_complete - trial.datetime_start).total_seconds()
         if trial.datetime_complete and trial.datetime_start

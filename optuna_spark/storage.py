@@ -475,28 +475,38 @@ def fail_running_trials(
     """Fail the trials of one run (numbered from ``first_number``) that are still RUNNING,
     setting ``attrs`` as system attributes first. Trials of other runs are left to their own
     heartbeat; one that finishes meanwhile is skipped. Returns the ids of the failed trials."""
+    from optuna.trial import TrialState
+
+    running = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+    return [trial._trial_id for trial in running
+            if trial.number >= first_number and fail_trial(storage, trial._trial_id, attrs)]
+
+
+def fail_trial(storage: Any, trial_id: int, attrs: dict[str, Any] | None = None) -> bool:
+    """Fail one running trial, setting ``attrs`` as system attributes first; False when it
+    had finished meanwhile."""
     from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
-    failed = []
-    for trial in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
-        if trial.number < first_number:
-            continue
-        try:
-            for key, value in (attrs or {}).items():
-                storage.set_trial_system_attr(trial._trial_id, key, value)
-            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        except UpdateFinishedTrialError:
-            continue
-        failed.append(trial._trial_id)
-    return failed
+    try:
+        for key, value in (attrs or {}).items():
+            storage.set_trial_system_attr(trial_id, key, value)
+        storage.set_trial_state_values(trial_id, TrialState.FAIL)
+    except UpdateFinishedTrialError:
+        return False
+    return True
+
+
+def cancelled_attrs(reason: str) -> dict[str, str]:
+    """The system attributes of a trial cancelled for ``reason``: :data:`CANCELLED_ATTR` (it
+    does not count against the budget) and :data:`FAIL_REASON_ATTR`."""
+    return {CANCELLED_ATTR: reason, FAIL_REASON_ATTR: f"cancelled: {reason}"}
 
 
 def mark_cancelled(storage: RDBStorage, study_id: int, first_number: int, reason: str) -> int:
-    """Fail this run's trials that are still RUNNING, recording ``reason`` on each (as
-    :data:`CANCELLED_ATTR` and as :data:`FAIL_REASON_ATTR`). Returns how many were marked."""
-    attrs = {CANCELLED_ATTR: reason, FAIL_REASON_ATTR: f"cancelled: {reason}"}
-    return len(fail_running_trials(storage, study_id, first_number, attrs))
+    """Fail this run's trials that are still RUNNING, recording ``reason`` on each (see
+    :func:`cancelled_attrs`). Returns how many were marked."""
+    return len(fail_running_trials(storage, study_id, first_number, cancelled_attrs(reason)))
 
 
 def best_value(storage: RDBStorage, study_id: int) -> float | None:

@@ -93,12 +93,18 @@ def worker_lanes(runs: list[dict[str, Any]]) -> dict[int, str]:
     records. Trials not in any record (runs without one, lost trials) are absent."""
     lanes: dict[int, str] = {}
     for run_index, run in enumerate(runs, start=1):
-        prefix = f"run {run_index}, " if len(runs) > 1 else ""
         for worker in run.get("workers", []):
-            name = f"{prefix}worker {worker.get('index')} on {worker.get('host')}"
+            name = _lane_name(run_index, len(runs), worker)
             for number in worker.get("trial_numbers", []):
                 lanes[int(number)] = name
     return lanes
+
+
+def _lane_name(run_index: int, n_runs: int, worker: dict[str, Any]) -> str:
+    """A worker's timeline row: "worker 0 on host", prefixed with its run when there are
+    several."""
+    prefix = f"run {run_index}, " if n_runs > 1 else ""
+    return f"{prefix}worker {worker.get('index')} on {worker.get('host')}"
 
 
 def timeline_bars(trials: list[Any], lanes: dict[int, str], now: datetime) -> list[_Bar]:
@@ -239,11 +245,9 @@ def _runs_section(runs: list[dict[str, Any]], busy: dict[str, float]) -> str:
             ("device", "; ".join(run.get("devices") or []) or "n/a"),
             ("optuna-spark", run.get("optuna_spark")),
         ]
-        prefix = f"run {index}, " if len(runs) > 1 else ""
         rows = []
         for w in run.get("workers", []):
-            lane = f"{prefix}worker {w.get('index')} on {w.get('host')}"
-            share = busy.get(lane)
+            share = busy.get(_lane_name(index, len(runs), w))
             rows.append([w.get("index"), w.get("host"), w.get("pid"), w.get("complete"),
                          w.get("pruned"), w.get("failed"), w.get("setup_seconds"),
                          w.get("seconds"), None if share is None else f"{share:.1%}",
@@ -255,17 +259,18 @@ def _runs_section(runs: list[dict[str, Any]], busy: dict[str, float]) -> str:
 
 
 def _trials_rows(trials: list[Any], lanes: dict[int, str]) -> tuple[list[str], list[list[Any]]]:
+    from optuna_spark.manage import trial_record
+
     names = sorted({name for t in trials for name in t.params})
     header = ["number", "state", "value", "seconds", "worker", *names, "note"]
     rows = []
     for t in trials:
-        seconds = ((t.datetime_complete - t.datetime_start).total_seconds()
-                   if t.datetime_complete and t.datetime_start else None)
+        record = trial_record(t)
         note = t.system_attrs.get(FAIL_REASON_ATTR) or (
             f"retry of trial {t.system_attrs['retry_history'][-1]}"
             if t.system_attrs.get("retry_history") else "")
-        rows.append([t.number, t.state.name, t.value, seconds, lanes.get(t.number, ""),
-                     *[t.params.get(n) for n in names], note])
+        rows.append([record["number"], record["state"], record["value"], record["seconds"],
+                     lanes.get(t.number, ""), *[record["params"].get(n) for n in names], note])
     return header, rows
 
 

@@ -23,7 +23,7 @@ from optuna_spark.errors import OptunaSparkError
 from optuna_spark.lost import LostTrials
 from optuna_spark.prefetch import Prefetcher
 from optuna_spark.spark_task import current_task
-from optuna_spark.storage import CANCELLED_ATTR, FAIL_REASON_ATTR
+from optuna_spark.storage import FAIL_REASON_ATTR, cancelled_attrs, fail_trial
 
 
 @dataclass(frozen=True)
@@ -239,15 +239,11 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
 def _dispose(study: Any, prefetcher: Prefetcher) -> None:
     """A trial asked ahead that the loop will not run (it stopped after failures, or on an
     error) is failed as cancelled, so it neither counts nor waits for a heartbeat sweep."""
-    from optuna.trial import TrialState
-
     try:
         unused = prefetcher.take_unused()
         if unused is not None:
-            reason = "asked ahead, not run: the worker stopped"
-            study._storage.set_trial_system_attr(unused._trial_id, CANCELLED_ATTR, reason)
-            study._storage.set_trial_system_attr(unused._trial_id, FAIL_REASON_ATTR, reason)
-            study._storage.set_trial_state_values(unused._trial_id, TrialState.FAIL)
+            fail_trial(study._storage, unused._trial_id,
+                       cancelled_attrs("asked ahead, not run: the worker stopped"))
     except Exception:  # the driver's sweep of orphaned trials handles it then
         logging.getLogger(__name__).debug("could not dispose of a prefetched trial", exc_info=True)
     finally:
