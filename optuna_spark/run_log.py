@@ -19,7 +19,10 @@ _metadata = MetaData()
 runs = Table(
     TABLE_NAME,
     _metadata,
-    Column("run_id", String(36), primary_key=True),
+    # An autoincrement key orders the runs: two runs may end within one second, which is
+    # all the resolution a DATETIME column keeps on MySQL and SQLite.
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(36), nullable=False, unique=True),
     Column("study_id", Integer, nullable=False, index=True),
     Column("finished_at", DateTime, server_default=func.now()),
     Column("facts", Text, nullable=False),  # JSON
@@ -46,7 +49,7 @@ def read_runs(engine: Any, study_id: int) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         rows = conn.execute(
             select(runs.c.facts).where(runs.c.study_id == study_id)
-            .order_by(runs.c.finished_at, runs.c.run_id)
+            .order_by(runs.c.seq)
         ).all()
     return [json.loads(row.facts) for row in rows]
 
