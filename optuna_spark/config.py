@@ -8,6 +8,7 @@ so a bad value fails on the driver with a one-sentence :class:`ConfigError`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -220,6 +221,28 @@ class ObjectiveSpec:
         return f"ObjectiveSpec(kind={self.kind!r}, name={self.name!r})"
 
 
+_LOCAL_MASTER = re.compile(
+    r"local(\[(\*|[1-9]\d*)(,[1-9]\d*)?\])?|local-cluster\[[1-9]\d*,[1-9]\d*,[1-9]\d*\]"
+)
+_SPARK_MASTER = re.compile(r"spark://[^\s:,/]+:\d+(,[^\s:,/]+:\d+)*")
+
+
+def check_master(master: str) -> None:
+    """Refuse a malformed local or standalone master URL before Spark starts (Spark's own
+    error arrives after a JVM start, wrapped in a Java stack trace). Other schemes (yarn,
+    k8s://...) are Spark's to judge."""
+    if master.startswith("local") and not _LOCAL_MASTER.fullmatch(master):
+        raise ConfigError(
+            f"--master {master!r} is not a local Spark master; use local, local[N], local[*], "
+            "local[N,MAX_FAILURES] or local-cluster[WORKERS,CORES,MEMORY_MB]."
+        )
+    if master.startswith("spark://") and not _SPARK_MASTER.fullmatch(master):
+        raise ConfigError(
+            f"--master {master!r} is not a standalone Spark master; use spark://HOST:PORT "
+            "(several masters: spark://HOST1:PORT1,HOST2:PORT2)."
+        )
+
+
 @dataclass(frozen=True)
 class BackendSpec:
     """How workers are fanned out."""
@@ -235,6 +258,8 @@ class BackendSpec:
         if self.tasks is not None:
             _positive("--tasks", self.tasks)
         _positive("--jobs", self.jobs)
+        if self.master is not None:
+            check_master(self.master)
         if self.archive and (self.master is None or self.master.startswith("local")):
             raise ConfigError(
                 "--archive ships a packed environment to cluster executors; pass a cluster "

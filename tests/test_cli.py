@@ -141,6 +141,26 @@ def test_subprocess_local_cluster_ships_everything_across_processes(tmp_path: Pa
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert trial_states(url, "objective") == {"COMPLETE": 10}
+    # The JVM's start-up lines (incubator module, "Setting default log level") are not shown.
+    assert done.stderr == "", done.stderr[-3000:]
+
+
+@pytest.mark.spark
+def test_a_standalone_master_that_is_not_running_fails_at_once(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a loopback port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    done = _subprocess("run", "--storage", url, "--objective", "quadratic", "--backend", "rdd",
+                       "--master", f"spark://127.0.0.1:{port}", "--trials", "4", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"Error: cannot reach the Spark master spark://127.0.0.1:{port} (127.0.0.1:{port}: "
+        "Connection refused); start it (for example standalone/start-cluster.sh) or fix --master."
+    ]
+    assert not (tmp_path / "m.db").exists() or finished(url, "quadratic") == 0
 
 
 def test_ctrl_c_exits_130_and_the_same_command_resumes(tmp_path: Path) -> None:

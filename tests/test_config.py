@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from optuna_spark.config import (
@@ -92,3 +94,23 @@ def test_heartbeat_grace_defaults_to_three_intervals_and_can_be_off() -> None:
     assert HeartbeatSpec(interval=10, grace_period=15).grace_seconds == 15
     off = HeartbeatSpec(interval=None)
     assert not off.enabled and off.grace_seconds is None
+
+
+@pytest.mark.parametrize("master", [
+    "local", "local[2]", "local[*]", "local[4,3]", "local[*,2]", "local-cluster[2,1,1024]",
+    "spark://127.0.0.1:7077", "spark://a:7077,b:7077", "yarn", "k8s://https://127.0.0.1:6443",
+])
+def test_masters_spark_accepts_pass(master: str) -> None:
+    assert BackendSpec(name="rdd", master=master).master == master
+
+
+@pytest.mark.parametrize("master,says", [
+    ("local[2", "is not a local Spark master"),
+    ("local[0]", "is not a local Spark master"),
+    ("local-cluster[2,1]", "is not a local Spark master"),
+    ("spark://127.0.0.1", "is not a standalone Spark master"),
+    ("spark://host:7077/", "is not a standalone Spark master"),
+])
+def test_malformed_masters_are_refused_before_spark_starts(master: str, says: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        BackendSpec(name="rdd", master=master)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import uuid
 import warnings
 from importlib import resources
@@ -71,6 +73,37 @@ def is_local_master(master: str | None) -> bool:
     return master is None or master.startswith("local")
 
 
+def java_message(exc: BaseException) -> str:
+    """The message of the Java exception behind a Py4J error, without its stack trace
+    (``": org.apache.spark.SparkException: Could not parse..."`` -> ``"Could not parse..."``);
+    the first line of anything else."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in lines:
+        match = re.match(r":?\s*(?:[\w$]+\.)+[\w$]*(?:Exception|Error):\s*(.+)", line)
+        if match:
+            return match.group(1)
+    return lines[0] if lines else type(exc).__name__
+
+
+def check_master_reachable(master: str, timeout: float = 5.0) -> None:
+    """Fail at once, with the address, when no master of a ``spark://`` URL accepts a
+    connection (Spark itself retries for a minute and then prints pages of stack traces)."""
+    if not master.startswith("spark://"):
+        return
+    problems = []
+    for address in master[len("spark://"):].split(","):
+        host, _, port = address.rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=timeout).close()
+            return
+        except OSError as exc:
+            problems.append(f"{address}: {exc.strerror or exc}")
+    raise BackendError(
+        f"cannot reach the Spark master {master} ({'; '.join(problems)}); start it (for "
+        "example standalone/start-cluster.sh) or fix --master."
+    )
+
+
 class SparkSessionHandle:
     """A session to run on, remembering whether we created it (and so must stop it)."""
 
@@ -88,6 +121,8 @@ class SparkSessionHandle:
             self.session = SparkSession.builder.appName(_APP_NAME).getOrCreate()
             return
         check_java()
+        if master is not None:
+            check_master_reachable(master)
         self.session = _build_session(SparkSession, master or "local[*]", archive)
 
     @property
@@ -117,6 +152,8 @@ class SparkSessionHandle:
 
 
 def _build_session(session_cls: Any, master: str, archive: str | None = None) -> Any:
+    settings = {"spark.app.name": _APP_NAME, "spark.master": master,
+                "spark.ui.showConsoleProgress": "false"}
     if is_local_master(master):
         # Executors are Python processes on this machine: they must run this interpreter
         # (the venv's), and Spark must bind to loopback (hostnames here may resolve to an
@@ -124,8 +161,12 @@ def _build_session(session_cls: Any, master: str, archive: str | None = None) ->
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    builder = session_cls.builder.appName(_APP_NAME).master(master)
-    builder = builder.config("spark.ui.showConsoleProgress", "false")
+        log_config = resources.files("optuna_spark") / "resources" / "log4j2.properties"
+        settings.update({
+            "spark.driver.host": "127.0.0.1",
+            "spark.driver.bindAddress": "127.0.0.1",
+            "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{log_config}",
+        })
     if archive:
         from optuna_spark.pack import ENV_DIR, EXECUTOR_PYTHON
 
@@ -133,22 +174,67 @@ def _build_session(session_cls: Any, master: str, archive: str | None = None) ->
         # executors' Python from PYSPARK_PYTHON when it builds the context (the conf alone only
         # reaches spark-submit), so set both.
         os.environ["PYSPARK_PYTHON"] = EXECUTOR_PYTHON
-        builder = builder.config("spark.archives", f"{archive}#{ENV_DIR}").config(
-            "spark.pyspark.python", EXECUTOR_PYTHON
-        )
-    if is_local_master(master):
-        log_config = resources.files("optuna_spark") / "resources" / "log4j2.properties"
-        builder = (
-            builder.config("spark.driver.host", "127.0.0.1")
-            .config("spark.driver.bindAddress", "127.0.0.1")
-            .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{log_config}")
-        )
+        settings.update({"spark.archives": f"{archive}#{ENV_DIR}",
+                         "spark.pyspark.python": EXECUTOR_PYTHON})
+    builder = session_cls.builder
+    for key, value in settings.items():
+        builder = builder.config(key, value)
     try:
+        _launch_gateway(settings)
         session = builder.getOrCreate()
     except Exception as exc:
-        raise BackendError(f"Spark could not start with master {master!r}: {exc}".rstrip(".") + ".") from exc
+        raise BackendError(
+            f"Spark could not start with master {master!r}: {java_message(exc)}".rstrip(".") + "."
+        ) from exc
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+# Start-up lines no user can act on, printed straight to stderr rather than through a logger
+# our log4j2 settings govern: the JVM's own (Spark's launcher always adds the vector module)
+# and a shell's "default log level" notice, which PySpark gets too (it is set to ERROR after).
+_JVM_NOISE = (
+    b"WARNING: Using incubator modules:",
+    b"Setting default log level to",
+    b"To adjust logging level use sc.setLogLevel(",
+)
+
+
+def _launch_gateway(settings: dict[str, str]) -> None:
+    """Start the Spark JVM with its stderr passed through a filter that drops the JVM's own
+    start-up noise; everything else (Spark's errors included) still reaches stderr.
+
+    Only when this process is about to start its first JVM: under spark-submit, or once a
+    context existed, PySpark reuses the JVM it has.
+    """
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is not None or os.environ.get("PYSPARK_GATEWAY_PORT"):
+        return
+    conf = SparkConf(loadDefaults=False).setAll(list(settings.items()))
+    # Our own pipe, read from before the JVM starts: what it prints while starting (or
+    # failing to start) is forwarded too, and never fills the pipe while PySpark waits.
+    read_fd, write_fd = os.pipe()
+    threading.Thread(target=_forward_stderr, args=(os.fdopen(read_fd, "rb"),),
+                     name="optuna-spark-jvm-stderr", daemon=True).start()
+    try:
+        gateway = launch_gateway(conf, popen_kwargs={"stderr": write_fd})
+    finally:
+        os.close(write_fd)  # the JVM holds its own copy; at its exit the reader sees the end
+    SparkContext._ensure_initialized(gateway=gateway)
+
+
+def _forward_stderr(stream: Any) -> None:
+    """Copy the JVM's stderr to ours line by line, minus :data:`_JVM_NOISE`. It must keep
+    reading for the JVM's whole life: a full pipe would block the JVM's next write."""
+    for line in iter(stream.readline, b""):
+        if line.startswith(_JVM_NOISE):
+            continue
+        try:
+            os.write(2, line)
+        except OSError:  # our stderr is gone; keep draining the pipe regardless
+            pass
 
 
 def quiet_spark_warnings() -> None:

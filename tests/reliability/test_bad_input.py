@@ -146,6 +146,12 @@ def _cases(url: str, tmp: Path) -> list[Case]:
              "--grace-period (5 s) must be longer than"),
         Case("unknown sampler", run("--objective", "quadratic", "--sampler", "bayes"),
              "Invalid value for '--sampler'"),
+        # Spark masters
+        Case("malformed local master", run("--objective", "quadratic", "--backend", "rdd",
+                                           "--master", "local[2"), "is not a local Spark master"),
+        Case("malformed standalone master", run("--objective", "quadratic", "--backend", "rdd",
+                                                "--master", "spark://127.0.0.1"),
+             "is not a standalone Spark master"),
         # storage
         Case("malformed storage URL", ["run", "--storage", "not a url", "--objective", "quadratic"],
              "is not a URL"),
@@ -231,7 +237,7 @@ def test_bad_input_cases(mysql_url: str, tmp_path: Path, record, scanned: Callab
         before = after
     assert not failures, "\n".join(failures)
     record("bad input", f"{len(cases)} bad inputs across run, best, trials, delete-study, studies, "
-           "pack-env, make-data (data, objectives, devices, counts, storage, names)",
+           "pack-env, make-data (data, objectives, devices, counts, Spark masters, storage, names)",
            "each: one sentence naming the fix, exit 1 or 2, no traceback, storage untouched "
            "(failing objectives: their trials FAIL, none RUNNING)", 0)
 
