@@ -224,6 +224,8 @@ def open_storage(
 
     import optuna
 
+    from optuna_spark.trial_loader import FastReadRDBStorage
+
     engine_kwargs: dict[str, Any] = {}
     path = sqlite_path(spec.url)
     if path is not None and not driver and not os.path.exists(path):
@@ -248,7 +250,7 @@ def open_storage(
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         # Retried briefly: another process may be creating the same tables right now.
         storage = call_with_retry(
-            optuna.storages.RDBStorage,
+            FastReadRDBStorage,
             spec.url,
             engine_kwargs=engine_kwargs,
             skip_compatibility_check=not driver,
