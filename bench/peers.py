@@ -439,6 +439,23 @@ def run_benchmarks(scenarios: list[Scenario], repeats: int, peers: list[str],
     return results
 
 
+# A hand-written block (a summary of targets met, what changed) between these markers in the
+# Markdown file survives the next run; it should name the run it was written from.
+NOTES_START, NOTES_END = "<!-- notes: kept by bench/peers.py -->", "<!-- /notes -->"
+
+
+def kept_notes(path: str) -> str:
+    """The hand-written block of an earlier Markdown output, markers included ("" if none)."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return ""
+    start, end = text.find(NOTES_START), text.find(NOTES_END)
+    if start < 0 or end < start:
+        return ""
+    return text[start:end + len(NOTES_END)] + "\n\n"
+
+
 def markdown(results: list[Result], scenarios: list[Scenario]) -> str:
     lines = []
     for scenario in scenarios:
@@ -568,7 +585,7 @@ def main() -> None:
         images = plots(results, scenarios, args.plots)
         relative = [os.path.relpath(i, Path(args.markdown).parent) for i in images]
         table += "\n" + "\n".join(f"![{Path(i).stem}]({i})" for i in relative) + "\n"
-    table = preamble(args.repeats, argv) + "\n" + table
+    table = preamble(args.repeats, argv) + "\n" + kept_notes(args.markdown) + table
     print(table)
     outputs = [] if args.render else [(args.json, json.dumps({
         "started": started, "repeats": args.repeats, "cpus": os.cpu_count(), "argv": argv,

@@ -110,3 +110,14 @@ def test_dataframe_backend_takes_the_users_dataframe_and_any_objective(spark, sq
     plain = optimize("quadratic", 4, backend="dataframe", tasks=2, storage=sqlite_url,
                      study_name="q")
     assert plain.counts["COMPLETE"] == 4
+
+
+def test_a_master_other_than_the_active_sessions_is_an_error(spark, sqlite_url: str) -> None:
+    from optuna_spark import optimize
+    from optuna_spark.errors import BackendError
+
+    with pytest.raises(BackendError, match=r"already has a Spark session on 'local\[2\]', not 'local\[3\]'"):
+        optimize("quadratic", 3, backend="rdd", master="local[3]", storage=sqlite_url, study_name="m")
+    assert "m" not in study_names(sqlite_url)
+    assert optimize("quadratic", 3, backend="rdd", master="local[2]", storage=sqlite_url,
+                    study_name="m").counts["COMPLETE"] == 3

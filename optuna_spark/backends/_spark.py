@@ -114,6 +114,13 @@ class SparkSessionHandle:
         active = SparkSession.getActiveSession()
         self.created = active is None
         if active is not None:
+            running_on = active.sparkContext.master
+            if master is not None and master != running_on:
+                # Spark would hand back the active session and ignore the master asked for.
+                raise BackendError(
+                    f"this process already has a Spark session on {running_on!r}, not "
+                    f"{master!r}; leave --master out to run on it, or stop it first."
+                )
             self.session = active
             return
         if master is None and os.environ.get("PYSPARK_GATEWAY_PORT"):
