@@ -5,7 +5,7 @@ Optuna's ORM loader spent 1.7 s of CPU on that per worker (0.35 ms a trial: ORM 
 bookkeeping, and each parameter's distribution parsed from JSON twice per trial), which made
 resuming a large study slower than the trials themselves. This loader selects the same columns
 with SQLAlchemy Core, parses each distinct distribution once, and builds the same
-``FrozenTrial`` objects, 6-9 times faster. It is only a reader: every write still goes through
+``FrozenTrial`` objects, 6-10 times faster. It is only a reader: every write still goes through
 Optuna.
 
 ``tests/test_trial_loader.py`` checks that it returns exactly what Optuna's own loader returns,

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from optuna_spark.cli import cli
+from tests.conftest import _free_port
 from tests.helpers import cancelled, finished, finished_so_far, trial_states
 
 
@@ -147,11 +148,7 @@ def test_subprocess_local_cluster_ships_everything_across_processes(tmp_path: Pa
 
 @pytest.mark.spark
 def test_a_standalone_master_that_is_not_running_fails_at_once(tmp_path: Path) -> None:
-    import socket
-
-    with socket.socket() as sock:  # a loopback port nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = _free_port()  # a loopback port nothing listens on
     url = f"sqlite:///{tmp_path / 'm.db'}"
     done = _subprocess("run", "--storage", url, "--objective", "quadratic", "--backend", "rdd",
                        "--master", f"spark://127.0.0.1:{port}", "--trials", "4", cwd=tmp_path)

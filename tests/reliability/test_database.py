@@ -10,11 +10,12 @@ import threading
 import time
 from pathlib import Path
 
+import optuna
 import pytest
 
 from optuna_spark.config import BackendSpec, RunConfig, SamplerSpec, StorageSpec
 from optuna_spark.runner import run_study
-from tests.conftest import TEST_DB_PASSWORD
+from tests.conftest import TEST_DB_PASSWORD, _free_port
 from tests.helpers import read_trials, unique_study_name, with_test_password
 
 SLOW_OBJECTIVE = '''
@@ -117,20 +118,16 @@ def _silent_listener() -> tuple[int, threading.Event]:
     return server.getsockname()[1], stop
 
 
-def _closed_port() -> int:
-    """A loopback port nobody listens on (connections are refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.mysql
 def test_unreachable_or_refusing_database_at_start(mysql_url: str, tmp_path: Path, record,
                                                    scanned) -> None:
     """A server that never answers, a port that refuses, a wrong password, a missing database:
     each is one sentence within 10 s and a non-zero exit, for run and for the study commands."""
+    # Optuna's tables must exist for "ghost" to be a missing study, not a database without
+    # tables (which other tests create when the whole suite runs, but not when this one runs alone).
+    optuna.create_study(study_name=unique_study_name(), storage=with_test_password(mysql_url))
     port, stop = _silent_listener()
-    refused = _closed_port()
+    refused = _free_port()  # nobody listens there: connections are refused
     try:
         good_host = mysql_url.rsplit("/", 1)[0]
         wrong_pw = tmp_path / "wrong"
