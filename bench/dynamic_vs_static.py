@@ -41,8 +41,9 @@ def static_split(spark, url: str, study_name: str, trials: int, workers: int) ->
         exec(compile(source, "varying_objective.py", "exec"), namespace)
         opt.logging.set_verbosity(opt.logging.WARNING)
         for share in items:
-            study = opt.load_study(study_name=study_name, storage=url,
-                                   sampler=opt.samplers.RandomSampler())
+            study = opt.load_study(
+                study_name=study_name, storage=url, sampler=opt.samplers.RandomSampler()
+            )
             study.optimize(namespace["objective"], n_trials=share)
             yield share
 
@@ -57,11 +58,16 @@ def shared_budget(url: str, study_name: str, trials: int, workers: int) -> float
     from optuna_spark.config import BackendSpec, RunConfig, SamplerSpec, StorageSpec
     from optuna_spark.runner import run_study
 
-    summary = run_study(RunConfig(
-        storage=StorageSpec(url), objective=f"{HERE / 'varying_objective.py'}:objective",
-        study_name=study_name, trials=trials, backend=BackendSpec(name="rdd", tasks=workers),
-        sampler=SamplerSpec(name="random"),
-    ))
+    summary = run_study(
+        RunConfig(
+            storage=StorageSpec(url),
+            objective=f"{HERE / 'varying_objective.py'}:objective",
+            study_name=study_name,
+            trials=trials,
+            backend=BackendSpec(name="rdd", tasks=workers),
+            sampler=SamplerSpec(name="random"),
+        )
+    )
     assert summary.counts["COUNTED"] == trials, summary.counts
     return summary.wall_seconds
 
@@ -73,18 +79,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from pyspark.sql import SparkSession
-
     import optuna
-
+    from pyspark.sql import SparkSession
     from varying_objective import duration
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-    spark = (SparkSession.builder.master(f"local[{args.workers}]").appName("bench")
-             .config("spark.driver.host", "127.0.0.1")
-             .config("spark.driver.bindAddress", "127.0.0.1")
-             .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+    spark = (
+        SparkSession.builder.master(f"local[{args.workers}]")
+        .appName("bench")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
     spark.sparkContext.setLogLevel("ERROR")
     # Warm the Python workers once so neither side pays their start-up alone.
     spark.sparkContext.parallelize(range(args.workers), args.workers).map(lambda x: x).collect()
@@ -95,12 +103,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(args.repeats):
             url = f"sqlite:///{tmp}/bench-{rep}.db"
-            times["static split"].append(static_split(spark, url, "static", args.trials, args.workers))
+            times["static split"].append(
+                static_split(spark, url, "static", args.trials, args.workers)
+            )
             times["optuna-spark"].append(shared_budget(url, "shared", args.trials, args.workers))
     spark.stop()
 
-    print(f"{args.trials} trials of 0.1-1.5 s ({work:.1f} s of work) on {args.workers} Spark "
-          f"tasks; ideal {ideal:.1f} s; medians of {args.repeats}")
+    print(
+        f"{args.trials} trials of 0.1-1.5 s ({work:.1f} s of work) on {args.workers} Spark "
+        f"tasks; ideal {ideal:.1f} s; medians of {args.repeats}"
+    )
     print(f"{'scheduler':<14} {'wall s':>7} {'efficiency':>10}  runs")
     for name, values in times.items():
         median = statistics.median(values)

@@ -31,13 +31,13 @@ def loss(kind: str, x: float) -> float:
     return (x - 0.3) ** 2
 
 
-def trivial(trial) -> float:  # noqa: ANN001 - an Optuna trial
+def trivial(trial) -> float:
     return loss("trivial", trial.suggest_float("x", 0.0, 1.0))
 
 
-def sleep(trial) -> float:  # noqa: ANN001
+def sleep(trial) -> float:
     return loss("sleep", trial.suggest_float("x", 0.0, 1.0))
 
 
-def straggler(trial) -> float:  # noqa: ANN001
+def straggler(trial) -> float:
     return loss("straggler", trial.suggest_float("x", 0.0, 1.0))

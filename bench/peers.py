@@ -73,17 +73,50 @@ _STORAGE_PEERS = ("optuna-spark rdd", "static split joblibspark", "plain Optuna 
 SCENARIOS = [
     Scenario("overhead", "trivial", 200, 2, "trivial objective, 200 trials, 2 workers"),
     Scenario("efficiency", "sleep", 100, 2, "0.5 s objective, 100 trials, 2 workers"),
-    Scenario("stragglers2", "straggler", 100, 2, "0.1-1.5 s objective, 100 trials, 2 workers",
-             peers=_FAST_PEERS),
-    Scenario("stragglers4", "straggler", 100, 4, "0.1-1.5 s objective, 100 trials, 4 workers",
-             peers=_FAST_PEERS),
-    Scenario("scale100", "trivial", 100, 2, "storage: 100 trivial trials (random sampler) "
-             "added to a study of 100", sampler="random", prefill=100, peers=_STORAGE_PEERS),
-    Scenario("scale5000", "trivial", 100, 2, "storage: 100 trivial trials (random sampler) "
-             "added to a study of 5,000", sampler="random", prefill=5000, peers=_STORAGE_PEERS),
-    Scenario("wine", "wine", 100, 2, "end to end: XGBoost on the wine data, 100 trials, "
-             "2 workers", peers=("optuna-spark joblibspark", "optuna-spark rdd",
-                                 "static split joblibspark")),
+    Scenario(
+        "stragglers2",
+        "straggler",
+        100,
+        2,
+        "0.1-1.5 s objective, 100 trials, 2 workers",
+        peers=_FAST_PEERS,
+    ),
+    Scenario(
+        "stragglers4",
+        "straggler",
+        100,
+        4,
+        "0.1-1.5 s objective, 100 trials, 4 workers",
+        peers=_FAST_PEERS,
+    ),
+    Scenario(
+        "scale100",
+        "trivial",
+        100,
+        2,
+        "storage: 100 trivial trials (random sampler) added to a study of 100",
+        sampler="random",
+        prefill=100,
+        peers=_STORAGE_PEERS,
+    ),
+    Scenario(
+        "scale5000",
+        "trivial",
+        100,
+        2,
+        "storage: 100 trivial trials (random sampler) added to a study of 5,000",
+        sampler="random",
+        prefill=5000,
+        peers=_STORAGE_PEERS,
+    ),
+    Scenario(
+        "wine",
+        "wine",
+        100,
+        2,
+        "end to end: XGBoost on the wine data, 100 trials, 2 workers",
+        peers=("optuna-spark joblibspark", "optuna-spark rdd", "static split joblibspark"),
+    ),
 ]
 QUALITY = "quality"
 
@@ -121,7 +154,7 @@ class Run:
 
 
 def optuna_spark(backend: str) -> Callable[..., Run]:
-    def run(spark, url: str, study: str, scenario: Scenario) -> Run:  # noqa: ANN001
+    def run(spark, url: str, study: str, scenario: Scenario) -> Run:
         from optuna_spark.config import (
             BackendSpec,
             DataSpec,
@@ -135,15 +168,21 @@ def optuna_spark(backend: str) -> Callable[..., Run]:
 
         objective = "xgboost" if scenario.kind == "wine" else f"objectives:{scenario.kind}"
         data = DataSpec(bundled_wine_csv()) if scenario.kind == "wine" else None
-        summary = run_study(RunConfig(
-            storage=StorageSpec(url), objective=objective, study_name=study, data=data,
-            trials=scenario.trials + scenario.prefill,
-            backend=BackendSpec(name=backend, tasks=scenario.workers, jobs=scenario.workers),
-            sampler=SamplerSpec(name=scenario.sampler, seed=1), heartbeat=HeartbeatSpec(interval=None),
-            # The bench objectives suggest the same parameter in every trial, so they may be
-            # sampled ahead (--prefetch; the built-in objectives do it by default).
-            prefetch=True,
-        ))
+        summary = run_study(
+            RunConfig(
+                storage=StorageSpec(url),
+                objective=objective,
+                study_name=study,
+                data=data,
+                trials=scenario.trials + scenario.prefill,
+                backend=BackendSpec(name=backend, tasks=scenario.workers, jobs=scenario.workers),
+                sampler=SamplerSpec(name=scenario.sampler, seed=1),
+                heartbeat=HeartbeatSpec(interval=None),
+                # The bench objectives suggest the same parameter in every trial, so they may be
+                # sampled ahead (--prefetch; the built-in objectives do it by default).
+                prefetch=True,
+            )
+        )
         assert summary.added == scenario.trials, summary.counts
         return Run(summary.wall_seconds, _xs(url, study), summary.best_value)
 
@@ -168,7 +207,7 @@ def _objective(kind: str) -> Callable[..., float]:
     return build_objective(spec, 1, None, 0)
 
 
-def _sampler(name: str):  # noqa: ANN202
+def _sampler(name: str):
     import optuna
 
     return optuna.samplers.RandomSampler() if name == "random" else None  # None: Optuna's TPE
@@ -184,7 +223,7 @@ def _run_share(url: str, study: str, kind: str, share: int, sampler: str = "tpe"
     return share
 
 
-def static_joblibspark(spark, url: str, study: str, scenario: Scenario) -> Run:  # noqa: ANN001
+def static_joblibspark(spark, url: str, study: str, scenario: Scenario) -> Run:
     import optuna
     from joblib import Parallel, delayed, parallel_backend
     from joblibspark import register_spark
@@ -195,19 +234,20 @@ def static_joblibspark(spark, url: str, study: str, scenario: Scenario) -> Run: 
     with parallel_backend("spark", n_jobs=scenario.workers):
         done = Parallel(n_jobs=scenario.workers)(
             delayed(_run_share)(url, study, scenario.kind, share, scenario.sampler)
-            for share in _shares(scenario.trials, scenario.workers))
+            for share in _shares(scenario.trials, scenario.workers)
+        )
     wall = time.perf_counter() - started
     assert sum(done) == scenario.trials
     return Run(wall, _xs(url, study), optuna.load_study(study_name=study, storage=url).best_value)
 
 
-def static_rdd(spark, url: str, study: str, scenario: Scenario) -> Run:  # noqa: ANN001
+def static_rdd(spark, url: str, study: str, scenario: Scenario) -> Run:
     import optuna
 
     optuna.create_study(study_name=study, storage=url, load_if_exists=True)
     kind, sampler = scenario.kind, scenario.sampler
 
-    def partition(shares):  # noqa: ANN001
+    def partition(shares):
         for share in shares:
             yield _run_share(url, study, kind, share, sampler)
 
@@ -219,7 +259,7 @@ def static_rdd(spark, url: str, study: str, scenario: Scenario) -> Run:  # noqa:
     return Run(wall, _xs(url, study))
 
 
-def _process_share(url: str, study: str, kind: str, sampler: str, share: int, ready, go) -> None:  # noqa: ANN001
+def _process_share(url: str, study: str, kind: str, sampler: str, share: int, ready, go) -> None:
     import optuna
 
     sys.path.insert(0, str(HERE))
@@ -231,7 +271,7 @@ def _process_share(url: str, study: str, kind: str, sampler: str, share: int, re
     loaded.optimize(objective, n_trials=share)
 
 
-def plain_optuna(spark, url: str, study: str, scenario: Scenario) -> Run:  # noqa: ANN001
+def plain_optuna(spark, url: str, study: str, scenario: Scenario) -> Run:
     """Optuna alone: worker processes on this machine, timed from when all have loaded the
     study (their interpreter start and imports excluded), so this is the per-trial floor."""
     import optuna
@@ -239,9 +279,13 @@ def plain_optuna(spark, url: str, study: str, scenario: Scenario) -> Run:  # noq
     optuna.create_study(study_name=study, storage=url, load_if_exists=True)
     context = multiprocessing.get_context("spawn")
     ready, go = context.Semaphore(0), context.Event()
-    processes = [context.Process(target=_process_share,
-                                 args=(url, study, scenario.kind, scenario.sampler, share, ready, go))
-                 for share in _shares(scenario.trials, scenario.workers)]
+    processes = [
+        context.Process(
+            target=_process_share,
+            args=(url, study, scenario.kind, scenario.sampler, share, ready, go),
+        )
+        for share in _shares(scenario.trials, scenario.workers)
+    ]
     for process in processes:
         process.start()
     for _ in processes:
@@ -255,7 +299,7 @@ def plain_optuna(spark, url: str, study: str, scenario: Scenario) -> Run:  # noq
     return Run(wall, _xs(url, study))
 
 
-def hyperopt_spark(spark, url: str, study: str, scenario: Scenario) -> Run:  # noqa: ANN001
+def hyperopt_spark(spark, url: str, study: str, scenario: Scenario) -> Run:
     """Hyperopt's SparkTrials keeps its trials on the driver (no database)."""
     from hyperopt import STATUS_OK, SparkTrials, fmin, hp, tpe
 
@@ -268,20 +312,25 @@ def hyperopt_spark(spark, url: str, study: str, scenario: Scenario) -> Run:  # n
 
     trials = SparkTrials(parallelism=scenario.workers, spark_session=spark)
     started = time.perf_counter()
-    fmin(fn, hp.uniform("x", 0.0, 1.0), algo=tpe.suggest, max_evals=scenario.trials,
-         trials=trials, show_progressbar=False)
+    fmin(
+        fn,
+        hp.uniform("x", 0.0, 1.0),
+        algo=tpe.suggest,
+        max_evals=scenario.trials,
+        trials=trials,
+        show_progressbar=False,
+    )
     wall = time.perf_counter() - started
     return Run(wall, [float(v) for v in trials.vals["x"]])
 
 
-def mlflow_spark(spark, url: str, study: str, scenario: Scenario) -> Run:  # noqa: ANN001
+def mlflow_spark(spark, url: str, study: str, scenario: Scenario) -> Run:
     """MLflow's MlflowSparkStudy keeps its trials as MLflow runs (tracking store: the same
     MariaDB, a database of its own)."""
     import mlflow
+    import objectives as objs
     from mlflow.optuna.storage import MlflowStorage
     from mlflow.pyspark.optuna.study import MlflowSparkStudy
-
-    import objectives as objs
 
     tracking = _MLFLOW_TRACKING
     mlflow.set_tracking_uri(tracking)
@@ -289,8 +338,9 @@ def mlflow_spark(spark, url: str, study: str, scenario: Scenario) -> Run:  # noq
     storage = MlflowStorage(experiment_id=experiment)
     mlflow_study = MlflowSparkStudy(study, storage, mlflow_tracking_uri=tracking)
     started = time.perf_counter()
-    mlflow_study.optimize(getattr(objs, scenario.kind), n_trials=scenario.trials,
-                          n_jobs=scenario.workers)
+    mlflow_study.optimize(
+        getattr(objs, scenario.kind), n_trials=scenario.trials, n_jobs=scenario.workers
+    )
     wall = time.perf_counter() - started
     return Run(wall, [t.params["x"] for t in mlflow_study.trials if "x" in t.params])
 
@@ -311,8 +361,11 @@ PEERS: dict[str, Callable[..., Run]] = {
 def _xs(url: str, study: str) -> list[float]:
     import optuna
 
-    return [t.params["x"] for t in optuna.load_study(study_name=study, storage=url).trials
-            if t.state.name == "COMPLETE" and "x" in t.params]
+    return [
+        t.params["x"]
+        for t in optuna.load_study(study_name=study, storage=url).trials
+        if t.state.name == "COMPLETE" and "x" in t.params
+    ]
 
 
 def _prefill(url: str, study: str, trials: int) -> None:
@@ -324,10 +377,14 @@ def _prefill(url: str, study: str, trials: int) -> None:
     created = optuna.create_study(study_name=study, storage=url)
     rng = random.Random(0)
     distribution = optuna.distributions.FloatDistribution(0.0, 1.0)
-    created.add_trials([
-        optuna.trial.create_trial(params={"x": x}, distributions={"x": distribution},
-                                  value=(x - 0.3) ** 2)
-        for x in (rng.random() for _ in range(trials))])
+    created.add_trials(
+        [
+            optuna.trial.create_trial(
+                params={"x": x}, distributions={"x": distribution}, value=(x - 0.3) ** 2
+            )
+            for x in (rng.random() for _ in range(trials))
+        ]
+    )
 
 
 def _ideal(kind: str, xs: list[float], workers: int) -> float:
@@ -357,8 +414,12 @@ class MariaDB:
 
     def _script(self, action: str, *extra: str) -> None:
         env = {**os.environ, "OPTUNA_SPARK_DB_PASSWORD": self.password}
-        subprocess.run([str(ROOT / "scripts" / "setup-mysql.sh"), action, *self.args, *extra],
-                       env=env, check=True, capture_output=True)
+        subprocess.run(
+            [str(ROOT / "scripts" / "setup-mysql.sh"), action, *self.args, *extra],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
 
     def __enter__(self) -> MariaDB:
         self._script("start")
@@ -373,7 +434,7 @@ class MariaDB:
         return f"mysql://optuna_user:{self.password}@127.0.0.1:{self.port}/{database}"
 
 
-def _session(workers: int):  # noqa: ANN202
+def _session(workers: int):
     from optuna_spark.backends._spark import SparkSessionHandle, quiet_spark_warnings
 
     quiet_spark_warnings()
@@ -395,8 +456,9 @@ def _available(name: str) -> str | None:
     return None
 
 
-def run_benchmarks(scenarios: list[Scenario], repeats: int, peers: list[str],
-                   slow_repeats: int) -> list[Result]:
+def run_benchmarks(
+    scenarios: list[Scenario], repeats: int, peers: list[str], slow_repeats: int
+) -> list[Result]:
     global _MLFLOW_TRACKING
     import logging
 
@@ -411,8 +473,11 @@ def run_benchmarks(scenarios: list[Scenario], repeats: int, peers: list[str],
                 if spark is not None:
                     spark.stop()
                 spark = _session(scenario.workers)
-            rows = {name: Result(scenario.name, name, error=_available(name))
-                    for name in peers if not scenario.peers or name in scenario.peers}
+            rows = {
+                name: Result(scenario.name, name, error=_available(name))
+                for name in peers
+                if not scenario.peers or name in scenario.peers
+            }
             if scenario.kind != "trivial":
                 rows.pop("plain Optuna processes", None)  # the per-trial floor only
             for repeat in range(repeats):
@@ -424,15 +489,19 @@ def run_benchmarks(scenarios: list[Scenario], repeats: int, peers: list[str],
                         if scenario.prefill:
                             _prefill(url, study, scenario.prefill)
                         outcome = PEERS[name](spark, url, study, scenario)
-                    except Exception as exc:  # noqa: BLE001 - a peer that breaks is reported
+                    except Exception as exc:
                         row.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
                         continue
                     row.walls.append(outcome.wall)
                     row.ideals.append(_ideal(scenario.kind, outcome.xs, scenario.workers))
                     if scenario.kind == "wine" and outcome.best is not None:
                         row.bests.append(outcome.best)
-                    print(f"{scenario.name:12s} {name:32s} repeat {repeat + 1}: "
-                          f"{outcome.wall:7.2f} s", file=sys.stderr, flush=True)
+                    print(
+                        f"{scenario.name:12s} {name:32s} repeat {repeat + 1}: "
+                        f"{outcome.wall:7.2f} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
             results.extend(rows.values())
         if spark is not None:
             spark.stop()
@@ -453,7 +522,7 @@ def kept_notes(path: str) -> str:
     start, end = text.find(NOTES_START), text.find(NOTES_END)
     if start < 0 or end < start:
         return ""
-    return text[start:end + len(NOTES_END)] + "\n\n"
+    return text[start : end + len(NOTES_END)] + "\n\n"
 
 
 def markdown(results: list[Result], scenarios: list[Scenario]) -> str:
@@ -462,27 +531,39 @@ def markdown(results: list[Result], scenarios: list[Scenario]) -> str:
         rows = [r for r in results if r.scenario == scenario.name]
         ref = next((r for r in rows if r.peer == "static split joblibspark" and r.walls), None)
         ours = next((r for r in rows if r.peer == "optuna-spark rdd" and r.walls), None)
-        lines += [f"### {scenario.name}: {scenario.what}", "",
-                  "| peer | wall s, median (min-max) | ms per trial | efficiency | optuna-spark rdd is faster by |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            f"### {scenario.name}: {scenario.what}",
+            "",
+            "| peer | wall s, median (min-max) | ms per trial | efficiency "
+            "| optuna-spark rdd is faster by |",
+            "|---|---|---|---|---|",
+        ]
         for row in rows:
             if not row.walls:
                 lines.append(f"| {row.peer} | not run: {row.error} | | | |")
                 continue
             eff = f"{row.efficiency:.3f}" if row.efficiency is not None else "-"
             ratio = f"{row.wall / ours.wall:.2f}x" if ours and row is not ours else "-"
-            lines.append(f"| {row.peer} | {row.wall:.2f} ({min(row.walls):.2f}-{max(row.walls):.2f}) "
-                         f"| {1000 * row.wall / scenario.trials:.1f} | {eff} | {ratio} |")
+            lines.append(
+                f"| {row.peer} | {row.wall:.2f} ({min(row.walls):.2f}-{max(row.walls):.2f}) "
+                f"| {1000 * row.wall / scenario.trials:.1f} | {eff} | {ratio} |"
+            )
         bests = [f"{r.peer} {statistics.median(r.bests):.5f}" for r in rows if r.bests]
         if bests:
             lines += ["", "Best RMSE found (median): " + "; ".join(bests) + "."]
         if ref and ours:
             change = 100 * (ours.wall / ref.wall - 1)
-            lines += ["", f"optuna-spark rdd against the static split (joblibspark): wall time "
-                          f"{abs(change):.1f}% {'more' if change > 0 else 'less'}"
-                      + (f"; efficiency {ours.efficiency:.3f} against {ref.efficiency:.3f}"
-                         if ours.efficiency is not None and ref.efficiency is not None else "")
-                      + "."]
+            lines += [
+                "",
+                f"optuna-spark rdd against the static split (joblibspark): wall time "
+                f"{abs(change):.1f}% {'more' if change > 0 else 'less'}"
+                + (
+                    f"; efficiency {ours.efficiency:.3f} against {ref.efficiency:.3f}"
+                    if ours.efficiency is not None and ref.efficiency is not None
+                    else ""
+                )
+                + ".",
+            ]
         lines.append("")
     return "\n".join(lines)
 
@@ -522,18 +603,25 @@ def preamble(repeats: int, argv: list[str]) -> str:
 
     import optuna
 
-    return "\n".join([
-        "# Benchmarks: optuna-spark against its peers", "",
-        f"Generated by `bench/peers.py {' '.join(argv)}` (`make bench`) on "
-        f"{time.strftime('%Y-%m-%d')}: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"Optuna {optuna.__version__}, local Spark, MariaDB on loopback started by "
-        "`scripts/setup-mysql.sh`; every figure the median of "
-        f"{repeats} run(s) with min-max; the peers take turns within each repetition. Wall time "
-        "is the fan-out, measured on the driver, Spark's start excluded for every peer. "
-        "Efficiency = (objective seconds / workers) / wall time. Ratios compare peers of the "
-        "same run. Hyperopt SparkTrials and MLflow MlflowSparkStudy (about a second per trial) "
-        "run in the overhead and efficiency scenarios only, with `--slow-repeats` repetitions "
-        "(default 1: their min and max are that one run).", ""])
+    return "\n".join(
+        [
+            "# Benchmarks: optuna-spark against its peers",
+            "",
+            f"Generated by `bench/peers.py {' '.join(argv)}` (`make bench`) on "
+            f"{time.strftime('%Y-%m-%d')}: {os.cpu_count()} CPUs, "
+            f"Python {platform.python_version()}, "
+            f"Optuna {optuna.__version__}, local Spark, MariaDB on loopback started by "
+            "`scripts/setup-mysql.sh`; every figure the median of "
+            f"{repeats} run(s) with min-max; the peers take turns within each repetition. "
+            "Wall time "
+            "is the fan-out, measured on the driver, Spark's start excluded for every peer. "
+            "Efficiency = (objective seconds / workers) / wall time. Ratios compare peers of the "
+            "same run. Hyperopt SparkTrials and MLflow MlflowSparkStudy (about a second per trial) "
+            "run in the overhead and efficiency scenarios only, with `--slow-repeats` repetitions "
+            "(default 1: their min and max are that one run).",
+            "",
+        ]
+    )
 
 
 def main() -> None:
@@ -541,31 +629,47 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", default=",".join([s.name for s in SCENARIOS] + [QUALITY]))
     parser.add_argument("--peers", default=",".join(PEERS))
-    parser.add_argument("--slow-repeats", type=int, default=1,
-                        help="repetitions for Hyperopt and MLflow (about a second per trial)")
+    parser.add_argument(
+        "--slow-repeats",
+        type=int,
+        default=1,
+        help="repetitions for Hyperopt and MLflow (about a second per trial)",
+    )
     parser.add_argument("--quick", action="store_true", help="a tenth of the trials (a smoke run)")
     parser.add_argument("--json", default=str(HERE / "results" / "peers.json"))
     parser.add_argument("--markdown", default=str(HERE / "results" / "peers.md"))
     parser.add_argument("--plots", default=None, help="folder for one PNG per scenario")
-    parser.add_argument("--render", default=None,
-                        help="write the Markdown and plots from this JSON of an earlier run")
+    parser.add_argument(
+        "--render",
+        default=None,
+        help="write the Markdown and plots from this JSON of an earlier run",
+    )
     args = parser.parse_args()
     wanted = set(args.only.split(","))
     scenarios = [s for s in SCENARIOS if s.name in wanted]
     quality_results = None
     if args.quick:
-        scenarios = [replace(s, trials=max(s.workers * 2, s.trials // 10), prefill=s.prefill // 10,
-                             what=f"{s.what} (--quick: {max(s.workers * 2, s.trials // 10)} trials)")
-                     for s in scenarios]
+        scenarios = [
+            replace(
+                s,
+                trials=max(s.workers * 2, s.trials // 10),
+                prefill=s.prefill // 10,
+                what=f"{s.what} (--quick: {max(s.workers * 2, s.trials // 10)} trials)",
+            )
+            for s in scenarios
+        ]
     peers = [p for p in args.peers.split(",") if p in PEERS]
     started = time.time()
     argv = sys.argv[1:]
     if args.render:
         earlier = json.loads(Path(args.render).read_text())
-        scenarios = [Scenario(**{**s, "peers": tuple(s.get("peers", ()))})
-                     for s in earlier["scenarios"]]
+        scenarios = [
+            Scenario(**{**s, "peers": tuple(s.get("peers", ()))}) for s in earlier["scenarios"]
+        ]
         fields = {"scenario", "peer", "walls", "ideals", "bests", "error"}
-        results = [Result(**{k: v for k, v in r.items() if k in fields}) for r in earlier["results"]]
+        results = [
+            Result(**{k: v for k, v in r.items() if k in fields}) for r in earlier["results"]
+        ]
         args.repeats, started = earlier["repeats"], earlier["started"]
         argv = earlier.get("argv", argv)
         quality_results = earlier.get("quality")
@@ -587,13 +691,35 @@ def main() -> None:
         table += "\n" + "\n".join(f"![{Path(i).stem}]({i})" for i in relative) + "\n"
     table = preamble(args.repeats, argv) + "\n" + kept_notes(args.markdown) + table
     print(table)
-    outputs = [] if args.render else [(args.json, json.dumps({
-        "started": started, "repeats": args.repeats, "cpus": os.cpu_count(), "argv": argv,
-        "scenarios": [asdict(s) for s in scenarios], "quality": quality_results,
-        "results": [asdict(r) | {"median_wall": r.wall if r.walls else None,
-                                 "efficiency": r.efficiency if r.walls else None} for r in results],
-    }, indent=2))]
-    for path, text in outputs + [(args.markdown, table)]:
+    outputs = (
+        []
+        if args.render
+        else [
+            (
+                args.json,
+                json.dumps(
+                    {
+                        "started": started,
+                        "repeats": args.repeats,
+                        "cpus": os.cpu_count(),
+                        "argv": argv,
+                        "scenarios": [asdict(s) for s in scenarios],
+                        "quality": quality_results,
+                        "results": [
+                            asdict(r)
+                            | {
+                                "median_wall": r.wall if r.walls else None,
+                                "efficiency": r.efficiency if r.walls else None,
+                            }
+                            for r in results
+                        ],
+                    },
+                    indent=2,
+                ),
+            )
+        ]
+    )
+    for path, text in [*outputs, (args.markdown, table)]:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(text)
 

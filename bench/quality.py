@@ -26,16 +26,26 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 # Hartmann-6 (Surjanovic & Bingham's test function library); minimum -3.32237 at a known point.
-_A = [[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8],
-      [17, 8, 0.05, 10, 0.1, 14]]
-_P = [[1312, 1696, 5569, 124, 8283, 5886], [2329, 4135, 8307, 3736, 1004, 9991],
-      [2348, 1451, 3522, 2883, 3047, 6650], [4047, 8828, 8732, 5743, 1091, 381]]
+_A = [
+    [10, 3, 17, 3.5, 1.7, 8],
+    [0.05, 10, 17, 0.1, 8, 14],
+    [3, 3.5, 1.7, 10, 17, 8],
+    [17, 8, 0.05, 10, 0.1, 14],
+]
+_P = [
+    [1312, 1696, 5569, 124, 8283, 5886],
+    [2329, 4135, 8307, 3736, 1004, 9991],
+    [2348, 1451, 3522, 2883, 3047, 6650],
+    [4047, 8828, 8732, 5743, 1091, 381],
+]
 _ALPHA = [1.0, 1.2, 3.0, 3.2]
 
 
 def hartmann6(x: list[float]) -> float:
-    return -sum(a * math.exp(-sum(_A[i][j] * (x[j] - _P[i][j] * 1e-4) ** 2 for j in range(6)))
-                for i, a in enumerate(_ALPHA))
+    return -sum(
+        a * math.exp(-sum(_A[i][j] * (x[j] - _P[i][j] * 1e-4) ** 2 for j in range(6)))
+        for i, a in enumerate(_ALPHA)
+    )
 
 
 def rosenbrock5(x: list[float]) -> float:
@@ -122,32 +132,50 @@ def run_quality(seeds: int = 5, trials: int = 100, workers: tuple[int, ...] = (1
     results: dict = {}
     for name in FUNCTIONS:
         for k in workers:
-            row = {"optuna-spark": [optuna_spark_best(name, k, trials, s) for s in range(seeds)],
-                   "Hyperopt SparkTrials": [hyperopt_best(name, k, trials, s) for s in range(seeds)]}
+            row = {
+                "optuna-spark": [optuna_spark_best(name, k, trials, s) for s in range(seeds)],
+                "Hyperopt SparkTrials": [hyperopt_best(name, k, trials, s) for s in range(seeds)],
+            }
             results.setdefault(name, {})[str(k)] = row
-            print(f"quality {name:26s} {k} worker(s): optuna-spark "
-                  f"{statistics.median(row['optuna-spark']):.4g}, hyperopt "
-                  f"{statistics.median(row['Hyperopt SparkTrials']):.4g}", file=sys.stderr, flush=True)
+            print(
+                f"quality {name:26s} {k} worker(s): optuna-spark "
+                f"{statistics.median(row['optuna-spark']):.4g}, hyperopt "
+                f"{statistics.median(row['Hyperopt SparkTrials']):.4g}",
+                file=sys.stderr,
+                flush=True,
+            )
     return results
 
 
 def quality_markdown(results: dict, seeds: int, trials: int) -> str:
-    lines = [f"### Search quality: best value after {trials} trials (median of {seeds} seeds, "
-             "lower is better; min-max in brackets)", "",
-             "| function | workers | optuna-spark | Hyperopt SparkTrials | better |",
-             "|---|---|---|---|---|"]
+    lines = [
+        f"### Search quality: best value after {trials} trials (median of {seeds} seeds, "
+        "lower is better; min-max in brackets)",
+        "",
+        "| function | workers | optuna-spark | Hyperopt SparkTrials | better |",
+        "|---|---|---|---|---|",
+    ]
     for name, by_workers in results.items():
         for k, row in by_workers.items():
             ours, theirs = row["optuna-spark"], row["Hyperopt SparkTrials"]
-            better = ("optuna-spark" if statistics.median(ours) < statistics.median(theirs)
-                      else "Hyperopt")
-            lines.append(f"| {name} | {k} | {statistics.median(ours):.4g} "
-                         f"[{min(ours):.3g}, {max(ours):.3g}] | {statistics.median(theirs):.4g} "
-                         f"[{min(theirs):.3g}, {max(theirs):.3g}] | {better} |")
-    lines += ["", "Both driven by the same schedule in one process (k trials at once, equal "
-              "durations, the oldest finishes first): optuna-spark's per-worker TPE samplers "
-              "with the constant liar on one study; Hyperopt's `tpe.suggest` on the completed "
-              "trials, as SparkTrials calls it. See `bench/quality.py`.", ""]
+            better = (
+                "optuna-spark"
+                if statistics.median(ours) < statistics.median(theirs)
+                else "Hyperopt"
+            )
+            lines.append(
+                f"| {name} | {k} | {statistics.median(ours):.4g} "
+                f"[{min(ours):.3g}, {max(ours):.3g}] | {statistics.median(theirs):.4g} "
+                f"[{min(theirs):.3g}, {max(theirs):.3g}] | {better} |"
+            )
+    lines += [
+        "",
+        "Both driven by the same schedule in one process (k trials at once, equal "
+        "durations, the oldest finishes first): optuna-spark's per-worker TPE samplers "
+        "with the constant liar on one study; Hyperopt's `tpe.suggest` on the completed "
+        "trials, as SparkTrials calls it. See `bench/quality.py`.",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -10,7 +10,7 @@ def duration(number: int) -> float:
     return 0.1 + 1.4 * random.Random(number).random()
 
 
-def objective(trial) -> float:  # noqa: ANN001 - optuna.Trial, kept import-free
+def objective(trial) -> float:
     x = trial.suggest_float("x", -10, 10)
     time.sleep(duration(trial.number))
     return (x - 2) ** 2

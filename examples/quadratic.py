@@ -1,6 +1,6 @@
 """A quadratic study through the Python API, on worker processes (no Spark needed).
 
-    python examples/quadratic.py
+python examples/quadratic.py
 """
 
 from optuna_spark import optimize
@@ -14,4 +14,7 @@ if __name__ == "__main__":
         tasks=2,
         seed=42,
     )
-    print(f"{summary.finished} finished trials, best {summary.best_value:.4f} at {summary.best_params}")
+    print(
+        f"{summary.finished} finished trials, best {summary.best_value:.4f} "
+        f"at {summary.best_params}"
+    )

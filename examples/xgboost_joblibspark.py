@@ -21,5 +21,7 @@ if __name__ == "__main__":
         jobs=int(os.environ.get("JOBS", "8")),
         num_boost_round=int(os.environ.get("NUM_BOOST_ROUND", "200")),
     )
-    print(f"{summary.finished} finished trials, best validation RMSE {summary.best_value:.4f} "
-          f"with {summary.best_params}")
+    print(
+        f"{summary.finished} finished trials, best validation RMSE {summary.best_value:.4f} "
+        f"with {summary.best_params}"
+    )

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from optuna_spark.api import build_run_config, optimize  # noqa: E402
-from optuna_spark.config import (  # noqa: E402
+from optuna_spark.api import build_run_config, optimize
+from optuna_spark.config import (
     BackendSpec,
     DataSpec,
     HeartbeatSpec,
@@ -24,8 +24,9 @@ from optuna_spark.config import (  # noqa: E402
     StorageSpec,
     XGBoostOptions,
 )
-from optuna_spark.errors import OptunaSparkError  # noqa: E402
-from optuna_spark.runner import RunSummary, run_study  # noqa: E402
+from optuna_spark.errors import OptunaSparkError
+from optuna_spark.runner import run_study
+from optuna_spark.summary import RunSummary
 
 __all__ = [
     "BackendSpec",
@@ -33,12 +34,11 @@ __all__ = [
     "HeartbeatSpec",
     "OptunaSparkError",
     "RunConfig",
+    "RunSummary",
     "SamplerSpec",
     "StorageSpec",
-    "RunSummary",
     "XGBoostOptions",
     "build_run_config",
     "optimize",
     "run_study",
 ]
-

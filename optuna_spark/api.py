@@ -20,7 +20,7 @@ from optuna_spark.config import (
 )
 
 if TYPE_CHECKING:
-    from optuna_spark.runner import RunSummary
+    from optuna_spark.summary import RunSummary
 
 
 def build_run_config(
@@ -79,15 +79,27 @@ def build_run_config(
         data=DataSpec(path=path, label=label, delimiter=delimiter),
         frame=frame,
         trials=n_trials,
-        backend=BackendSpec(name=backend, tasks=tasks, jobs=jobs, master=master,
-                            archive=os.path.abspath(archive) if archive else None),
+        backend=BackendSpec(
+            name=backend,
+            tasks=tasks,
+            jobs=jobs,
+            master=master,
+            archive=os.path.abspath(archive) if archive else None,
+        ),
         direction=direction,
         sampler=SamplerSpec(name=sampler, seed=seed),
         fresh=fresh,
-        xgboost=XGBoostOptions(num_boost_round=num_boost_round, device=device, task=task,
-                               metric=metric, tune_max_bin=tune_max_bin, prune=prune),
+        xgboost=XGBoostOptions(
+            num_boost_round=num_boost_round,
+            device=device,
+            task=task,
+            metric=metric,
+            tune_max_bin=tune_max_bin,
+            prune=prune,
+        ),
         heartbeat=HeartbeatSpec(
-            interval=heartbeat_interval or None, grace_period=grace_period,
+            interval=heartbeat_interval or None,
+            grace_period=grace_period,
             max_retry=trial_retries,
         ),
         timeout=timeout,
@@ -113,7 +125,7 @@ def optimize(
     ``heartbeat_interval``, ``grace_period``, ``trial_retries``, ``timeout``, ``prefetch``,
     ``max_failures``). On Spark backends
     the active SparkSession is used if there is one. Returns a
-    :class:`~optuna_spark.runner.RunSummary`.
+    :class:`~optuna_spark.summary.RunSummary`.
     """
     from optuna_spark.runner import run_study
 

@@ -24,8 +24,9 @@ class Background:
         # An Event, not Thread.join: a join interrupted by Ctrl-C can leave the thread looking
         # finished while it still runs (CPython before 3.13).
         self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True,
-                                        name="optuna-spark-fan-out")
+        self._thread = threading.Thread(
+            target=self._run, args=(work,), daemon=True, name="optuna-spark-fan-out"
+        )
         self._thread.start()
 
     def _run(self, work: Any) -> None:

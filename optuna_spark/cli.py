@@ -42,8 +42,11 @@ class _Group(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:
-            click.echo("\nInterrupted; the study keeps every finished trial and can be resumed "
-                       "by running the same command again.", err=True)
+            click.echo(
+                "\nInterrupted; the study keeps every finished trial and can be resumed "
+                "by running the same command again.",
+                err=True,
+            )
             ctx.exit(EXIT_INTERRUPTED)
         except OptunaSparkError as exc:
             if debug:
@@ -87,93 +90,204 @@ def _storage(value: str | None, password_file: str | None) -> StorageSpec:
 def storage_option(command: Any) -> Any:
     """--storage and --password-file, shared by every command."""
     command = click.option(
-        "--password-file", type=click.Path(dir_okay=False), default=None,
+        "--password-file",
+        type=click.Path(dir_okay=False),
+        default=None,
         help="File holding the database password, for a URL that leaves it out "
-             "[else env OPTUNA_SPARK_DB_PASSWORD].",
+        "[else env OPTUNA_SPARK_DB_PASSWORD].",
     )(command)
     return click.option(
-        "--storage", metavar="URL",
+        "--storage",
+        metavar="URL",
         help="Study storage URL, e.g. mysql://user@127.0.0.1/optuna "
-             "[env OPTUNA_SPARK_STORAGE; default sqlite:///optuna-spark.db].",
+        "[env OPTUNA_SPARK_STORAGE; default sqlite:///optuna-spark.db].",
     )(command)
+
+
 study_option = click.option("--study-name", required=True, help="Name of the study.")
 format_option = click.option(
-    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-    show_default=True, help="Output format.",
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
 )
 
 
 @cli.command()
-@click.option("--study-name", help="Study name [default: from objective and data, e.g. xgboost-winequality-red].")
+@click.option(
+    "--study-name",
+    help="Study name [default: from objective and data, e.g. xgboost-winequality-red].",
+)
 @storage_option
-@click.option("--objective", default="xgboost", show_default=True,
-              help="xgboost, quadratic, package.module:function, or path/to/file.py:function "
-                   "(the file is shipped to the executors). The function takes a trial, and "
-                   "optionally the data set, and returns a float.")
-@click.option("--filepath", "data", type=click.Path(dir_okay=True), default=None,
-              help="CSV or Parquet data set for objectives that take data [default: the bundled red wine CSV].")
+@click.option(
+    "--objective",
+    default="xgboost",
+    show_default=True,
+    help="xgboost, quadratic, package.module:function, or path/to/file.py:function "
+    "(the file is shipped to the executors). The function takes a trial, and "
+    "optionally the data set, and returns a float.",
+)
+@click.option(
+    "--filepath",
+    "data",
+    type=click.Path(dir_okay=True),
+    default=None,
+    help="CSV or Parquet data set for objectives that take data "
+    "[default: the bundled red wine CSV].",
+)
 @click.option("--label", default=None, help="Label column [default: the last column].")
 @click.option("--delimiter", default=None, help="CSV delimiter [default: detected].")
-@click.option("--trials", "n_trials", type=int, default=100, show_default=True,
-              help="The study's total budget of finished trials: running the same command again "
-                   "resumes and runs only what is missing.")
-@click.option("--tasks", type=int, default=None,
-              help="Worker tasks to start [default: the cluster's concurrent task slots, i.e. "
-                   "Spark's default parallelism; local: the CPU count]. On Spark, more than "
-                   "the slots is an error.")
-@click.option("--jobs", type=int, default=8, show_default=True,
-              help="joblibspark: at most this many Spark jobs at a time.")
-@click.option("--backend", type=click.Choice(BACKENDS), default="joblibspark", show_default=True,
-              help="joblibspark (a Spark job per worker), rdd (one job, a task per worker), "
-                   "dataframe (Spark reads --filepath, even hdfs:// or s3a://, and gives each "
-                   "task its own copy) or local (processes, no Spark).")
-@click.option("--direction", type=click.Choice(DIRECTIONS), default=None,
-              help="Optimisation direction [default: the existing study's, else minimize].")
-@click.option("--sampler", type=click.Choice(SAMPLERS), default="tpe", show_default=True,
-              help="Optuna sampler; TPE uses the constant liar when several workers share the study.")
+@click.option(
+    "--trials",
+    "n_trials",
+    type=int,
+    default=100,
+    show_default=True,
+    help="The study's total budget of finished trials: running the same command again "
+    "resumes and runs only what is missing.",
+)
+@click.option(
+    "--tasks",
+    type=int,
+    default=None,
+    help="Worker tasks to start [default: the cluster's concurrent task slots, i.e. "
+    "Spark's default parallelism; local: the CPU count]. On Spark, more than "
+    "the slots is an error.",
+)
+@click.option(
+    "--jobs",
+    type=int,
+    default=8,
+    show_default=True,
+    help="joblibspark: at most this many Spark jobs at a time.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(BACKENDS),
+    default="joblibspark",
+    show_default=True,
+    help="joblibspark (a Spark job per worker), rdd (one job, a task per worker), "
+    "dataframe (Spark reads --filepath, even hdfs:// or s3a://, and gives each "
+    "task its own copy) or local (processes, no Spark).",
+)
+@click.option(
+    "--direction",
+    type=click.Choice(DIRECTIONS),
+    default=None,
+    help="Optimisation direction [default: the existing study's, else minimize].",
+)
+@click.option(
+    "--sampler",
+    type=click.Choice(SAMPLERS),
+    default="tpe",
+    show_default=True,
+    help="Optuna sampler; TPE uses the constant liar when several workers share the study.",
+)
 @click.option("--seed", type=int, default=None, help="Base seed; worker i uses seed + i.")
-@click.option("--master", default=None,
-              help="Spark master [default: the active SparkSession, else local[*]].")
+@click.option(
+    "--master", default=None, help="Spark master [default: the active SparkSession, else local[*]]."
+)
 @click.option("--fresh", is_flag=True, help="Delete the study first and start over.")
-@click.option("--archive", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="A packed environment (optuna-spark pack-env) the executors unpack and run; "
-                   "for the Spark session this command creates on a cluster master.")
-@click.option("--num-boost-round", type=int, default=1000, show_default=True,
-              help="xgboost: boosting rounds (early stopping on the validation set).")
-@click.option("--device", type=click.Choice(XGBOOST_DEVICES), default="auto", show_default=True,
-              help="xgboost: cuda (a GPU per worker, cuDF loading), cpu, or auto (cuda where "
-                   "XGBoost has CUDA, cuDF imports and a GPU is visible; the summary says which).")
-@click.option("--task", type=click.Choice(sorted(XGBOOST_METRICS)), default="regression",
-              show_default=True, help="xgboost: regression, or binary classification (0/1 label).")
-@click.option("--metric", type=click.Choice(sorted({m for ms in XGBOOST_METRICS.values() for m in ms})),
-              default=None, help="xgboost: validation metric [default: rmse for regression, "
-                                 "logloss for binary; auc is maximised].")
-@click.option("--tune-max-bin", is_flag=True,
-              help="xgboost: also search max_bin (32..256 in steps of 32; one training matrix per value).")
-@click.option("--prune", is_flag=True,
-              help="xgboost: stop unpromising trials early (Optuna's XGBoost pruning callback).")
-@click.option("--heartbeat-interval", type=click.IntRange(min=0), default=10, show_default=True,
-              help="Seconds between a running trial's heartbeats; a trial silent for "
-                   "--grace-period is failed and retried. 0 turns this off.")
-@click.option("--grace-period", type=int, default=None,
-              help="Seconds without a heartbeat before a trial counts as lost "
-                   "[default: 3 x --heartbeat-interval].")
-@click.option("--trial-retries", type=int, default=2, show_default=True,
-              help="How often a lost trial's parameters are tried again.")
-@click.option("--timeout", type=float, default=None,
-              help="Seconds after which no more trials start and running ones are cancelled; "
-                   "the run then ends normally with what it has (resume it later).")
-@click.option("--max-failures", type=int, default=5, show_default=True,
-              help="A worker stops after this many failed trials in a row, so a broken "
-                   "objective does not burn the budget; the first error is shown.")
-@click.option("--prefetch/--no-prefetch", default=None,
-              help="Ask for each worker's next trial while its current one runs (hides 20-30 ms "
-                   "per trial on short objectives; needs an objective that suggests the same "
-                   "parameters in every trial) [default: on for xgboost and quadratic].")
-@click.option("--progress", type=click.Choice(["auto", "bar", "log", "none"]), default="auto",
-              show_default=True,
-              help="bar: a live line; log: a line every 10 s (job logs); none; auto: bar on a "
-                   "terminal, else log.")
+@click.option(
+    "--archive",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="A packed environment (optuna-spark pack-env) the executors unpack and run; "
+    "for the Spark session this command creates on a cluster master.",
+)
+@click.option(
+    "--num-boost-round",
+    type=int,
+    default=1000,
+    show_default=True,
+    help="xgboost: boosting rounds (early stopping on the validation set).",
+)
+@click.option(
+    "--device",
+    type=click.Choice(XGBOOST_DEVICES),
+    default="auto",
+    show_default=True,
+    help="xgboost: cuda (a GPU per worker, cuDF loading), cpu, or auto (cuda where "
+    "XGBoost has CUDA, cuDF imports and a GPU is visible; the summary says which).",
+)
+@click.option(
+    "--task",
+    type=click.Choice(sorted(XGBOOST_METRICS)),
+    default="regression",
+    show_default=True,
+    help="xgboost: regression, or binary classification (0/1 label).",
+)
+@click.option(
+    "--metric",
+    type=click.Choice(sorted({m for ms in XGBOOST_METRICS.values() for m in ms})),
+    default=None,
+    help="xgboost: validation metric [default: rmse for regression, "
+    "logloss for binary; auc is maximised].",
+)
+@click.option(
+    "--tune-max-bin",
+    is_flag=True,
+    help="xgboost: also search max_bin (32..256 in steps of 32; one training matrix per value).",
+)
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="xgboost: stop unpromising trials early (Optuna's XGBoost pruning callback).",
+)
+@click.option(
+    "--heartbeat-interval",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="Seconds between a running trial's heartbeats; a trial silent for "
+    "--grace-period is failed and retried. 0 turns this off.",
+)
+@click.option(
+    "--grace-period",
+    type=int,
+    default=None,
+    help="Seconds without a heartbeat before a trial counts as lost "
+    "[default: 3 x --heartbeat-interval].",
+)
+@click.option(
+    "--trial-retries",
+    type=int,
+    default=2,
+    show_default=True,
+    help="How often a lost trial's parameters are tried again.",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=None,
+    help="Seconds after which no more trials start and running ones are cancelled; "
+    "the run then ends normally with what it has (resume it later).",
+)
+@click.option(
+    "--max-failures",
+    type=int,
+    default=5,
+    show_default=True,
+    help="A worker stops after this many failed trials in a row, so a broken "
+    "objective does not burn the budget; the first error is shown.",
+)
+@click.option(
+    "--prefetch/--no-prefetch",
+    default=None,
+    help="Ask for each worker's next trial while its current one runs (hides 20-30 ms "
+    "per trial on short objectives; needs an objective that suggests the same "
+    "parameters in every trial) [default: on for xgboost and quadratic].",
+)
+@click.option(
+    "--progress",
+    type=click.Choice(["auto", "bar", "log", "none"]),
+    default="auto",
+    show_default=True,
+    help="bar: a live line; log: a line every 10 s (job logs); none; auto: bar on a "
+    "terminal, else log.",
+)
 @click.option("--quiet", is_flag=True, help="Same as --progress none.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def run(progress: str, quiet: bool, as_json: bool, **options: Any) -> None:
@@ -187,7 +301,7 @@ def run(progress: str, quiet: bool, as_json: bool, **options: Any) -> None:
     """
     import json
 
-    from optuna_spark.report import ConsoleReporter, format_summary, summary_record
+    from optuna_spark.console import ConsoleReporter, format_summary, summary_record
     from optuna_spark.runner import run_study
 
     config = build_run_config(**options)
@@ -197,32 +311,39 @@ def run(progress: str, quiet: bool, as_json: bool, **options: Any) -> None:
     reporter = None if quiet else ConsoleReporter(sys.stderr, mode=progress)
     summary = run_study(config, reporter)
     debug = _debug(click.get_current_context())
-    click.echo(json.dumps(summary_record(summary), indent=2) if as_json
-               else format_summary(summary, debug))
+    click.echo(
+        json.dumps(summary_record(summary), indent=2) if as_json else format_summary(summary, debug)
+    )
     if summary.failure:
         click.echo(f"Error: {mask_urls_in_text(summary.failure)}", err=True)
         raise SystemExit(summary.exit_code)
 
 
 @cli.command("pack-env")
-@click.option("--output", "-o", default="optuna-env.tar.gz", show_default=True,
-              help="Archive to write.")
+@click.option(
+    "--output", "-o", default="optuna-env.tar.gz", show_default=True, help="Archive to write."
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing archive.")
 def pack_env(output: str, force: bool) -> None:
     """Pack this conda environment or virtualenv for the executors, and print the
     spark-submit options that ship it (or pass it to run --archive)."""
-    from optuna_spark.pack import pack_env as pack, submit_flags
+    from optuna_spark.pack import pack_env as pack
+    from optuna_spark.pack import submit_flags
 
     packed = pack(output, force)
-    click.echo(f"Packed the {packed.kind} at {sys.prefix} into {packed.path} "
-               f"({packed.size_bytes / 1e6:.0f} MB). Ship it with:")
+    click.echo(
+        f"Packed the {packed.kind} at {sys.prefix} into {packed.path} "
+        f"({packed.size_bytes / 1e6:.0f} MB). Ship it with:"
+    )
     click.echo("  spark-submit " + " ".join(submit_flags(packed.path)) + " ...")
     click.echo(f"  or: optuna-spark run --archive {packed.path} --master spark://HOST:7077 ...")
 
 
 @cli.command("make-data")
 @click.option("--rows", type=int, default=2_000_000, show_default=True, help="Rows to write.")
-@click.option("--cols", type=int, default=156, show_default=True, help="Feature columns (plus the label).")
+@click.option(
+    "--cols", type=int, default=156, show_default=True, help="Feature columns (plus the label)."
+)
 @click.option("--out", "output", required=True, help="Parquet file to write.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
@@ -232,38 +353,50 @@ def make_data(rows: int, cols: int, output: str, seed: int, force: bool) -> None
     from optuna_spark.synthetic import SyntheticSpec, write_regression
 
     written = write_regression(SyntheticSpec(rows=rows, cols=cols, seed=seed), output, force)
-    click.echo(f"Wrote {rows:,} rows x {cols} features + label to {output} "
-               f"({written / 1e6:.0f} MB).")
+    click.echo(
+        f"Wrote {rows:,} rows x {cols} features + label to {output} ({written / 1e6:.0f} MB)."
+    )
 
 
 @cli.command("create-study")
 @study_option
 @storage_option
 @click.option("--direction", type=click.Choice(DIRECTIONS), default="minimize", show_default=True)
-def create_study(study_name: str, storage: str | None, password_file: str | None, direction: str) -> None:
+def create_study(
+    study_name: str, storage: str | None, password_file: str | None, direction: str
+) -> None:
     """Create an empty study (no error if it exists with the same direction)."""
-    from optuna_spark import manage
+    from optuna_spark import studies as study_api
 
     _quiet_optuna()
     spec = _storage(storage, password_file)
-    created = manage.create_study(spec, study_name, direction)
-    click.echo(f"{'Created' if created else 'Found existing'} study {study_name!r} ({direction}) in {spec.masked}")
+    created = study_api.create_study(spec, study_name, direction)
+    click.echo(
+        f"{'Created' if created else 'Found existing'} study {study_name!r} ({direction}) "
+        f"in {spec.masked}"
+    )
 
 
 @cli.command("delete-study")
 @study_option
 @storage_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def delete_study(study_name: str, storage: str | None, password_file: str | None, yes: bool) -> None:
+def delete_study(
+    study_name: str, storage: str | None, password_file: str | None, yes: bool
+) -> None:
     """Delete a study and all its trials."""
-    from optuna_spark import manage
+    from optuna_spark import studies as study_api
 
     spec = _storage(storage, password_file)
     if not yes:
         if not sys.stdin.isatty():
-            raise click.UsageError("delete-study asks for confirmation; pass --yes to delete without asking.")
-        click.confirm(f"Delete study {study_name!r} and all its trials from {spec.masked}?", abort=True)
-    n = manage.delete_study(spec, study_name)
+            raise click.UsageError(
+                "delete-study asks for confirmation; pass --yes to delete without asking."
+            )
+        click.confirm(
+            f"Delete study {study_name!r} and all its trials from {spec.masked}?", abort=True
+        )
+    n = study_api.delete_study(spec, study_name)
     click.echo(f"Deleted study {study_name!r} and its {n} trial(s) from {spec.masked}")
 
 
@@ -272,10 +405,10 @@ def delete_study(study_name: str, storage: str | None, password_file: str | None
 @format_option
 def studies(storage: str | None, password_file: str | None, fmt: str) -> None:
     """List the studies in the storage with their trial counts and best values."""
-    from optuna_spark import manage
-    from optuna_spark.report import render_records, study_records
+    from optuna_spark import studies as study_api
+    from optuna_spark.console import render_records, study_records
 
-    rows = manage.list_studies(_storage(storage, password_file))
+    rows = study_api.list_studies(_storage(storage, password_file))
     if not rows and fmt == "table":
         click.echo("No studies.")
         return
@@ -288,10 +421,10 @@ def studies(storage: str | None, password_file: str | None, fmt: str) -> None:
 @format_option
 def best(study_name: str, storage: str | None, password_file: str | None, fmt: str) -> None:
     """Show the best trial of a study."""
-    from optuna_spark import manage
-    from optuna_spark.report import render_records
+    from optuna_spark import studies as study_api
+    from optuna_spark.console import render_records
 
-    record = manage.best(_storage(storage, password_file), study_name)
+    record = study_api.best(_storage(storage, password_file), study_name)
     click.echo(render_records([record], fmt) if fmt != "json" else _json(record))
 
 
@@ -301,25 +434,32 @@ def best(study_name: str, storage: str | None, password_file: str | None, fmt: s
 @format_option
 def trials(study_name: str, storage: str | None, password_file: str | None, fmt: str) -> None:
     """List every trial of a study."""
-    from optuna_spark import manage
-    from optuna_spark.report import render_records
+    from optuna_spark import studies as study_api
+    from optuna_spark.console import render_records
 
-    click.echo(render_records(manage.trials(_storage(storage, password_file), study_name), fmt))
+    click.echo(render_records(study_api.trials(_storage(storage, password_file), study_name), fmt))
 
 
 @cli.command()
 @click.argument("study")
 @storage_option
-@click.option("--out", "output", default="report.html", show_default=True,
-              help="HTML file to write (replaced if it exists).")
+@click.option(
+    "--out",
+    "output",
+    default="report.html",
+    show_default=True,
+    help="HTML file to write (replaced if it exists).",
+)
 def report(study: str, storage: str | None, password_file: str | None, output: str) -> None:
     """Write a self-contained HTML report of STUDY (opens offline): history, importances,
     parallel coordinates, slices, trials per worker, the trials table and each run's facts."""
-    from optuna_spark.study_report import ReportSpec, write_report
+    from optuna_spark.html_report import ReportSpec, write_report
 
     written = write_report(ReportSpec(_storage(storage, password_file), study, output))
-    click.echo(f"Wrote {written.path} ({written.bytes / 1e6:.1f} MB): {written.trials} trial(s), "
-               f"{len(written.plots)} plot(s).")
+    click.echo(
+        f"Wrote {written.path} ({written.bytes / 1e6:.1f} MB): {written.trials} trial(s), "
+        f"{len(written.plots)} plot(s)."
+    )
     for line in written.skipped:
         click.echo(f"  not drawn: {line}")
 

@@ -54,9 +54,7 @@ def resolve_storage_url(
     return absolute_sqlite_url(url, cwd), source
 
 
-def resolve_password(
-    url: str, password_file: str | None, env: Mapping[str, str]
-) -> str | None:
+def resolve_password(url: str, password_file: str | None, env: Mapping[str, str]) -> str | None:
     """The database password for a URL that leaves it out: ``--password-file`` >
     ``OPTUNA_SPARK_DB_PASSWORD`` > none. A password written in the URL itself wins (None here).
     """
@@ -97,9 +95,7 @@ def _positive(name: str, value: int) -> None:
 
 def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise ConfigError(
-            f"{name} must be one of {', '.join(allowed)}, got {value!r}."
-        )
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}.")
 
 
 @dataclass(frozen=True)
@@ -343,7 +339,9 @@ class RunConfig:
         _positive("--trials", self.trials)
         _positive("--max-failures", self.max_consecutive_failures)
         if self.timeout is not None and not self.timeout > 0:
-            raise ConfigError(f"--timeout must be a positive number of seconds, got {self.timeout!r}.")
+            raise ConfigError(
+                f"--timeout must be a positive number of seconds, got {self.timeout!r}."
+            )
         if self.direction is not None:
             _one_of("--direction", self.direction, DIRECTIONS)
         if isinstance(self.objective, str) and not self.objective.strip():

@@ -1,7 +1,8 @@
 """Reading tabular data sets (CSV or Parquet) and splitting features from the label.
 
-Workers call :func:`load_frame` once per task (pandas on the CPU, cuDF on a GPU); the driver calls :func:`check_data` on a few
-rows first so a wrong path or label fails fast, before any Spark job starts.
+Workers call :func:`load_frame` once per task (pandas on the CPU, cuDF on a GPU); the driver
+calls :func:`check_data` on a few rows first so a wrong path or label fails fast, before any
+Spark job starts.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from optuna_spark.config import DataSpec
-from optuna_spark.errors import DataError
+from optuna_spark.errors import DataError, first_line
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -74,8 +75,7 @@ def _read(spec: DataSpec, nrows: int | None, gpu: bool = False) -> Any:
             f"reading {spec.path} needs pyarrow: run pip install 'optuna-spark[parquet]'."
         ) from exc
     except Exception as exc:  # pandas and cuDF raise many types for malformed files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"cannot read data file {spec.path}{by}: {first}.") from exc
+        raise DataError(f"cannot read data file {spec.path}{by}: {first_line(exc)}.") from exc
 
 
 def label_column(spec: DataSpec, columns: list[str]) -> str:

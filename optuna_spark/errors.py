@@ -8,6 +8,19 @@ exit code in one place; library users catch the base class.
 from __future__ import annotations
 
 
+def first_line(exc: BaseException, limit: int | None = None) -> str:
+    """The first non-empty line of an exception's message, for one-sentence errors.
+
+    A SQLAlchemy error's own text repeats the statement and parameters; the driver error it
+    wraps (``exc.orig``) says what went wrong, so that one is used when present. An exception
+    without a message gives its type name. ``limit`` cuts a long line to that many characters.
+    """
+    cause = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    text = lines[0] if lines else type(cause).__name__
+    return text[:limit] if limit is not None else text
+
+
 class OptunaSparkError(Exception):
     """Base class: a problem the user can fix, with a one-sentence message."""
 

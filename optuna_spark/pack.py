@@ -41,9 +41,12 @@ def submit_flags(archive: str, driver_python: str | None = None) -> list[str]:
     """The ``spark-submit`` options that ship ``archive`` and make executors use it; the
     driver (client mode) keeps ``driver_python`` (default: this interpreter)."""
     return [
-        "--archives", f"{archive}#{ENV_DIR}",
-        "--conf", f"spark.pyspark.python={EXECUTOR_PYTHON}",
-        "--conf", f"spark.pyspark.driver.python={driver_python or sys.executable}",
+        "--archives",
+        f"{archive}#{ENV_DIR}",
+        "--conf",
+        f"spark.pyspark.python={EXECUTOR_PYTHON}",
+        "--conf",
+        f"spark.pyspark.driver.python={driver_python or sys.executable}",
     ]
 
 

@@ -41,8 +41,11 @@ def should_prefetch(n_workers: int, objective_s: float, gap_s: float) -> bool:
     workers share the study (a lone worker keeps Optuna's exact sequential behaviour), the gap
     between two objective calls costs more than 1% of the objective's time, and the objective
     takes at least four gaps (else there is nothing to hide the work behind)."""
-    return (n_workers > 1 and gap_s > PREFETCH_MIN_GAP_FRACTION * objective_s
-            and objective_s >= PREFETCH_MIN_OBJECTIVE_TO_GAP * gap_s)
+    return (
+        n_workers > 1
+        and gap_s > PREFETCH_MIN_GAP_FRACTION * objective_s
+        and objective_s >= PREFETCH_MIN_OBJECTIVE_TO_GAP * gap_s
+    )
 
 
 def shared_space(space: dict[str, Any] | None, distributions: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +91,8 @@ class Prefetcher:
         now = time.perf_counter()
         if self._ended_at is not None and self._started_at is not None:
             self._enabled = should_prefetch(
-                self._n_workers, self._ended_at - self._started_at, now - self._ended_at)
+                self._n_workers, self._ended_at - self._started_at, now - self._ended_at
+            )
         self._started_at = now
         if self._enabled and self._next is None:
             if self._pool is None:

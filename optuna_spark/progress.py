@@ -92,7 +92,9 @@ class ProgressMonitor:
         self._reporter = reporter
         self._interval = interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="optuna-spark-progress", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name="optuna-spark-progress", daemon=True
+        )
         self.started = time.perf_counter()
 
     def _loop(self) -> None:

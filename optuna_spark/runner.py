@@ -10,18 +10,15 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
 from optuna_spark import __version__
-from optuna_spark import budget as budget_table
-from optuna_spark import run_log
 from optuna_spark.backends import Backend, get_backend
 from optuna_spark.background import Background
 from optuna_spark.config import ObjectiveSpec, RunConfig, default_study_name
 from optuna_spark.errors import OptunaSparkError, WorkerFailedError
-from optuna_spark.lost import requeue_orphans
 from optuna_spark.objectives import default_direction, resolve_objective
 from optuna_spark.plan import Plan, make_plan, prefetch_enabled, remaining_trials
 from optuna_spark.progress import ProgressMonitor, Reporter, SilentReporter
@@ -34,90 +31,13 @@ from optuna_spark.storage import (
     mark_cancelled,
     open_storage,
     prepare_sqlite_file,
+    run_log,
     translate_errors,
 )
-from optuna_spark.worker import OBJECTIVE_FAILED, WORKER_DIED, WorkerResult, WorkerTask
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """What a run did and where the study stands now."""
-
-    study_name: str
-    storage: str  # masked URL
-    direction: str
-    backend: str
-    budget: int
-    finished_before: int
-    counts: dict[str, int]  # the whole study, by state, after the run
-    best_value: float | None
-    best_params: dict[str, Any]
-    best_trial: int | None
-    wall_seconds: float  # driver wall time of the fan-out (0 when nothing ran)
-    plan: Plan
-    workers: tuple[WorkerResult, ...] = field(default=())
-    created: bool = False
-    stopped: str | None = None  # why the run ended before its budget (timeout), if it did
-
-    @property
-    def finished(self) -> int:
-        """Trials the budget counts in the study now (lost-and-retried ones excepted)."""
-        return self.counts["COUNTED"]
-
-    @property
-    def added(self) -> int:
-        """Trials this run finished."""
-        return self.finished - self.finished_before
-
-    @property
-    def objective_failed(self) -> bool:
-        """True when a worker stopped because the objective failed too often in a row."""
-        return _objective_failed(self.workers)
-
-    @property
-    def objective_traceback(self) -> str | None:
-        """The first traceback of an objective that failed too often in a row, if one did (an
-        objective that returned NaN or None raised nothing, so it has none)."""
-        for worker in self.workers:
-            if worker.error_type == OBJECTIVE_FAILED and worker.details:
-                return worker.details
-        return None
-
-    @property
-    def exit_code(self) -> int:
-        """0 when the run went as asked (a timeout included); 1 when a broken objective or
-        failing workers left the budget unspent."""
-        if self.objective_failed:
-            return 1
-        short = self.stopped is None and self.finished < self.budget
-        return 1 if short and any(w.error for w in self.workers) else 0
-
-    @property
-    def devices(self) -> list[str]:
-        """Where the workers trained and why, each distinct answer once (XGBoost objective)."""
-        return sorted({w.device for w in self.workers if w.device})
-
-    @property
-    def failure(self) -> str | None:
-        """One sentence for a run that exits non-zero (None when it does not): what stopped it
-        and how to go on."""
-        if not self.exit_code:
-            return None
-        first = next((e for w in self.workers for e in w.trial_errors), None)
-        first = first or next((w.error for w in self.workers if w.error), None) or "unknown"
-        first = " ".join(first.split()).rstrip(".")
-        missing = self.budget - self.finished
-        if self.objective_failed:
-            return (f"the objective failed too often in a row (--max-failures), first {first}; "
-                    f"fix it, then run the same command again to add the {missing} missing "
-                    "trial(s).")
-        return (f"workers failed with {missing} trial(s) of the budget missing ({first}); fix "
-                "the cause, then run the same command again.")
-
-    @property
-    def worker_errors(self) -> list[str]:
-        """One line per worker that ended with an error."""
-        return [f"worker {w.index} on {w.host}: {w.error}" for w in self.workers if w.error]
+from optuna_spark.storage import budget as budget_table
+from optuna_spark.storage.lost import requeue_orphans
+from optuna_spark.summary import RunSummary, objective_failed
+from optuna_spark.worker import WORKER_DIED, WorkerResult, WorkerTask
 
 
 def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary:
@@ -131,7 +51,9 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
     # With the dataframe backend Spark reads the data (maybe from HDFS or S3, or the user's
     # DataFrame): the driver does not read it with pandas first; each worker checks its copy.
     objective = resolve_objective(
-        config.objective, config.data, config.xgboost,
+        config.objective,
+        config.data,
+        config.xgboost,
         check=config.backend.name != "dataframe",
     )
     study_name = config.study_name or default_study_name(
@@ -140,8 +62,12 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
     prepare_sqlite_file(config.storage)
     storage = open_storage(config.storage, driver=True)
     info = create_or_load_study(
-        storage, config.storage, study_name, config.direction,
-        default_direction(objective), fresh=config.fresh,
+        storage,
+        config.storage,
+        study_name,
+        config.direction,
+        default_direction(objective),
+        fresh=config.fresh,
         grace_s=config.heartbeat.grace_seconds,
     )
     try:
@@ -164,7 +90,10 @@ def _drop_if_empty(config: RunConfig, storage: Any, info: StudyInfo) -> None:
 
 
 def _run_created_or_loaded(
-    config: RunConfig, storage: Any, info: StudyInfo, objective: ObjectiveSpec,
+    config: RunConfig,
+    storage: Any,
+    info: StudyInfo,
+    objective: ObjectiveSpec,
     reporter: Reporter,
 ) -> RunSummary:
     """Everything after the study exists: plan, fan out, summarise."""
@@ -196,8 +125,13 @@ def _run_created_or_loaded(
     summary = _summarise(config, storage, info, plan, finished_before, results, wall, stopped)
     if results:
         _record_run(config, storage, info, objective, summary, started_at, reporter)
-    if (results and stopped is None and all(r.error for r in results)
-            and not any(r.complete for r in results) and not summary.objective_failed):
+    if (
+        results
+        and stopped is None
+        and all(r.error for r in results)
+        and not any(r.complete for r in results)
+        and not summary.objective_failed
+    ):
         raise WorkerFailedError(
             f"every worker failed and no trial completed; first error: {results[0].error}"
         )
@@ -205,8 +139,13 @@ def _run_created_or_loaded(
 
 
 def _record_run(
-    config: RunConfig, storage: Any, info: StudyInfo, objective: ObjectiveSpec,
-    summary: RunSummary, started_at: datetime, reporter: Reporter,
+    config: RunConfig,
+    storage: Any,
+    info: StudyInfo,
+    objective: ObjectiveSpec,
+    summary: RunSummary,
+    started_at: datetime,
+    reporter: Reporter,
 ) -> None:
     """Keep what this run did beside the study, for ``optuna-spark report``. A failure here
     costs only the report's run facts, so it is a note, never the run's error."""
@@ -217,23 +156,25 @@ def _record_run(
     facts = {
         "started_at": started_at.isoformat(timespec="seconds"),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "optuna_spark": __version__, "objective": objective.name,
-        "sampler": config.sampler.name, "backend": config.backend.name,
+        "optuna_spark": __version__,
+        "objective": objective.name,
+        "sampler": config.sampler.name,
+        "backend": config.backend.name,
         "workers_planned": summary.plan.n_workers,
         "threads_per_worker": summary.plan.threads_per_worker,
-        "budget": config.trials, "finished_before": summary.finished_before,
-        "added": summary.added, "fan_out_seconds": round(summary.wall_seconds, 3),
-        "stopped": summary.stopped, "devices": summary.devices, "workers": workers,
+        "budget": config.trials,
+        "finished_before": summary.finished_before,
+        "added": summary.added,
+        "fan_out_seconds": round(summary.wall_seconds, 3),
+        "stopped": summary.stopped,
+        "devices": summary.devices,
+        "workers": workers,
     }
     try:
         with translate_errors(config.storage, "record the run's facts"):
             run_log.record_run(storage.engine, info.study_id, facts)
     except OptunaSparkError as exc:
         reporter.note(f"the report will lack this run's facts: {exc}")
-
-
-def _objective_failed(results: Any) -> bool:
-    return any(r.error_type == OBJECTIVE_FAILED for r in results)
 
 
 # Fan-outs after the first, each for trials lost with their workers in the one before.
@@ -255,9 +196,13 @@ class _Run:
 def _make_plan(config: RunConfig, finished: int, backend: Backend | None) -> Plan:
     """The plan for the trials ``config``'s budget still misses after ``finished``."""
     return make_plan(
-        budget=config.trials, finished=finished, tasks=config.backend.tasks,
-        jobs=config.backend.jobs, backend=config.backend.name,
-        host_cpus=os.cpu_count() or 1, slots=backend.slots() if backend else None,
+        budget=config.trials,
+        finished=finished,
+        tasks=config.backend.tasks,
+        jobs=config.backend.jobs,
+        backend=config.backend.name,
+        host_cpus=os.cpu_count() or 1,
+        slots=backend.slots() if backend else None,
     )
 
 
@@ -320,17 +265,23 @@ def _run_plan(
         budget_id = budget_table.create_budget(run.storage.engine, info.study_id, plan.remaining)
     tasks = [
         WorkerTask(
-            index=i, n_workers=plan.n_workers, storage=config.storage,
-            study_name=info.name, budget_id=budget_id, objective=run.objective,
-            sampler=config.sampler, threads=plan.threads_per_worker,
+            index=i,
+            n_workers=plan.n_workers,
+            storage=config.storage,
+            study_name=info.name,
+            budget_id=budget_id,
+            objective=run.objective,
+            sampler=config.sampler,
+            threads=plan.threads_per_worker,
             max_consecutive_failures=config.max_consecutive_failures,
-            heartbeat=config.heartbeat, first_trial_number=first_trial_number,
+            heartbeat=config.heartbeat,
+            first_trial_number=first_trial_number,
             prefetch=prefetch_enabled(config.prefetch, run.objective),
         )
         for i in range(plan.n_workers)
     ]
     results, wall, stopped = _fan_out(run, plan, tasks, budget_id, first_trial_number)
-    if stopped is None and _objective_failed(results):
+    if stopped is None and objective_failed(results):
         stopped = (
             f"the objective failed {config.max_consecutive_failures} times in a row "
             "(--max-failures)"
@@ -372,12 +323,18 @@ def _fan_out(
     config, storage, study_id = run.config, run.storage, run.info.study_id
     stop = _Stop(storage.engine, budget_id, run.backend)
     monitor = ProgressMonitor(
-        storage, study_id, config.trials, run.reporter, config.progress_interval,
+        storage,
+        study_id,
+        config.trials,
+        run.reporter,
+        config.progress_interval,
         finished_at_start=config.trials - plan.remaining,
     )
     timer = None
     if config.timeout is not None:
-        timer = threading.Timer(config.timeout, stop, args=(f"--timeout {config.timeout:g} s expired",))
+        timer = threading.Timer(
+            config.timeout, stop, args=(f"--timeout {config.timeout:g} s expired",)
+        )
         timer.daemon = True
         timer.start()
     results: list[WorkerResult] = []
@@ -392,7 +349,9 @@ def _fan_out(
                 # The backend reports its cancelled tasks as an error: that was us.
         return results, time.perf_counter() - monitor.started, stop.reason
     except BaseException as exc:
-        stop("interrupted by Ctrl-C" if isinstance(exc, KeyboardInterrupt) else "the backend failed")
+        stop(
+            "interrupted by Ctrl-C" if isinstance(exc, KeyboardInterrupt) else "the backend failed"
+        )
         fan_out.join(CANCEL_WAIT_S)  # let the cancelled tasks end before marking their trials
         raise
     finally:

@@ -29,9 +29,24 @@ def url_password(url: str) -> str | None:
     return match.group("password") if match and match.group("password") else None
 
 
+def url_scheme(url: str) -> str:
+    """The scheme of ``url`` in lower case, driver included: ``mysql+pymysql``, ``sqlite``."""
+    return url.split("://", 1)[0].lower() if "://" in url else url.split(":", 1)[0].lower()
+
+
+def url_dialect(url: str) -> str:
+    """The database of ``url`` without its driver: ``mysql`` for ``mysql+pymysql://``."""
+    return url_scheme(url).split("+", 1)[0]
+
+
 def is_sqlite(url: str) -> bool:
     """True for ``sqlite://`` URLs (any SQLAlchemy sqlite driver)."""
-    return url.split(":", 1)[0].split("+", 1)[0].lower() == "sqlite"
+    return url_dialect(url) == "sqlite"
+
+
+def is_mysql(url: str) -> bool:
+    """True for ``mysql://`` URLs (any driver: mysqlclient, pymysql, ...)."""
+    return url_dialect(url) == "mysql"
 
 
 def sqlite_path(url: str) -> str | None:
@@ -52,7 +67,7 @@ def absolute_sqlite_url(url: str, cwd: str | None = None) -> str:
     if path is None or os.path.isabs(path):
         return url
     scheme, _, rest = url.partition(":///")
-    query = rest[len(path):]
+    query = rest[len(path) :]
     absolute = os.path.normpath(os.path.join(cwd or os.getcwd(), path))
     return f"{scheme}:///{absolute}{query}"
 

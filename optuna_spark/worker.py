@@ -20,10 +20,10 @@ from typing import Any
 
 from optuna_spark.config import HeartbeatSpec, ObjectiveSpec, SamplerSpec, StorageSpec
 from optuna_spark.errors import OptunaSparkError
-from optuna_spark.lost import LostTrials
 from optuna_spark.prefetch import Prefetcher
 from optuna_spark.spark_task import current_task
 from optuna_spark.storage import FAIL_REASON_ATTR, cancelled_attrs, fail_trial
+from optuna_spark.storage.lost import LostTrials
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,9 @@ class _TrialLoop:
     outcomes, record why trials failed, and stop after too many failures in a row."""
 
     def __init__(
-        self, claim: Callable[[], bool], max_consecutive_failures: int,
+        self,
+        claim: Callable[[], bool],
+        max_consecutive_failures: int,
         give_up: Callable[[], None] = lambda: None,
     ) -> None:
         self._claim = claim
@@ -104,7 +106,9 @@ class _TrialLoop:
         self.stopped_by_failures = False
         self._raised: set[int] = set()  # trials whose objective raised
 
-    def wrap(self, objective: Callable[[Any], float], prefetcher: Any = None) -> Callable[[Any], float]:
+    def wrap(
+        self, objective: Callable[[Any], float], prefetcher: Any = None
+    ) -> Callable[[Any], float]:
         def run(trial: Any) -> float:
             if prefetcher is not None:
                 prefetcher.objective_started()
@@ -170,12 +174,11 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
     try:
         import optuna
 
-        from optuna_spark import budget
         from optuna_spark.objectives import build_objective
-        from optuna_spark.resilient_storage import RetryingStorage
-        from optuna_spark.retry import call_with_retry
         from optuna_spark.samplers import make_sampler
-        from optuna_spark.storage import open_storage, translate_errors
+        from optuna_spark.storage import budget, open_storage, translate_errors
+        from optuna_spark.storage.retry import call_with_retry
+        from optuna_spark.storage.retrying_storage import RetryingStorage
 
         # Optuna's per-trial warnings (with the objective's traceback) would flood the console
         # from every executor; the worker records each failure's reason on its trial and the
@@ -192,8 +195,10 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
         sampler = make_sampler(task.sampler, task.index, task.n_workers)
         with translate_errors(task.storage, f"load study {task.study_name!r}"):
             study = call_with_retry(
-                optuna.load_study, study_name=task.study_name,
-                storage=RetryingStorage(storage), sampler=sampler,
+                optuna.load_study,
+                study_name=task.study_name,
+                storage=RetryingStorage(storage),
+                sampler=sampler,
             )
         engine = storage.engine
 
@@ -225,15 +230,36 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
             f"{task.max_consecutive_failures} failed trials in a row; first: "
             f"{loop.errors[0] if loop.errors else 'unknown'}"
         )
-        return _result(identity, loop, setup, started, error=error,
-                       error_type=OBJECTIVE_FAILED, details=loop.first_traceback)
+        return _result(
+            identity,
+            loop,
+            setup,
+            started,
+            error=error,
+            error_type=OBJECTIVE_FAILED,
+            details=loop.first_traceback,
+        )
     except OptunaSparkError as exc:
-        return _result(identity, loop, setup, started, error=str(exc), error_type=type(exc).__name__,
-                       details=traceback.format_exc())
+        return _result(
+            identity,
+            loop,
+            setup,
+            started,
+            error=str(exc),
+            error_type=type(exc).__name__,
+            details=traceback.format_exc(),
+        )
     except Exception as exc:  # nothing raw may cross the wire
         logging.getLogger(__name__).debug("worker failed", exc_info=True)
-        return _result(identity, loop, setup, started, error=f"{type(exc).__name__}: {exc}",
-                       error_type=type(exc).__name__, details=traceback.format_exc())
+        return _result(
+            identity,
+            loop,
+            setup,
+            started,
+            error=f"{type(exc).__name__}: {exc}",
+            error_type=type(exc).__name__,
+            details=traceback.format_exc(),
+        )
 
 
 def _dispose(study: Any, prefetcher: Prefetcher) -> None:
@@ -242,8 +268,11 @@ def _dispose(study: Any, prefetcher: Prefetcher) -> None:
     try:
         unused = prefetcher.take_unused()
         if unused is not None:
-            fail_trial(study._storage, unused._trial_id,
-                       cancelled_attrs("asked ahead, not run: the worker stopped"))
+            fail_trial(
+                study._storage,
+                unused._trial_id,
+                cancelled_attrs("asked ahead, not run: the worker stopped"),
+            )
     except Exception:  # the driver's sweep of orphaned trials handles it then
         logging.getLogger(__name__).debug("could not dispose of a prefetched trial", exc_info=True)
     finally:

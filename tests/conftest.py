@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from optuna_spark.config import StorageSpec
+from tests.helpers import ROOT, TEST_DB_PASSWORD, free_port
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -43,19 +44,6 @@ def spark() -> Iterator[object]:
     handle.session.stop()
 
 
-# A password distinctive enough to search every output for: it must never appear.
-TEST_DB_PASSWORD = "opt-Spark-T3st-pw-9f2c"
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class MariaDB:
     """A MariaDB server for the tests: its URL (without password) and, when this suite started
@@ -67,8 +55,13 @@ class MariaDB:
     def _script(self, action: str) -> None:
         assert self.script_args is not None, "an external server cannot be restarted"
         env = {**os.environ, "OPTUNA_SPARK_DB_PASSWORD": TEST_DB_PASSWORD}
-        done = subprocess.run([str(ROOT / "scripts" / "setup-mysql.sh"), action, *self.script_args],
-                              env=env, capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [str(ROOT / "scripts" / "setup-mysql.sh"), action, *self.script_args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert done.returncode == 0, done.stderr
         assert TEST_DB_PASSWORD not in done.stdout + done.stderr
 
@@ -97,7 +90,7 @@ def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB]:
             "or deselect with -m 'not mysql'"
         )
     datadir = tmp_path_factory.mktemp("mariadb")
-    port = _free_port()
+    port = free_port()
     server = MariaDB(
         f"mysql://optuna_user@127.0.0.1:{port}/optuna_test",
         ["--datadir", str(datadir), "--port", str(port), "--database", "optuna_test"],

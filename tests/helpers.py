@@ -1,12 +1,26 @@
-"""Reading what users care about straight from the storage, independent of our own code."""
+"""What the tests share: the test server's password and ports, and reading what users care
+about straight from the storage with plain Optuna, independent of our own code. Tests import
+these from here; ``conftest.py`` holds fixtures only."""
 
 from __future__ import annotations
 
+import socket
 import uuid
+from pathlib import Path
 
 import optuna
 
-from tests.conftest import TEST_DB_PASSWORD
+# A password distinctive enough to search every output for: it must never appear.
+TEST_DB_PASSWORD = "opt-Spark-T3st-pw-9f2c"
+# The repository root (scripts, examples, the README).
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def unique_study_name() -> str:
@@ -44,10 +58,13 @@ def finished(url: str, study_name: str) -> int:
         return 0
     retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
     return sum(
-        1 for t in trials
+        1
+        for t in trials
         if t.state.is_finished()
-        and not (t.state.name == "FAIL"
-                 and ("optuna_spark:cancelled" in t.system_attrs or t.number in retried))
+        and not (
+            t.state.name == "FAIL"
+            and ("optuna_spark:cancelled" in t.system_attrs or t.number in retried)
+        )
     )
 
 
@@ -56,15 +73,18 @@ def finished_so_far(url: str, study_name: str) -> int:
     tables and the study (reading then could race that creation)."""
     try:
         return finished(url, study_name)
-    except Exception:  # noqa: BLE001 - not there yet
+    except Exception:
         return 0
 
 
 def cancelled(url: str, study_name: str) -> dict[int, str]:
     """Trial number -> reason, for the trials the driver cancelled."""
     trials = read_trials(url, study_name)
-    return {t.number: t.system_attrs["optuna_spark:cancelled"] for t in trials
-            if "optuna_spark:cancelled" in t.system_attrs}
+    return {
+        t.number: t.system_attrs["optuna_spark:cancelled"]
+        for t in trials
+        if "optuna_spark:cancelled" in t.system_attrs
+    }
 
 
 def study_names(url: str) -> list[str]:

@@ -12,8 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from optuna_spark.cli import cli
-from tests.conftest import _free_port
-from tests.helpers import cancelled, finished, finished_so_far, trial_states
+from tests.helpers import cancelled, finished, finished_so_far, free_port, trial_states
 
 
 def invoke(*args: str, env: dict[str, str] | None = None):
@@ -33,8 +32,20 @@ def test_run_help_says_trials_is_a_total_budget() -> None:
 
 
 def test_run_local_then_manage_the_study(sqlite_url: str) -> None:
-    result = invoke("run", "--storage", sqlite_url, "--objective", "quadratic", "--backend",
-                    "local", "--trials", "12", "--seed", "5", "--quiet")
+    result = invoke(
+        "run",
+        "--storage",
+        sqlite_url,
+        "--objective",
+        "quadratic",
+        "--backend",
+        "local",
+        "--trials",
+        "12",
+        "--seed",
+        "5",
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     assert "12 trials: 12 complete, 0 pruned, 0 failed" in result.stdout
     assert "best params:" in result.stdout and "    x: " in result.stdout
@@ -42,11 +53,19 @@ def test_run_local_then_manage_the_study(sqlite_url: str) -> None:
 
     listed = json.loads(invoke("studies", "--storage", sqlite_url, "--format", "json").stdout)
     assert [(s["name"], s["complete"]) for s in listed] == [("quadratic", 12)]
-    best = json.loads(invoke("best", "--storage", sqlite_url, "--study-name", "quadratic", "--format", "json").stdout)
+    best = json.loads(
+        invoke(
+            "best", "--storage", sqlite_url, "--study-name", "quadratic", "--format", "json"
+        ).stdout
+    )
     assert best["state"] == "COMPLETE" and set(best["params"]) == {"x", "y"}
-    csv_lines = invoke("trials", "--storage", sqlite_url, "--study-name", "quadratic", "--format", "csv").stdout.splitlines()
+    csv_lines = invoke(
+        "trials", "--storage", sqlite_url, "--study-name", "quadratic", "--format", "csv"
+    ).stdout.splitlines()
     assert csv_lines[0] == "number,state,value,seconds,params_x,params_y" and len(csv_lines) == 13
-    table = invoke("trials", "--storage", sqlite_url, "--study-name", "quadratic").stdout.splitlines()
+    table = invoke(
+        "trials", "--storage", sqlite_url, "--study-name", "quadratic"
+    ).stdout.splitlines()
     assert table[0].split()[:3] == ["number", "state", "value"] and len(table) == 13
 
     deleted = invoke("delete-study", "--storage", sqlite_url, "--study-name", "quadratic", "--yes")
@@ -55,29 +74,66 @@ def test_run_local_then_manage_the_study(sqlite_url: str) -> None:
 
 
 def test_storage_from_environment(sqlite_url: str) -> None:
-    result = invoke("create-study", "--study-name", "envy", "--direction", "maximize",
-                    env={"OPTUNA_SPARK_STORAGE": sqlite_url})
+    result = invoke(
+        "create-study",
+        "--study-name",
+        "envy",
+        "--direction",
+        "maximize",
+        env={"OPTUNA_SPARK_STORAGE": sqlite_url},
+    )
     assert result.exit_code == 0 and "Created study 'envy' (maximize)" in result.stdout
-    assert invoke("create-study", "--study-name", "envy", "--direction", "maximize",
-                  env={"OPTUNA_SPARK_STORAGE": sqlite_url}).stdout.startswith("Found existing")
+    assert invoke(
+        "create-study",
+        "--study-name",
+        "envy",
+        "--direction",
+        "maximize",
+        env={"OPTUNA_SPARK_STORAGE": sqlite_url},
+    ).stdout.startswith("Found existing")
 
 
 def _bad(sqlite_url: str, tmp_path: Path) -> list[tuple[list[str], str]]:
     run = ["run", "--storage", sqlite_url, "--backend", "local", "--quiet"]
     return [
-        (run + ["--filepath", str(tmp_path / "nope.csv")], "does not exist; pass an existing CSV"),
-        (run + ["--objective", "mymodule:"], "is not a built-in name or a reference"),
-        (run + ["--objective", "no_such_mod_q:fn"], "cannot be imported"),
-        (run + ["--objective", "quadratic", "--trials", "0"], "--trials must be a positive whole number"),
-        (run + ["--objective", "quadratic", "--trials", "-5"], "--trials must be a positive whole number"),
-        (run + ["--objective", "quadratic", "--tasks", "0"], "--tasks must be a positive whole number"),
+        ([*run, "--filepath", str(tmp_path / "nope.csv")], "does not exist; pass an existing CSV"),
+        ([*run, "--objective", "mymodule:"], "is not a built-in name or a reference"),
+        ([*run, "--objective", "no_such_mod_q:fn"], "cannot be imported"),
+        (
+            [*run, "--objective", "quadratic", "--trials", "0"],
+            "--trials must be a positive whole number",
+        ),
+        (
+            [*run, "--objective", "quadratic", "--trials", "-5"],
+            "--trials must be a positive whole number",
+        ),
+        (
+            [*run, "--objective", "quadratic", "--tasks", "0"],
+            "--tasks must be a positive whole number",
+        ),
         (["run", "--backend", "dask"], "Invalid value for '--backend'"),
-        (["run", "--storage", f"sqlite:///{tmp_path}/missing-dir/s.db", "--objective", "quadratic"],
-         "directory"),
-        (["run", "--storage", "sqlite:////proc/optuna.db", "--objective", "quadratic"],
-         "point --storage at a writable location"),
-        (run + ["--objective", "quadratic", "--storage", "nosuchdb://u@127.0.0.1/x"], "is not a database SQLAlchemy knows"),
-        (["best", "--storage", sqlite_url, "--study-name", "ghost"], "study.db does not exist; check --storage"),
+        (
+            [
+                "run",
+                "--storage",
+                f"sqlite:///{tmp_path}/missing-dir/s.db",
+                "--objective",
+                "quadratic",
+            ],
+            "directory",
+        ),
+        (
+            ["run", "--storage", "sqlite:////proc/optuna.db", "--objective", "quadratic"],
+            "point --storage at a writable location",
+        ),
+        (
+            [*run, "--objective", "quadratic", "--storage", "nosuchdb://u@127.0.0.1/x"],
+            "is not a database SQLAlchemy knows",
+        ),
+        (
+            ["best", "--storage", sqlite_url, "--study-name", "ghost"],
+            "study.db does not exist; check --storage",
+        ),
     ]
 
 
@@ -89,7 +145,7 @@ def test_bad_input_is_one_sentence_without_traceback(sqlite_url: str, tmp_path: 
         assert "Traceback" not in result.output, args
         assert result.exception is None or isinstance(result.exception, SystemExit), args
     # nothing was half-written: every bad input was caught before the storage was touched
-    assert not os.path.exists(sqlite_url[len("sqlite:///"):])
+    assert not os.path.exists(sqlite_url[len("sqlite:///") :])
 
 
 def test_unknown_study_lists_what_exists(sqlite_url: str) -> None:
@@ -100,20 +156,28 @@ def test_unknown_study_lists_what_exists(sqlite_url: str) -> None:
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["--debug", "run", "--backend", "local", "--filepath", str(tmp_path / "x.csv")])
+    result = CliRunner().invoke(
+        cli, ["--debug", "run", "--backend", "local", "--filepath", str(tmp_path / "x.csv")]
+    )
     assert result.exit_code != 0 and result.exception is not None
     assert type(result.exception).__name__ == "DataError"
 
 
 def _subprocess(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "optuna_spark", *args], cwd=cwd, capture_output=True, text=True,
-        timeout=300, check=False,
+        [sys.executable, "-m", "optuna_spark", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
 def test_subprocess_default_storage_is_a_file_in_the_working_directory(tmp_path: Path) -> None:
-    done = _subprocess("run", "--objective", "quadratic", "--backend", "local", "--trials", "6", cwd=tmp_path)
+    done = _subprocess(
+        "run", "--objective", "quadratic", "--backend", "local", "--trials", "6", cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "optuna-spark.db").exists()
     assert finished(f"sqlite:///{tmp_path / 'optuna-spark.db'}", "quadratic") == 6
@@ -125,8 +189,10 @@ def test_subprocess_bad_input_exit_code_and_message(tmp_path: Path) -> None:
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: data file ") and lines[0].endswith(".")
-    assert not (tmp_path / "optuna-spark.db").exists() or finished(
-        f"sqlite:///{tmp_path / 'optuna-spark.db'}", "xgboost-missing") == 0
+    assert (
+        not (tmp_path / "optuna-spark.db").exists()
+        or finished(f"sqlite:///{tmp_path / 'optuna-spark.db'}", "xgboost-missing") == 0
+    )
 
 
 @pytest.mark.spark
@@ -136,8 +202,20 @@ def test_subprocess_local_cluster_ships_everything_across_processes(tmp_path: Pa
     objective.write_text("def objective(trial):\n    return trial.suggest_float('z', -1, 1) ** 2\n")
     url = f"sqlite:///{tmp_path / 'lc.db'}"
     done = _subprocess(
-        "run", "--storage", url, "--objective", f"{objective}:objective", "--backend", "rdd",
-        "--master", "local-cluster[2,1,1024]", "--trials", "10", "--tasks", "2", "--quiet",
+        "run",
+        "--storage",
+        url,
+        "--objective",
+        f"{objective}:objective",
+        "--backend",
+        "rdd",
+        "--master",
+        "local-cluster[2,1,1024]",
+        "--trials",
+        "10",
+        "--tasks",
+        "2",
+        "--quiet",
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -148,10 +226,22 @@ def test_subprocess_local_cluster_ships_everything_across_processes(tmp_path: Pa
 
 @pytest.mark.spark
 def test_a_standalone_master_that_is_not_running_fails_at_once(tmp_path: Path) -> None:
-    port = _free_port()  # a loopback port nothing listens on
+    port = free_port()  # a loopback port nothing listens on
     url = f"sqlite:///{tmp_path / 'm.db'}"
-    done = _subprocess("run", "--storage", url, "--objective", "quadratic", "--backend", "rdd",
-                       "--master", f"spark://127.0.0.1:{port}", "--trials", "4", cwd=tmp_path)
+    done = _subprocess(
+        "run",
+        "--storage",
+        url,
+        "--objective",
+        "quadratic",
+        "--backend",
+        "rdd",
+        "--master",
+        f"spark://127.0.0.1:{port}",
+        "--trials",
+        "4",
+        cwd=tmp_path,
+    )
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         f"Error: cannot reach the Spark master spark://127.0.0.1:{port} (127.0.0.1:{port}: "
@@ -165,12 +255,28 @@ def test_ctrl_c_exits_130_and_the_same_command_resumes(tmp_path: Path) -> None:
     import time
 
     (tmp_path / "slow.py").write_text(
-        "import time\n\ndef objective(trial):\n    time.sleep(0.3)\n    return trial.suggest_float('x', 0, 1)\n"
+        "import time\n\ndef objective(trial):\n"
+        "    time.sleep(0.3)\n    return trial.suggest_float('x', 0, 1)\n"
     )
     url = f"sqlite:///{tmp_path / 's.db'}"
-    args = [sys.executable, "-m", "optuna_spark", "run", "--objective", "slow.py:objective",
-            "--backend", "local", "--trials", "30", "--storage", url, "--quiet"]
-    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    args = [
+        sys.executable,
+        "-m",
+        "optuna_spark",
+        "run",
+        "--objective",
+        "slow.py:objective",
+        "--backend",
+        "local",
+        "--trials",
+        "30",
+        "--storage",
+        url,
+        "--quiet",
+    ]
+    proc = subprocess.Popen(
+        args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and (
         not (tmp_path / "s.db").exists() or finished_so_far(url, "objective") < 3
@@ -185,7 +291,9 @@ def test_ctrl_c_exits_130_and_the_same_command_resumes(tmp_path: Path) -> None:
     # The trials running at the interrupt were cancelled and say why; they do not count.
     assert set(cancelled(url, "objective").values()) <= {"interrupted by Ctrl-C"}
 
-    done = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        args, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert finished(url, "objective") == 30
     assert trial_states(url, "objective")["COMPLETE"] == 30
@@ -193,12 +301,26 @@ def test_ctrl_c_exits_130_and_the_same_command_resumes(tmp_path: Path) -> None:
 
 def test_timeout_exits_0_with_the_partial_result(tmp_path: Path) -> None:
     (tmp_path / "slow.py").write_text(
-        "import time\n\ndef objective(trial):\n    time.sleep(0.5)\n    return trial.suggest_float('x', 0, 1)\n"
+        "import time\n\ndef objective(trial):\n"
+        "    time.sleep(0.5)\n    return trial.suggest_float('x', 0, 1)\n"
     )
     url = f"sqlite:///{tmp_path / 's.db'}"
-    done = _subprocess("run", "--objective", "slow.py:objective", "--backend", "local",
-                       "--trials", "500", "--timeout", "6", "--storage", url, "--progress", "log",
-                       cwd=tmp_path)
+    done = _subprocess(
+        "run",
+        "--objective",
+        "slow.py:objective",
+        "--backend",
+        "local",
+        "--trials",
+        "500",
+        "--timeout",
+        "6",
+        "--storage",
+        url,
+        "--progress",
+        "log",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert "stopped early: --timeout 6 s expired" in done.stdout
     assert "run the same command again" in done.stdout

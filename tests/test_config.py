@@ -22,9 +22,15 @@ from optuna_spark.errors import ConfigError
 
 def test_storage_precedence_cli_over_env_over_default() -> None:
     env = {"OPTUNA_SPARK_STORAGE": "mysql://u@127.0.0.1/env"}
-    assert resolve_storage_url("mysql://u@127.0.0.1/cli", env) == ("mysql://u@127.0.0.1/cli", "--storage")
+    assert resolve_storage_url("mysql://u@127.0.0.1/cli", env) == (
+        "mysql://u@127.0.0.1/cli",
+        "--storage",
+    )
     assert resolve_storage_url(None, env) == ("mysql://u@127.0.0.1/env", "OPTUNA_SPARK_STORAGE")
-    assert resolve_storage_url(None, {}, cwd="/work") == ("sqlite:////work/optuna-spark.db", "default")
+    assert resolve_storage_url(None, {}, cwd="/work") == (
+        "sqlite:////work/optuna-spark.db",
+        "default",
+    )
 
 
 def test_relative_sqlite_paths_become_absolute() -> None:
@@ -42,7 +48,7 @@ def test_default_study_names_are_stable() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs, fragment",
+    ("kwargs", "fragment"),
     [
         ({"trials": 0}, "--trials must be a positive"),
         ({"trials": -3}, "--trials must be a positive"),
@@ -57,9 +63,12 @@ def test_run_config_rejects_bad_values(kwargs: dict, fragment: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "factory, fragment",
+    ("factory", "fragment"),
     [
-        (lambda: BackendSpec(name="dask"), "--backend must be one of joblibspark, rdd, dataframe, local"),
+        (
+            lambda: BackendSpec(name="dask"),
+            "--backend must be one of joblibspark, rdd, dataframe, local",
+        ),
         (lambda: BackendSpec(tasks=0), "--tasks must be a positive"),
         (lambda: BackendSpec(jobs=-1), "--jobs must be a positive"),
         (lambda: SamplerSpec(name="grid"), "--sampler must be one of"),
@@ -96,21 +105,35 @@ def test_heartbeat_grace_defaults_to_three_intervals_and_can_be_off() -> None:
     assert not off.enabled and off.grace_seconds is None
 
 
-@pytest.mark.parametrize("master", [
-    "local", "local[2]", "local[*]", "local[4,3]", "local[*,2]", "local-cluster[2,1,1024]",
-    "spark://127.0.0.1:7077", "spark://a:7077,b:7077", "yarn", "k8s://https://127.0.0.1:6443",
-])
+@pytest.mark.parametrize(
+    "master",
+    [
+        "local",
+        "local[2]",
+        "local[*]",
+        "local[4,3]",
+        "local[*,2]",
+        "local-cluster[2,1,1024]",
+        "spark://127.0.0.1:7077",
+        "spark://a:7077,b:7077",
+        "yarn",
+        "k8s://https://127.0.0.1:6443",
+    ],
+)
 def test_masters_spark_accepts_pass(master: str) -> None:
     assert BackendSpec(name="rdd", master=master).master == master
 
 
-@pytest.mark.parametrize("master,says", [
-    ("local[2", "is not a local Spark master"),
-    ("local[0]", "is not a local Spark master"),
-    ("local-cluster[2,1]", "is not a local Spark master"),
-    ("spark://127.0.0.1", "is not a standalone Spark master"),
-    ("spark://host:7077/", "is not a standalone Spark master"),
-])
+@pytest.mark.parametrize(
+    ("master", "says"),
+    [
+        ("local[2", "is not a local Spark master"),
+        ("local[0]", "is not a local Spark master"),
+        ("local-cluster[2,1]", "is not a local Spark master"),
+        ("spark://127.0.0.1", "is not a standalone Spark master"),
+        ("spark://host:7077/", "is not a standalone Spark master"),
+    ],
+)
 def test_malformed_masters_are_refused_before_spark_starts(master: str, says: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(says)):
         BackendSpec(name="rdd", master=master)

@@ -37,7 +37,7 @@ def test_parquet_and_explicit_label(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "content, label, fragment",
+    ("content", "label", "fragment"),
     [
         (None, None, "does not exist"),
         ("", None, "is empty"),

@@ -13,8 +13,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from tests.conftest import ROOT, TEST_DB_PASSWORD, _free_port
-from tests.helpers import read_trials, with_test_password
+from tests.helpers import ROOT, TEST_DB_PASSWORD, free_port, read_trials, with_test_password
 
 SCRIPTS = sorted(
     p for folder in ("scripts", "standalone", "databricks") for p in (ROOT / folder).glob("*.sh")
@@ -23,37 +22,49 @@ SCRIPTS = sorted(
 
 def test_there_are_scripts() -> None:
     names = {p.name for p in SCRIPTS}
-    assert {"setup-mysql.sh", "start-cluster.sh", "stop-cluster.sh", "run-optuna-spark.sh",
-            "run-optuna-spark-xgboost.sh"} <= names
+    assert {
+        "setup-mysql.sh",
+        "start-cluster.sh",
+        "stop-cluster.sh",
+        "run-optuna-spark.sh",
+        "run-optuna-spark-xgboost.sh",
+    } <= names
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_script_parses_and_passes_shellcheck(script: Path) -> None:
     assert subprocess.run(["bash", "-n", str(script)], check=False).returncode == 0
     shellcheck = Path(sys.executable).parent / "shellcheck"
-    done = subprocess.run([str(shellcheck), "-x", str(script)], cwd=ROOT, capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        [str(shellcheck), "-x", str(script)], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stdout
 
 
-@pytest.mark.parametrize("script", [p for p in SCRIPTS if os.access(p, os.X_OK)],
-                         ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize(
+    "script",
+    [p for p in SCRIPTS if os.access(p, os.X_OK)],
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
 def test_runnable_script_has_help(script: Path) -> None:
-    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False,
-                          timeout=30)
+    done = subprocess.run(
+        [str(script), "--help"], capture_output=True, text=True, check=False, timeout=30
+    )
     assert done.returncode == 0 and len(done.stdout.splitlines()) >= 2, done.stderr
 
 
 @pytest.mark.spark
 @pytest.mark.mysql
-def test_standalone_cluster_runs_the_submit_script_with_mysql(mysql_url: str, tmp_path: Path) -> None:
+def test_standalone_cluster_runs_the_submit_script_with_mysql(
+    mysql_url: str, tmp_path: Path
+) -> None:
     env = {
         **os.environ,
         "PYTHON": sys.executable,
         "OPTUNA_SPARK_CLUSTER_DIR": str(tmp_path / "cluster"),
-        "SPARK_MASTER_PORT": str(_free_port()),
-        "SPARK_MASTER_WEBUI_PORT": str(_free_port()),
-        "SPARK_WORKER_WEBUI_PORT": str(_free_port()),
+        "SPARK_MASTER_PORT": str(free_port()),
+        "SPARK_MASTER_WEBUI_PORT": str(free_port()),
+        "SPARK_WORKER_WEBUI_PORT": str(free_port()),
         "SPARK_WORKER_CORES": "2",
         "SPARK_WORKER_MEMORY": "1g",
         "SPARK_LOCAL_IP": "127.0.0.1",
@@ -64,44 +75,90 @@ def test_standalone_cluster_runs_the_submit_script_with_mysql(mysql_url: str, tm
         "TRIALS": "20",
     }
     standalone = ROOT / "standalone"
-    started = subprocess.run([str(standalone / "start-cluster.sh")], env=env, capture_output=True,
-                             text=True, check=False, timeout=120)
+    started = subprocess.run(
+        [str(standalone / "start-cluster.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     try:
         assert started.returncode == 0, started.stderr
         assert "1 worker(s) x 2 core(s)" in started.stdout
-        done = subprocess.run([str(standalone / "run-optuna-spark.sh")], env=env, cwd=tmp_path,
-                              capture_output=True, text=True, check=False, timeout=300)
+        done = subprocess.run(
+            [str(standalone / "run-optuna-spark.sh")],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stderr[-3000:]
         assert TEST_DB_PASSWORD not in done.stdout + done.stderr
         assert "20 trials: 20 complete" in done.stdout
 
         # Again with a packed environment: pack-env archives this venv, executors unpack it.
         archive = tmp_path / "env.tar.gz"
-        packed = subprocess.run([sys.executable, "-m", "optuna_spark", "pack-env", "--output",
-                                 str(archive)], capture_output=True, text=True, check=False,
-                                timeout=300)
+        packed = subprocess.run(
+            [sys.executable, "-m", "optuna_spark", "pack-env", "--output", str(archive)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
         assert packed.returncode == 0, packed.stderr
         assert f"--archives {archive}#environment" in packed.stdout
         assert "spark.pyspark.python=./environment/bin/python" in packed.stdout
         # The XGBoost study on the bundled wine data, executors running the packed Python.
         shipped = subprocess.run(
-            [str(standalone / "run-optuna-spark-xgboost.sh")], cwd=tmp_path, capture_output=True,
-            text=True, check=False, timeout=300,
-            env={**env, "ARCHIVE": str(archive), "STUDY_NAME": env["STUDY_NAME"] + "-xgb",
-                 "TRIALS": "6", "NUM_BOOST_ROUND": "30"},
+            [str(standalone / "run-optuna-spark-xgboost.sh")],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+            env={
+                **env,
+                "ARCHIVE": str(archive),
+                "STUDY_NAME": env["STUDY_NAME"] + "-xgb",
+                "TRIALS": "6",
+                "NUM_BOOST_ROUND": "30",
+            },
         )
         assert shipped.returncode == 0, shipped.stderr[-3000:]
         assert "6 trials: 6 complete" in shipped.stdout and "best value" in shipped.stdout
         assert TEST_DB_PASSWORD not in shipped.stdout + shipped.stderr
         # Without spark-submit: run --archive on the session optuna-spark creates itself.
         direct = subprocess.run(
-            [sys.executable, "-m", "optuna_spark", "run", "--objective", "quadratic",
-             "--backend", "rdd", "--trials", "8", "--study-name", env["STUDY_NAME"] + "-direct",
-             "--master", f"spark://127.0.0.1:{env['SPARK_MASTER_PORT']}", "--archive",
-             str(archive), "--quiet"],
+            [
+                sys.executable,
+                "-m",
+                "optuna_spark",
+                "run",
+                "--objective",
+                "quadratic",
+                "--backend",
+                "rdd",
+                "--trials",
+                "8",
+                "--study-name",
+                env["STUDY_NAME"] + "-direct",
+                "--master",
+                f"spark://127.0.0.1:{env['SPARK_MASTER_PORT']}",
+                "--archive",
+                str(archive),
+                "--quiet",
+            ],
             cwd=tmp_path,
-            env={k: v for k, v in env.items() if k not in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON")},
-            capture_output=True, text=True, check=False, timeout=300,
+            env={
+                k: v for k, v in env.items() if k not in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON")
+            },
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
         )
         assert direct.returncode == 0, direct.stderr[-3000:]
         assert "8 trials: 8 complete" in direct.stdout
@@ -117,51 +174,97 @@ def test_standalone_cluster_runs_the_submit_script_with_mysql(mysql_url: str, tm
 
 def _init_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPTUNA_SPARK_")}
-    env.update(OPTUNA_SPARK_PACKAGE="", OPTUNA_SPARK_PYTHON=sys.executable,
-               OPTUNA_SPARK_ENV_FILE=str(tmp_path / "storage.env"), **extra)
+    env.update(
+        OPTUNA_SPARK_PACKAGE="",
+        OPTUNA_SPARK_PYTHON=sys.executable,
+        OPTUNA_SPARK_ENV_FILE=str(tmp_path / "storage.env"),
+        **extra,
+    )
     return env
 
 
 def test_init_script_on_a_worker_node_only_installs(tmp_path: Path) -> None:
-    done = subprocess.run([str(ROOT / "databricks" / "init_optuna.sh")],
-                          env=_init_env(tmp_path, DB_IS_DRIVER="FALSE"), capture_output=True,
-                          text=True, check=False, timeout=60)
+    done = subprocess.run(
+        [str(ROOT / "databricks" / "init_optuna.sh")],
+        env=_init_env(tmp_path, DB_IS_DRIVER="FALSE"),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert done.returncode == 0 and "worker node" in done.stderr
     assert not (tmp_path / "storage.env").exists()
 
 
 def test_init_script_on_the_driver_needs_the_secret(tmp_path: Path) -> None:
-    done = subprocess.run([str(ROOT / "databricks" / "init_optuna.sh")],
-                          env=_init_env(tmp_path, DB_IS_DRIVER="TRUE", DB_DRIVER_IP="127.0.0.1"),
-                          capture_output=True, text=True, check=False, timeout=60)
+    done = subprocess.run(
+        [str(ROOT / "databricks" / "init_optuna.sh")],
+        env=_init_env(tmp_path, DB_IS_DRIVER="TRUE", DB_DRIVER_IP="127.0.0.1"),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert done.returncode == 1 and "expose a Databricks secret" in done.stderr
 
 
 @pytest.mark.mysql
 def test_init_script_driver_branch_leaves_a_working_database(tmp_path: Path) -> None:
-    port = str(_free_port())
+    port = str(free_port())
     datadir = tmp_path / "db"
-    env = _init_env(tmp_path, DB_IS_DRIVER="TRUE", DB_DRIVER_IP="127.0.0.1",
-                    OPTUNA_SPARK_DB_PASSWORD=TEST_DB_PASSWORD, OPTUNA_SPARK_DB_PORT=port,
-                    OPTUNA_SPARK_DB_DATADIR=str(datadir), OPTUNA_SPARK_DB_NAME="optuna_init")
+    env = _init_env(
+        tmp_path,
+        DB_IS_DRIVER="TRUE",
+        DB_DRIVER_IP="127.0.0.1",
+        OPTUNA_SPARK_DB_PASSWORD=TEST_DB_PASSWORD,
+        OPTUNA_SPARK_DB_PORT=port,
+        OPTUNA_SPARK_DB_DATADIR=str(datadir),
+        OPTUNA_SPARK_DB_NAME="optuna_init",
+    )
     try:
-        done = subprocess.run([str(ROOT / "databricks" / "init_optuna.sh")], env=env,
-                              capture_output=True, text=True, check=False, timeout=300)
+        done = subprocess.run(
+            [str(ROOT / "databricks" / "init_optuna.sh")],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stderr
         assert TEST_DB_PASSWORD not in done.stdout + done.stderr
         storage = (tmp_path / "storage.env").read_text().strip()
         assert storage == f"OPTUNA_SPARK_STORAGE=mysql://optuna_user@127.0.0.1:{port}/optuna_init"
         run_env = {**env, "OPTUNA_SPARK_STORAGE": storage.split("=", 1)[1]}
         study = subprocess.run(
-            [sys.executable, "-m", "optuna_spark", "run", "--objective", "quadratic",
-             "--backend", "local", "--trials", "5", "--quiet"],
-            env=run_env, cwd=tmp_path, capture_output=True, text=True, check=False, timeout=300,
+            [
+                sys.executable,
+                "-m",
+                "optuna_spark",
+                "run",
+                "--objective",
+                "quadratic",
+                "--backend",
+                "local",
+                "--trials",
+                "5",
+                "--quiet",
+            ],
+            env=run_env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
         )
         assert study.returncode == 0, study.stderr
         assert "5 trials: 5 complete" in study.stdout
     finally:
-        subprocess.run([str(ROOT / "scripts" / "setup-mysql.sh"), "stop", "--datadir", str(datadir)],
-                       capture_output=True, check=False, timeout=60)
+        subprocess.run(
+            [str(ROOT / "scripts" / "setup-mysql.sh"), "stop", "--datadir", str(datadir)],
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
 
 
 def test_job_definition_runs_the_cli_with_its_parameters() -> None:
@@ -171,7 +274,11 @@ def test_job_definition_runs_the_cli_with_its_parameters() -> None:
     task = job["tasks"][0]["python_wheel_task"]
     assert task["entry_point"] == "optuna-spark" and task["parameters"][0] == "run"
     params = {p["name"] for p in job["parameters"]}
-    used = {a.split(".")[-1].rstrip("}") for a in task["parameters"] if a.startswith("{{job.parameters.")}
+    used = {
+        a.split(".")[-1].rstrip("}")
+        for a in task["parameters"]
+        if a.startswith("{{job.parameters.")
+    }
     assert {"tasks", "trials", "jobs"} <= used <= params
     cluster = job["job_clusters"][0]["new_cluster"]
     assert cluster["spark_env_vars"]["OPTUNA_SPARK_DB_PASSWORD"].startswith("{{secrets/")
@@ -181,10 +288,23 @@ def test_job_definition_runs_the_cli_with_its_parameters() -> None:
 
 def test_smoke_test_script_checks_a_deployment(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'smoke.db'}"
-    done = subprocess.run([str(ROOT / "scripts" / "smoke-test.sh"), "--storage", url,
-                           "--backend", "local", "--trials", "3"],
-                          env={**os.environ, "PYTHON": sys.executable}, cwd=tmp_path,
-                          capture_output=True, text=True, check=False, timeout=300)
+    done = subprocess.run(
+        [
+            str(ROOT / "scripts" / "smoke-test.sh"),
+            "--storage",
+            url,
+            "--backend",
+            "local",
+            "--trials",
+            "3",
+        ],
+        env={**os.environ, "PYTHON": sys.executable},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "smoke test passed: 3 of 3 trials completed through local"
     assert optuna.get_all_study_names(url) == []  # it cleaned up after itself

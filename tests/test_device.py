@@ -19,11 +19,14 @@ def test_cpu_is_always_possible() -> None:
     assert choose_device("cpu", GPU).device == "cpu"
 
 
-@pytest.mark.parametrize(("facts", "why"), [
-    (DeviceFacts(False, "26.10.2", 1), "the installed XGBoost has no CUDA support"),
-    (DeviceFacts(True, None, 1), "cuDF cannot be imported"),
-    (DeviceFacts(True, "26.10.2", 0), "no GPU is visible"),
-])
+@pytest.mark.parametrize(
+    ("facts", "why"),
+    [
+        (DeviceFacts(False, "26.10.2", 1), "the installed XGBoost has no CUDA support"),
+        (DeviceFacts(True, None, 1), "cuDF cannot be imported"),
+        (DeviceFacts(True, "26.10.2", 0), "no GPU is visible"),
+    ],
+)
 def test_auto_falls_back_to_the_cpu_and_says_why(facts: DeviceFacts, why: str) -> None:
     choice = choose_device("auto", facts)
     assert choice.device == "cpu" and choice.reason == f"auto: {why}"
@@ -37,7 +40,8 @@ def test_auto_falls_back_to_the_cpu_and_says_why(facts: DeviceFacts, why: str) -
 
 def test_auto_and_cuda_take_the_gpu_when_everything_is_there() -> None:
     assert choose_device("auto", GPU) == device.DeviceChoice(
-        "cuda", "auto: XGBoost with CUDA, cuDF 26.10.2, 2 GPU(s)")
+        "cuda", "auto: XGBoost with CUDA, cuDF 26.10.2, 2 GPU(s)"
+    )
     assert choose_device("cuda", GPU).device == "cuda"
 
 
@@ -59,7 +63,7 @@ def test_task_gpu_addresses_reads_the_task_context(monkeypatch: pytest.MonkeyPat
     fake = SimpleNamespace(resources=lambda: {"gpu": SimpleNamespace(name="gpu", addresses=["2"])})
     monkeypatch.setattr(pyspark.TaskContext, "get", staticmethod(lambda: fake))
     assert device.task_gpu_addresses() == ["2"]
-    no_gpu = SimpleNamespace(resources=lambda: {})
+    no_gpu = SimpleNamespace(resources=dict)
     monkeypatch.setattr(pyspark.TaskContext, "get", staticmethod(lambda: no_gpu))
     assert device.task_gpu_addresses() is None
     monkeypatch.setattr(pyspark.TaskContext, "get", staticmethod(lambda: None))

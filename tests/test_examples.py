@@ -15,20 +15,45 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def test_quadratic_example(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, str(EXAMPLES / "quadratic.py")], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "quadratic.py")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("40 finished trials, best ")
-    assert trial_states(f"sqlite:///{tmp_path / 'examples-quadratic.db'}", "quadratic") == {"COMPLETE": 40}
+    assert trial_states(f"sqlite:///{tmp_path / 'examples-quadratic.db'}", "quadratic") == {
+        "COMPLETE": 40
+    }
 
 
 def test_user_objective_example_with_data(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'u.db'}"
     done = subprocess.run(
-        [sys.executable, "-m", "optuna_spark", "run", "--objective",
-         f"{EXAMPLES / 'my_objective.py'}:objective", "--trials", "8", "--backend", "local",
-         "--storage", url, "--quiet", "--json"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "optuna_spark",
+            "run",
+            "--objective",
+            f"{EXAMPLES / 'my_objective.py'}:objective",
+            "--trials",
+            "8",
+            "--backend",
+            "local",
+            "--storage",
+            url,
+            "--quiet",
+            "--json",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     import json
@@ -40,12 +65,21 @@ def test_user_objective_example_with_data(tmp_path: Path) -> None:
 
 
 @pytest.mark.spark
-@pytest.mark.parametrize("example, study", [("xgboost_joblibspark.py", "wine-joblibspark"),
-                                            ("xgboost_rdd.py", "wine-rdd")])
+@pytest.mark.parametrize(
+    ("example", "study"),
+    [("xgboost_joblibspark.py", "wine-joblibspark"), ("xgboost_rdd.py", "wine-rdd")],
+)
 def test_xgboost_examples_run_with_python(example: str, study: str, tmp_path: Path) -> None:
     env = {**os.environ, "TRIALS": "4", "NUM_BOOST_ROUND": "30"}
-    done = subprocess.run([sys.executable, str(EXAMPLES / example)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / example)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith("4 finished trials, best validation RMSE")
     assert trial_states(f"sqlite:///{tmp_path / 'examples-xgboost.db'}", study) == {"COMPLETE": 4}
@@ -56,13 +90,32 @@ def test_example_runs_under_spark_submit(tmp_path: Path) -> None:
     import pyspark
 
     submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
-    env = {**os.environ, "TRIALS": "4", "NUM_BOOST_ROUND": "30", "PYSPARK_PYTHON": sys.executable,
-           "PYSPARK_DRIVER_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"}
+    env = {
+        **os.environ,
+        "TRIALS": "4",
+        "NUM_BOOST_ROUND": "30",
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }
     done = subprocess.run(
-        [str(submit), "--master", "local[2]", "--conf", "spark.driver.host=127.0.0.1",
-         str(EXAMPLES / "xgboost_rdd.py")],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+        [
+            str(submit),
+            "--master",
+            "local[2]",
+            "--conf",
+            "spark.driver.host=127.0.0.1",
+            str(EXAMPLES / "xgboost_rdd.py"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "4 finished trials" in done.stdout
-    assert trial_states(f"sqlite:///{tmp_path / 'examples-xgboost.db'}", "wine-rdd") == {"COMPLETE": 4}
+    assert trial_states(f"sqlite:///{tmp_path / 'examples-xgboost.db'}", "wine-rdd") == {
+        "COMPLETE": 4
+    }

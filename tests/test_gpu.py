@@ -41,11 +41,17 @@ def test_xgboost_trains_on_the_gpu_and_says_so(parquet: str, tmp_path: Path) -> 
     from tests.helpers import read_trials
 
     url = f"sqlite:///{tmp_path / 'gpu.db'}"
-    summary = run_study(RunConfig(
-        storage=StorageSpec(url), objective="xgboost", study_name="gpu", trials=6,
-        data=DataSpec(parquet), backend=BackendSpec(name="local", tasks=1),
-        xgboost=XGBoostOptions(num_boost_round=200, device="cuda", tune_max_bin=True),
-    ))
+    summary = run_study(
+        RunConfig(
+            storage=StorageSpec(url),
+            objective="xgboost",
+            study_name="gpu",
+            trials=6,
+            data=DataSpec(parquet),
+            backend=BackendSpec(name="local", tasks=1),
+            xgboost=XGBoostOptions(num_boost_round=200, device="cuda", tune_max_bin=True),
+        )
+    )
     assert summary.counts["COMPLETE"] == 6
     assert summary.devices and summary.devices[0].startswith("cuda (--device cuda")
     assert {t.user_attrs["device"] for t in read_trials(url, "gpu")} == {"cuda:0"}

@@ -15,36 +15,53 @@ import optuna
 import pytest
 
 from optuna_spark.config import BackendSpec, RunConfig, SamplerSpec, StorageSpec
-from optuna_spark.run_log import read_runs
+from optuna_spark.html_report import busy_fractions, timeline_bars, worker_lanes
 from optuna_spark.runner import run_study
 from optuna_spark.storage import open_storage
-from optuna_spark.study_report import busy_fractions, timeline_bars, worker_lanes
-from tests.conftest import TEST_DB_PASSWORD
-from tests.helpers import unique_study_name
+from optuna_spark.storage.run_log import read_runs
+from tests.helpers import TEST_DB_PASSWORD, unique_study_name
 
 T0 = datetime(2026, 1, 1, 12, 0, 0)
 
 
-def _trial(number: int, start: float, end: float | None, state: str = "COMPLETE") -> SimpleNamespace:
+def _trial(
+    number: int, start: float, end: float | None, state: str = "COMPLETE"
+) -> SimpleNamespace:
     return SimpleNamespace(
-        number=number, state=SimpleNamespace(name=state),
+        number=number,
+        state=SimpleNamespace(name=state),
         datetime_start=T0 + timedelta(seconds=start),
         datetime_complete=None if end is None else T0 + timedelta(seconds=end),
     )
 
 
 def test_lanes_come_from_the_run_records() -> None:
-    runs = [{"workers": [{"index": 0, "host": "a", "trial_numbers": [0, 2]},
-                         {"index": 1, "host": "b", "trial_numbers": [1]}]},
-            {"workers": [{"index": 0, "host": "a", "trial_numbers": [3]}]}]
-    assert worker_lanes(runs) == {0: "run 1, worker 0 on a", 2: "run 1, worker 0 on a",
-                                  1: "run 1, worker 1 on b", 3: "run 2, worker 0 on a"}
+    runs = [
+        {
+            "workers": [
+                {"index": 0, "host": "a", "trial_numbers": [0, 2]},
+                {"index": 1, "host": "b", "trial_numbers": [1]},
+            ]
+        },
+        {"workers": [{"index": 0, "host": "a", "trial_numbers": [3]}]},
+    ]
+    assert worker_lanes(runs) == {
+        0: "run 1, worker 0 on a",
+        2: "run 1, worker 0 on a",
+        1: "run 1, worker 1 on b",
+        3: "run 2, worker 0 on a",
+    }
     assert worker_lanes(runs[:1])[1] == "worker 1 on b"  # one run: no run prefix
 
 
 def test_unrecorded_trials_are_packed_into_lanes_that_never_overlap() -> None:
-    trials = [_trial(0, 0, 2), _trial(1, 0.5, 1), _trial(2, 1.5, 3), _trial(3, 2, 4),
-              _trial(4, 5, None, "RUNNING")]
+    trials = [
+        _trial(0, 0, 2),
+        _trial(1, 0.5, 1),
+        _trial(2, 1.5, 3),
+        _trial(3, 2, 4),
+        _trial(4, 5, None, "RUNNING"),
+    ]
     bars = timeline_bars(trials, {}, now=T0 + timedelta(seconds=6))
     lanes = {b.number: b.lane for b in bars}
     assert lanes == {0: "lane 0", 1: "lane 1", 2: "lane 1", 3: "lane 0", 4: "lane 0"}
@@ -60,19 +77,40 @@ def test_recorded_trials_keep_their_worker_and_others_get_lanes() -> None:
 
 
 def _run(url: str, study: str, trials: int, tasks: int = 2) -> None:
-    summary = run_study(RunConfig(
-        storage=StorageSpec(url), objective="quadratic", study_name=study, trials=trials,
-        backend=BackendSpec(name="local", tasks=tasks), sampler=SamplerSpec(seed=3),
-    ))
+    summary = run_study(
+        RunConfig(
+            storage=StorageSpec(url),
+            objective="quadratic",
+            study_name=study,
+            trials=trials,
+            backend=BackendSpec(name="local", tasks=tasks),
+            sampler=SamplerSpec(seed=3),
+        )
+    )
     assert summary.counts["COMPLETE"] >= trials
 
 
-def _report(url: str, study: str, out: Path, *extra: str,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _report(
+    url: str, study: str, out: Path, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "optuna_spark", "report", study, "--storage", url,
-         "--out", str(out), *extra],
-        capture_output=True, text=True, check=False, timeout=120, env=env or dict(os.environ),
+        [
+            sys.executable,
+            "-m",
+            "optuna_spark",
+            "report",
+            study,
+            "--storage",
+            url,
+            "--out",
+            str(out),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env=env or dict(os.environ),
     )
 
 
@@ -91,17 +129,25 @@ def test_a_run_records_which_worker_ran_each_trial(sqlite_url: str) -> None:
 
 def test_fresh_forgets_the_old_runs(sqlite_url: str) -> None:
     _run(sqlite_url, "f", 4)
-    summary = run_study(RunConfig(
-        storage=StorageSpec(sqlite_url), objective="quadratic", study_name="f", trials=3,
-        backend=BackendSpec(name="local", tasks=1), fresh=True,
-    ))
+    summary = run_study(
+        RunConfig(
+            storage=StorageSpec(sqlite_url),
+            objective="quadratic",
+            study_name="f",
+            trials=3,
+            backend=BackendSpec(name="local", tasks=1),
+            fresh=True,
+        )
+    )
     assert summary.added == 3
     storage = open_storage(StorageSpec(sqlite_url), driver=False)
     runs = read_runs(storage.engine, storage.get_study_id_from_name("f"))
     assert [r["added"] for r in runs] == [3]
 
 
-def test_report_holds_the_trials_the_workers_and_the_run_facts(sqlite_url: str, tmp_path: Path) -> None:
+def test_report_holds_the_trials_the_workers_and_the_run_facts(
+    sqlite_url: str, tmp_path: Path
+) -> None:
     _run(sqlite_url, "page", 10)
     out = tmp_path / "report.html"
     done = _report(sqlite_url, "page", out)
@@ -112,8 +158,15 @@ def test_report_holds_the_trials_the_workers_and_the_run_facts(sqlite_url: str, 
     # Every trial row names the worker that ran it (whichever of the two took trials).
     lanes = _recorded_lanes(sqlite_url, "page")
     assert sum(text.count(f"<td>{lane}</td>") for lane in lanes) == 10
-    for heading in ("Optimization history", "Parameter importances", "Parallel coordinates",
-                    "Slices", "Trials per worker", "Runs", "Trials"):
+    for heading in (
+        "Optimization history",
+        "Parameter importances",
+        "Parallel coordinates",
+        "Slices",
+        "Trials per worker",
+        "Runs",
+        "Trials",
+    ):
         assert f"<h2>{heading}</h2>" in text
     assert "<th>backend</th><td>local</td>" in text
     assert "<script src=" not in text and "<link " not in text  # nothing fetched at view time
@@ -124,11 +177,14 @@ def _recorded_lanes(url: str, study: str) -> list[str]:
     """'worker i on host' for each worker of the study's one run that finished a trial."""
     storage = open_storage(StorageSpec(url), driver=False)
     (run,) = read_runs(storage.engine, storage.get_study_id_from_name(study))
-    return sorted(f"worker {w['index']} on {w['host']}" for w in run["workers"]
-                  if w["trial_numbers"])
+    return sorted(
+        f"worker {w['index']} on {w['host']}" for w in run["workers"] if w["trial_numbers"]
+    )
 
 
-def test_unknown_study_and_missing_folder_are_one_sentence_errors(sqlite_url: str, tmp_path: Path) -> None:
+def test_unknown_study_and_missing_folder_are_one_sentence_errors(
+    sqlite_url: str, tmp_path: Path
+) -> None:
     _run(sqlite_url, "there", 2, tasks=1)
     missing = _report(sqlite_url, "not-there", tmp_path / "r.html")
     assert missing.returncode != 0 and "Traceback" not in missing.stderr
@@ -160,8 +216,11 @@ def test_report_of_a_mysql_study_never_shows_the_password(mysql_url: str, tmp_pa
 
 
 def _chromium() -> str:
-    path = os.environ.get("OPTUNA_SPARK_CHROMIUM") or shutil.which("chromium") \
+    path = (
+        os.environ.get("OPTUNA_SPARK_CHROMIUM")
+        or shutil.which("chromium")
         or shutil.which("chromium-browser")
+    )
     # make test installs it (scripts/setup-browser.sh): a missing browser fails, never skips
     assert path, "no Chromium: run scripts/setup-browser.sh"
     return path
@@ -176,8 +235,14 @@ def _render(page_path: Path, plots: int) -> tuple[list[int], list[str], list[str
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=_chromium(),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         try:
             context = browser.new_context(offline=True)  # self-contained: no network needed
@@ -186,14 +251,16 @@ def _render(page_path: Path, plots: int) -> tuple[list[int], list[str], list[str
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(page_path.as_uri())
             page.wait_for_function(
-                f"document.querySelectorAll('.plot .main-svg').length >= {plots}", timeout=30_000)
+                f"document.querySelectorAll('.plot .main-svg').length >= {plots}", timeout=30_000
+            )
             layers = page.eval_on_selector_all(
-                ".plot", "els => els.map(e => e.querySelectorAll('.main-svg').length)")
-            drawn = page.eval_on_selector_all(
-                ".plot .trace", "els => els.length")
+                ".plot", "els => els.map(e => e.querySelectorAll('.main-svg').length)"
+            )
+            drawn = page.eval_on_selector_all(".plot .trace", "els => els.length")
             assert drawn > 0
             labels = page.eval_on_selector_all(
-                ".plot:last-of-type .ytick text", "els => els.map(e => e.textContent)")
+                ".plot:last-of-type .ytick text", "els => els.map(e => e.textContent)"
+            )
         finally:
             browser.close()
     return layers, labels, errors
@@ -209,13 +276,15 @@ def test_report_renders_in_headless_chromium(sqlite_url: str, tmp_path: Path) ->
     assert sorted(labels) == _recorded_lanes(sqlite_url, "shown")
 
 
-def test_report_of_a_plain_optuna_study_with_a_failed_trial_renders(sqlite_url: str, tmp_path: Path) -> None:
+def test_report_of_a_plain_optuna_study_with_a_failed_trial_renders(
+    sqlite_url: str, tmp_path: Path
+) -> None:
     study = optuna.create_study(study_name="plain", storage=sqlite_url)
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
     study.optimize(lambda t: 1 / 0, n_trials=1, catch=(ZeroDivisionError,))
     out = tmp_path / "plain.html"
     done = _report(sqlite_url, "plain", out)
     assert done.returncode == 0, done.stderr
-    layers, labels, errors = _render(out, 5)
+    _, labels, errors = _render(out, 5)
     assert errors == [] and labels == ["lane 0"]
     assert "No run records" in out.read_text()

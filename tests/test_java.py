@@ -13,7 +13,11 @@ def test_java_versions() -> None:
 
 
 def test_local_masters() -> None:
-    assert is_local_master(None) and is_local_master("local[2]") and is_local_master("local-cluster[2,1,1024]")
+    assert (
+        is_local_master(None)
+        and is_local_master("local[2]")
+        and is_local_master("local-cluster[2,1,1024]")
+    )
     assert not is_local_master("spark://127.0.0.1:7077")
 
 

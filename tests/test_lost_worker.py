@@ -13,26 +13,37 @@ from pathlib import Path
 import pytest
 
 from optuna_spark.config import BackendSpec, HeartbeatSpec, RunConfig, SamplerSpec, StorageSpec
-from optuna_spark.runner import RunSummary, run_study
+from optuna_spark.runner import run_study
+from optuna_spark.summary import RunSummary
 from tests.helpers import finished, finished_so_far, read_trials
 
-SLOW = '''
+SLOW = """
 import time
 
 def objective(trial):
     x = trial.suggest_float("x", -10, 10)
     time.sleep({seconds})
     return x * x
-'''
+"""
 
 
-def _run_and_kill(sqlite_url: str, tmp_path: Path, trials: int, seconds: float,
-                  kill_after: int, heartbeat: HeartbeatSpec) -> RunSummary:
+def _run_and_kill(
+    sqlite_url: str,
+    tmp_path: Path,
+    trials: int,
+    seconds: float,
+    kill_after: int,
+    heartbeat: HeartbeatSpec,
+) -> RunSummary:
     source = tmp_path / "slow.py"
     source.write_text(SLOW.format(seconds=seconds))
     config = RunConfig(
-        storage=StorageSpec(sqlite_url), objective=f"{source}:objective", study_name="k",
-        trials=trials, backend=BackendSpec(name="local", tasks=2), sampler=SamplerSpec(seed=5),
+        storage=StorageSpec(sqlite_url),
+        objective=f"{source}:objective",
+        study_name="k",
+        trials=trials,
+        backend=BackendSpec(name="local", tasks=2),
+        sampler=SamplerSpec(seed=5),
         heartbeat=heartbeat,
     )
     outcome: dict[str, object] = {}
@@ -68,16 +79,32 @@ def _assert_exact_with_one_retry(sqlite_url: str, summary: RunSummary, trials: i
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-def test_killed_mid_run_the_heartbeat_retries_the_lost_trial(sqlite_url: str, tmp_path: Path) -> None:
+def test_killed_mid_run_the_heartbeat_retries_the_lost_trial(
+    sqlite_url: str, tmp_path: Path
+) -> None:
     # Plenty of work left after the kill: the surviving worker finds the stale trial itself.
-    summary = _run_and_kill(sqlite_url, tmp_path, trials=16, seconds=0.5, kill_after=3,
-                            heartbeat=HeartbeatSpec(interval=1, grace_period=2))
+    summary = _run_and_kill(
+        sqlite_url,
+        tmp_path,
+        trials=16,
+        seconds=0.5,
+        kill_after=3,
+        heartbeat=HeartbeatSpec(interval=1, grace_period=2),
+    )
     _assert_exact_with_one_retry(sqlite_url, summary, 16)
 
 
-def test_killed_at_the_end_the_driver_retries_the_lost_trial(sqlite_url: str, tmp_path: Path) -> None:
+def test_killed_at_the_end_the_driver_retries_the_lost_trial(
+    sqlite_url: str, tmp_path: Path
+) -> None:
     # No heartbeat, and the budget is spent right after the kill: the driver sees the orphan
     # when the fan-out ends and runs it again in a second round.
-    summary = _run_and_kill(sqlite_url, tmp_path, trials=6, seconds=1.0, kill_after=4,
-                            heartbeat=HeartbeatSpec(interval=None))
+    summary = _run_and_kill(
+        sqlite_url,
+        tmp_path,
+        trials=6,
+        seconds=1.0,
+        kill_after=4,
+        heartbeat=HeartbeatSpec(interval=None),
+    )
     _assert_exact_with_one_retry(sqlite_url, summary, 6)

@@ -19,7 +19,7 @@ def test_parse_refs() -> None:
 
 
 @pytest.mark.parametrize(
-    "ref, fragment",
+    ("ref", "fragment"),
     [
         ("nosuch", "unknown objective 'nosuch'"),
         ("pkg.mod:", "is not a built-in name or a reference"),
@@ -45,7 +45,10 @@ def _run_one(objective) -> float:
 
 def test_file_objective_ships_its_source(tmp_path: Path) -> None:
     path = tmp_path / "my_objective.py"
-    path.write_text("OFFSET = 5.0\n\ndef objective(trial):\n    return trial.suggest_float('x', 0, 1) + OFFSET\n")
+    path.write_text(
+        "OFFSET = 5.0\n\ndef objective(trial):\n"
+        "    return trial.suggest_float('x', 0, 1) + OFFSET\n"
+    )
     spec = resolve_objective(f"{path}:objective", None)
     assert spec.kind == "file" and "OFFSET = 5.0" in (spec.source or "")
     path.unlink()  # the worker needs only the shipped source, not the file
@@ -98,6 +101,8 @@ def test_xgboost_objective_trains_on_wine() -> None:
     pytest.importorskip("xgboost")
     from optuna_spark.config import XGBoostOptions
 
-    spec = resolve_objective("xgboost", DataSpec(bundled_wine_csv()), XGBoostOptions(num_boost_round=30))
+    spec = resolve_objective(
+        "xgboost", DataSpec(bundled_wine_csv()), XGBoostOptions(num_boost_round=30)
+    )
     rmse = _run_one(build_objective(spec, threads=1))
     assert 0.3 < rmse < 5.0  # quality is 3..8: an RMSE in this range means real training

@@ -22,9 +22,12 @@ def test_environment_kind(tmp_path: Path) -> None:
 
 def test_flags_ship_the_archive_and_keep_the_driver_python() -> None:
     assert submit_flags("/tmp/env.tar.gz", "/venv/bin/python") == [
-        "--archives", "/tmp/env.tar.gz#environment",
-        "--conf", "spark.pyspark.python=./environment/bin/python",
-        "--conf", "spark.pyspark.driver.python=/venv/bin/python",
+        "--archives",
+        "/tmp/env.tar.gz#environment",
+        "--conf",
+        "spark.pyspark.python=./environment/bin/python",
+        "--conf",
+        "spark.pyspark.driver.python=/venv/bin/python",
     ]
 
 

@@ -16,14 +16,17 @@ from optuna_spark.storage import CANCELLED_ATTR
 from tests.helpers import read_trials
 
 
-@pytest.mark.parametrize(("workers", "objective_s", "gap_s", "expected"), [
-    (2, 0.5, 0.025, True),     # the benchmark's case: a 5% gap, well hidden behind 0.5 s
-    (8, 30.0, 0.5, True),      # 1.7%: still worth it
-    (1, 0.5, 0.025, False),    # a lone worker keeps Optuna's sequential behaviour
-    (2, 10.0, 0.02, False),    # 0.2%: not worth sampling ahead
-    (2, 0.0005, 0.02, False),  # a trivial objective: nothing to hide the work behind
-    (2, 0.06, 0.02, False),    # shorter than four gaps
-])
+@pytest.mark.parametrize(
+    ("workers", "objective_s", "gap_s", "expected"),
+    [
+        (2, 0.5, 0.025, True),  # the benchmark's case: a 5% gap, well hidden behind 0.5 s
+        (8, 30.0, 0.5, True),  # 1.7%: still worth it
+        (1, 0.5, 0.025, False),  # a lone worker keeps Optuna's sequential behaviour
+        (2, 10.0, 0.02, False),  # 0.2%: not worth sampling ahead
+        (2, 0.0005, 0.02, False),  # a trivial objective: nothing to hide the work behind
+        (2, 0.06, 0.02, False),  # shorter than four gaps
+    ],
+)
 def test_when_to_prefetch(workers: int, objective_s: float, gap_s: float, expected: bool) -> None:
     assert should_prefetch(workers, objective_s, gap_s) is expected
 
@@ -44,7 +47,7 @@ def test_prefetch_is_on_for_builtin_objectives_and_opt_in_for_users() -> None:
     assert prefetch_enabled(True, user) and not prefetch_enabled(False, builtin)
 
 
-SLEEPY = '''
+SLEEPY = """
 import time
 
 def objective(trial):
@@ -52,9 +55,9 @@ def objective(trial):
     y = trial.suggest_int("y", 0, 3)
     time.sleep(0.3)  # long against the gap (20-30 ms), even on a loaded machine
     return x * x + y
-'''
+"""
 
-CONDITIONAL = '''
+CONDITIONAL = """
 import time
 
 def objective(trial):
@@ -63,13 +66,19 @@ def objective(trial):
         trial.suggest_float("only_positive", 0, 1)
     time.sleep(0.15)
     return x * x
-'''
+"""
 
 
 def _config(url: str, source: Path, trials: int, tasks: int, **extra: object) -> RunConfig:
-    return RunConfig(storage=StorageSpec(url), objective=f"{source}:objective", study_name="p",
-                     trials=trials, backend=BackendSpec(name="local", tasks=tasks),
-                     sampler=SamplerSpec(seed=5), **extra)  # type: ignore[arg-type]
+    return RunConfig(
+        storage=StorageSpec(url),
+        objective=f"{source}:objective",
+        study_name="p",
+        trials=trials,
+        backend=BackendSpec(name="local", tasks=tasks),
+        sampler=SamplerSpec(seed=5),
+        **extra,
+    )  # type: ignore[arg-type]
 
 
 def test_two_workers_prefetch_and_the_budget_stays_exact(sqlite_url: str, tmp_path: Path) -> None:
@@ -100,22 +109,24 @@ def test_a_lone_worker_never_prefetches(sqlite_url: str, tmp_path: Path) -> None
     assert summary.counts["COMPLETE"] == 6 and summary.workers[0].prefetched == 0
 
 
-BROKEN = '''
+BROKEN = """
 import time
 
 def objective(trial):
     trial.suggest_float("x", 0, 1)
     time.sleep(0.15)
     raise RuntimeError("broken")
-'''
+"""
 
 
 def test_a_trial_asked_ahead_and_never_run_is_cancelled_not_left_running(
-        sqlite_url: str, tmp_path: Path) -> None:
+    sqlite_url: str, tmp_path: Path
+) -> None:
     source = tmp_path / "broken.py"
     source.write_text(BROKEN)
-    summary = run_study(_config(sqlite_url, source, 40, 2, max_consecutive_failures=4,
-                                prefetch=True))
+    summary = run_study(
+        _config(sqlite_url, source, 40, 2, max_consecutive_failures=4, prefetch=True)
+    )
     assert summary.objective_failed and summary.exit_code == 1
     trials = read_trials(sqlite_url, "p")
     assert "RUNNING" not in {t.state.name for t in trials}

@@ -16,8 +16,13 @@ from tests.helpers import finished, read_trials, trial_states
 
 def _config(url: str, trials: int, **extra) -> RunConfig:
     return RunConfig(
-        storage=StorageSpec(url), objective="quadratic", study_name="q", trials=trials,
-        backend=BackendSpec(name="local", tasks=2), sampler=SamplerSpec(seed=7), **extra,
+        storage=StorageSpec(url),
+        objective="quadratic",
+        study_name="q",
+        trials=trials,
+        backend=BackendSpec(name="local", tasks=2),
+        sampler=SamplerSpec(seed=7),
+        **extra,
     )
 
 
@@ -49,21 +54,31 @@ def test_python_api_with_a_closure(sqlite_url: str) -> None:
     target = 0.25
     summary = optimize(
         lambda trial: (trial.suggest_float("x", 0, 1) - target) ** 2,
-        n_trials=12, storage=sqlite_url, study_name="api", backend="local", tasks=2, seed=3,
+        n_trials=12,
+        storage=sqlite_url,
+        study_name="api",
+        backend="local",
+        tasks=2,
+        seed=3,
     )
     assert summary.finished == 12 and summary.best_value is not None and summary.best_value < 0.1
     assert trial_states(sqlite_url, "api") == {"COMPLETE": 12}
 
 
-def test_a_broken_objective_stops_the_run_early_with_its_traceback(sqlite_url: str,
-                                                                   tmp_path: Path) -> None:
-    from optuna_spark.report import format_summary
+def test_a_broken_objective_stops_the_run_early_with_its_traceback(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    from optuna_spark.console import format_summary
 
     path = tmp_path / "broken.py"
     path.write_text("def objective(trial):\n    raise RuntimeError('model exploded')\n")
     config = RunConfig(
-        storage=StorageSpec(sqlite_url), objective=f"{path}:objective", study_name="b",
-        trials=50, backend=BackendSpec(name="local", tasks=2), max_consecutive_failures=2,
+        storage=StorageSpec(sqlite_url),
+        objective=f"{path}:objective",
+        study_name="b",
+        trials=50,
+        backend=BackendSpec(name="local", tasks=2),
+        max_consecutive_failures=2,
     )
     summary = run_study(config)
     # The first worker to fail twice in a row closed the budget: a handful of failed trials,
@@ -81,7 +96,9 @@ def test_a_broken_objective_stops_the_run_early_with_its_traceback(sqlite_url: s
     assert re.fullmatch(
         r"the objective failed too often in a row \(--max-failures\), first trial \d: "
         r"RuntimeError: model exploded; fix it, then run the same command again to add the "
-        rf"{50 - len(trials)} missing trial\(s\)\.", summary.failure or "")
+        rf"{50 - len(trials)} missing trial\(s\)\.",
+        summary.failure or "",
+    )
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage")
@@ -99,8 +116,12 @@ def test_trial_lost_with_its_worker_is_failed_retried_and_not_counted(sqlite_url
     run_study(_config(sqlite_url, 3, heartbeat=heartbeat))
     storage = optuna.storages.RDBStorage(sqlite_url, heartbeat_interval=1, grace_period=2)
     study = optuna.load_study(study_name="q", storage=storage)
-    crashed = study.ask({"x": optuna.distributions.FloatDistribution(-10, 10),
-                         "y": optuna.distributions.FloatDistribution(-10, 10)})
+    crashed = study.ask(
+        {
+            "x": optuna.distributions.FloatDistribution(-10, 10),
+            "y": optuna.distributions.FloatDistribution(-10, 10),
+        }
+    )
     storage.record_heartbeat(crashed._trial_id)
     time.sleep(2.5)  # the heartbeat is now older than the grace period
 

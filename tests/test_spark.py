@@ -25,8 +25,12 @@ pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("spark")]
 
 def test_joblibspark_quadratic_exact_budget_near_zero(sqlite_url: str) -> None:
     config = RunConfig(
-        storage=StorageSpec(sqlite_url), objective="quadratic", study_name="q", trials=20,
-        backend=BackendSpec(name="joblibspark", tasks=2, jobs=8), sampler=SamplerSpec(seed=11),
+        storage=StorageSpec(sqlite_url),
+        objective="quadratic",
+        study_name="q",
+        trials=20,
+        backend=BackendSpec(name="joblibspark", tasks=2, jobs=8),
+        sampler=SamplerSpec(seed=11),
     )
     summary = run_study(config)
     assert trial_states(sqlite_url, "q") == {"COMPLETE": 20}
@@ -43,18 +47,27 @@ def test_joblibspark_quadratic_exact_budget_near_zero(sqlite_url: str) -> None:
 
 def test_more_tasks_than_slots_is_refused_and_default_is_the_slots(sqlite_url: str) -> None:
     config = RunConfig(
-        storage=StorageSpec(sqlite_url), objective="quadratic", study_name="r", trials=13,
-        backend=BackendSpec(name="rdd", tasks=3), sampler=SamplerSpec(name="random", seed=1),
+        storage=StorageSpec(sqlite_url),
+        objective="quadratic",
+        study_name="r",
+        trials=13,
+        backend=BackendSpec(name="rdd", tasks=3),
+        sampler=SamplerSpec(name="random", seed=1),
     )
     # local[2] has 2 task slots: a third task would only start after the budget is spent
     with pytest.raises(ConfigError, match="--tasks 3 is more than the 2 task slot"):
         run_study(config)
     assert study_names(sqlite_url) == []  # the study it created for the run is gone again
 
-    default = run_study(RunConfig(
-        storage=StorageSpec(sqlite_url), objective="quadratic", study_name="r2", trials=6,
-        backend=BackendSpec(name="rdd"),
-    ))
+    default = run_study(
+        RunConfig(
+            storage=StorageSpec(sqlite_url),
+            objective="quadratic",
+            study_name="r2",
+            trials=6,
+            backend=BackendSpec(name="rdd"),
+        )
+    )
     assert len(default.workers) == 2 and default.counts["COMPLETE"] == 6
 
 
@@ -62,15 +75,23 @@ def test_more_tasks_than_slots_is_refused_and_default_is_the_slots(sqlite_url: s
 def test_xgboost_on_wine_completes(sqlite_url: str, backend: str) -> None:
     # dataframe: Spark reads the CSV and hands each task its own copy through mapInPandas
     config = RunConfig(
-        storage=StorageSpec(sqlite_url), objective="xgboost", study_name="x", trials=4,
-        data=DataSpec(bundled_wine_csv()), backend=BackendSpec(name=backend, tasks=2),
+        storage=StorageSpec(sqlite_url),
+        objective="xgboost",
+        study_name="x",
+        trials=4,
+        data=DataSpec(bundled_wine_csv()),
+        backend=BackendSpec(name=backend, tasks=2),
         xgboost=XGBoostOptions(num_boost_round=60),
     )
     summary = run_study(config)
     assert trial_states(sqlite_url, "x") == {"COMPLETE": 4}
     assert summary.best_value is not None and 0.3 < summary.best_value < 5.0
     assert set(summary.best_params) == {
-        "learning_rate", "max_depth", "subsample", "colsample_bytree", "min_child_weight",
+        "learning_rate",
+        "max_depth",
+        "subsample",
+        "colsample_bytree",
+        "min_child_weight",
     }
     assert sorted(w.index for w in summary.workers) == [0, 1] and not summary.worker_errors
     assert all(not math.isnan(w.setup_seconds) for w in summary.workers)
@@ -84,15 +105,21 @@ def test_file_objective_with_data_is_shipped_to_executors(sqlite_url: str, tmp_p
         "    return abs(len(data) - 1600 + k)\n"
     )
     config = RunConfig(
-        storage=StorageSpec(sqlite_url), objective=f"{path}:objective", study_name="f",
-        trials=6, data=DataSpec(bundled_wine_csv()), backend=BackendSpec(name="rdd", tasks=2),
+        storage=StorageSpec(sqlite_url),
+        objective=f"{path}:objective",
+        study_name="f",
+        trials=6,
+        data=DataSpec(bundled_wine_csv()),
+        backend=BackendSpec(name="rdd", tasks=2),
     )
     summary = run_study(config)
     assert trial_states(sqlite_url, "f") == {"COMPLETE": 6}
     assert summary.best_value == abs(1599 - 1600 + summary.best_params["k"])
 
 
-def test_dataframe_backend_takes_the_users_dataframe_and_any_objective(spark, sqlite_url: str) -> None:
+def test_dataframe_backend_takes_the_users_dataframe_and_any_objective(
+    spark, sqlite_url: str
+) -> None:
     from optuna_spark import optimize
 
     frame = spark.createDataFrame([(float(i), float(2 * i + 1)) for i in range(50)], ["x", "y"])
@@ -102,13 +129,23 @@ def test_dataframe_backend_takes_the_users_dataframe_and_any_objective(spark, sq
         assert len(data) == 50 and list(data.columns) == ["x", "y"]
         return float(((data["y"] - slope * data["x"] - 1) ** 2).mean())
 
-    summary = optimize(fit, 12, data=frame, backend="dataframe", tasks=2, storage=sqlite_url,
-                       study_name="u", sampler="random", seed=3)
+    summary = optimize(
+        fit,
+        12,
+        data=frame,
+        backend="dataframe",
+        tasks=2,
+        storage=sqlite_url,
+        study_name="u",
+        sampler="random",
+        seed=3,
+    )
     assert summary.counts["COMPLETE"] == 12 and not summary.worker_errors
     assert abs(summary.best_params["slope"] - 2.0) < 0.5
 
-    plain = optimize("quadratic", 4, backend="dataframe", tasks=2, storage=sqlite_url,
-                     study_name="q")
+    plain = optimize(
+        "quadratic", 4, backend="dataframe", tasks=2, storage=sqlite_url, study_name="q"
+    )
     assert plain.counts["COMPLETE"] == 4
 
 
@@ -116,8 +153,16 @@ def test_a_master_other_than_the_active_sessions_is_an_error(spark, sqlite_url: 
     from optuna_spark import optimize
     from optuna_spark.errors import BackendError
 
-    with pytest.raises(BackendError, match=r"already has a Spark session on 'local\[2\]', not 'local\[3\]'"):
-        optimize("quadratic", 3, backend="rdd", master="local[3]", storage=sqlite_url, study_name="m")
+    with pytest.raises(
+        BackendError, match=r"already has a Spark session on 'local\[2\]', not 'local\[3\]'"
+    ):
+        optimize(
+            "quadratic", 3, backend="rdd", master="local[3]", storage=sqlite_url, study_name="m"
+        )
     assert "m" not in study_names(sqlite_url)
-    assert optimize("quadratic", 3, backend="rdd", master="local[2]", storage=sqlite_url,
-                    study_name="m").counts["COMPLETE"] == 3
+    assert (
+        optimize(
+            "quadratic", 3, backend="rdd", master="local[2]", storage=sqlite_url, study_name="m"
+        ).counts["COMPLETE"]
+        == 3
+    )

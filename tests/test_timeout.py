@@ -12,20 +12,20 @@ from optuna_spark.runner import run_study
 from optuna_spark.storage import CANCELLED_ATTR
 from tests.helpers import read_trials
 
-STUCK = '''
+STUCK = """
 import time
 
 def objective(trial):
     x = trial.suggest_float("x", -10, 10)
     time.sleep(60)  # far longer than the timeout: only a cancel ends it
     return x * x
-'''
+"""
 
-FAST = '''
+FAST = """
 def objective(trial):
     x = trial.suggest_float("x", -10, 10)
     return x * x
-'''
+"""
 
 
 def _objective(tmp_path: Path, name: str, source: str) -> str:
@@ -34,11 +34,17 @@ def _objective(tmp_path: Path, name: str, source: str) -> str:
     return f"{path}:objective"
 
 
-def _timeout_then_resume(sqlite_url: str, tmp_path: Path, backend: BackendSpec,
-                         timeout: int = 4) -> None:
+def _timeout_then_resume(
+    sqlite_url: str, tmp_path: Path, backend: BackendSpec, timeout: int = 4
+) -> None:
     config = RunConfig(
-        storage=StorageSpec(sqlite_url), objective=_objective(tmp_path, "stuck", STUCK),
-        study_name="t", trials=6, backend=backend, sampler=SamplerSpec(seed=1), timeout=timeout,
+        storage=StorageSpec(sqlite_url),
+        objective=_objective(tmp_path, "stuck", STUCK),
+        study_name="t",
+        trials=6,
+        backend=backend,
+        sampler=SamplerSpec(seed=1),
+        timeout=timeout,
     )
     summary = run_study(config)
     reason = f"--timeout {timeout} s expired"
@@ -53,10 +59,16 @@ def _timeout_then_resume(sqlite_url: str, tmp_path: Path, backend: BackendSpec,
         assert trial.system_attrs["fail_reason"].startswith("cancelled")
     assert summary.counts["CANCELLED"] == 2 and summary.counts["COUNTED"] == 0
 
-    resumed = run_study(RunConfig(
-        storage=StorageSpec(sqlite_url), objective=_objective(tmp_path, "fast", FAST),
-        study_name="t", trials=6, backend=backend, sampler=SamplerSpec(seed=1),
-    ))
+    resumed = run_study(
+        RunConfig(
+            storage=StorageSpec(sqlite_url),
+            objective=_objective(tmp_path, "fast", FAST),
+            study_name="t",
+            trials=6,
+            backend=backend,
+            sampler=SamplerSpec(seed=1),
+        )
+    )
     assert resumed.plan.remaining == 6 and resumed.counts["COUNTED"] == 6
     assert resumed.counts["COMPLETE"] == 6 and resumed.stopped is None
 
@@ -67,8 +79,9 @@ def test_timeout_on_local_backend(sqlite_url: str, tmp_path: Path) -> None:
 
 @pytest.mark.spark
 @pytest.mark.parametrize("backend", ["rdd", "joblibspark", "dataframe"])
-def test_timeout_on_spark_cancels_our_job_group(spark, backend: str, sqlite_url: str,
-                                                tmp_path: Path) -> None:
+def test_timeout_on_spark_cancels_our_job_group(
+    spark, backend: str, sqlite_url: str, tmp_path: Path
+) -> None:
     # The dataframe backend first copies the data to its partitions (a sampling job, Arrow
     # workers): give its tasks time to be inside a trial.
     timeout = 12 if backend == "dataframe" else 4

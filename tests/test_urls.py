@@ -8,10 +8,13 @@ from optuna_spark.urls import absolute_sqlite_url, mask_url, mask_urls_in_text, 
 
 
 @pytest.mark.parametrize(
-    "url, masked",
+    ("url", "masked"),
     [
         ("mysql://optuna:pw@127.0.0.1/db", "mysql://optuna:***@127.0.0.1/db"),
-        ("mysql+pymysql://u:p%40ss@127.0.0.1:3306/db?charset=utf8", "mysql+pymysql://u:***@127.0.0.1:3306/db?charset=utf8"),
+        (
+            "mysql+pymysql://u:p%40ss@127.0.0.1:3306/db?charset=utf8",
+            "mysql+pymysql://u:***@127.0.0.1:3306/db?charset=utf8",
+        ),
         ("mysql://u:we@ird:pw@127.0.0.1/db", "mysql://u:***@127.0.0.1/db"),
         ("mysql://optuna@127.0.0.1/db", "mysql://optuna@127.0.0.1/db"),
         ("sqlite:////tmp/a.db", "sqlite:////tmp/a.db"),
@@ -24,7 +27,10 @@ def test_mask_url(url: str, masked: str) -> None:
 
 def test_mask_urls_inside_messages() -> None:
     text = "could not connect to mysql://root:hunter2@127.0.0.1:3306/x (timeout)"
-    assert mask_urls_in_text(text) == "could not connect to mysql://root:***@127.0.0.1:3306/x (timeout)"
+    assert (
+        mask_urls_in_text(text)
+        == "could not connect to mysql://root:***@127.0.0.1:3306/x (timeout)"
+    )
 
 
 def test_sqlite_paths() -> None:

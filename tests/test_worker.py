@@ -6,10 +6,9 @@ from pathlib import Path
 
 import optuna
 
-from optuna_spark import budget
 from optuna_spark.config import SamplerSpec, StorageSpec
 from optuna_spark.objectives import resolve_objective
-from optuna_spark.storage import create_or_load_study, open_storage, prepare_sqlite_file
+from optuna_spark.storage import budget, create_or_load_study, open_storage, prepare_sqlite_file
 from optuna_spark.worker import WorkerTask, run_worker
 from tests.helpers import trial_states
 
@@ -21,8 +20,14 @@ def _task(url: str, objective, slots: int, **extra) -> WorkerTask:
     info = create_or_load_study(storage, spec, "s", None, "minimize")
     run_id = budget.create_budget(storage.engine, info.study_id, slots)
     return WorkerTask(
-        index=0, n_workers=1, storage=spec, study_name="s", budget_id=run_id,
-        objective=resolve_objective(objective, None), sampler=SamplerSpec(seed=1), **extra,
+        index=0,
+        n_workers=1,
+        storage=spec,
+        study_name="s",
+        budget_id=run_id,
+        objective=resolve_objective(objective, None),
+        sampler=SamplerSpec(seed=1),
+        **extra,
     )
 
 
@@ -34,7 +39,10 @@ def test_worker_runs_exactly_its_slots(sqlite_url: str) -> None:
 
 def test_failing_trials_count_and_stop_the_worker(sqlite_url: str, tmp_path: Path) -> None:
     path = tmp_path / "bad.py"
-    path.write_text("def objective(trial):\n    trial.suggest_float('x', 0, 1)\n    raise ZeroDivisionError('boom')\n")
+    path.write_text(
+        "def objective(trial):\n    trial.suggest_float('x', 0, 1)\n"
+        "    raise ZeroDivisionError('boom')\n"
+    )
     result = run_worker(_task(sqlite_url, f"{path}:objective", 20, max_consecutive_failures=3))
     assert result.failed == 3 and result.complete == 0
     assert "3 failed trials in a row" in (result.error or "")
@@ -42,7 +50,9 @@ def test_failing_trials_count_and_stop_the_worker(sqlite_url: str, tmp_path: Pat
     assert trial_states(sqlite_url, "s") == {"FAIL": 3}
 
 
-def test_nan_none_and_strings_fail_the_trial_not_the_worker(sqlite_url: str, tmp_path: Path) -> None:
+def test_nan_none_and_strings_fail_the_trial_not_the_worker(
+    sqlite_url: str, tmp_path: Path
+) -> None:
     path = tmp_path / "odd.py"
     path.write_text(
         "def objective(trial):\n"
@@ -71,8 +81,13 @@ def test_pruned_trials_count(sqlite_url: str, tmp_path: Path) -> None:
 def test_worker_never_raises_across_the_wire(tmp_path: Path) -> None:
     spec = StorageSpec(f"sqlite:///{tmp_path / 'nothing-here' / 'x.db'}")
     task = WorkerTask(
-        index=3, n_workers=1, storage=spec, study_name="s", budget_id="none",
-        objective=resolve_objective("quadratic", None), sampler=SamplerSpec(),
+        index=3,
+        n_workers=1,
+        storage=spec,
+        study_name="s",
+        budget_id="none",
+        objective=resolve_objective("quadratic", None),
+        sampler=SamplerSpec(),
     )
     result = run_worker(task)
     assert result.index == 3 and result.error and result.error_type == "StorageError"

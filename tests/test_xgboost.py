@@ -8,7 +8,15 @@ from pathlib import Path
 import optuna
 import pytest
 
-from optuna_spark.config import BackendSpec, DataSpec, RunConfig, SamplerSpec, StorageSpec, XGBoostOptions, bundled_wine_csv
+from optuna_spark.config import (
+    BackendSpec,
+    DataSpec,
+    RunConfig,
+    SamplerSpec,
+    StorageSpec,
+    XGBoostOptions,
+    bundled_wine_csv,
+)
 from optuna_spark.errors import ConfigError, DataError
 from optuna_spark.objectives import build_objective, default_direction, resolve_objective
 from optuna_spark.runner import run_study
@@ -35,7 +43,9 @@ def _binary_wine(tmp_path: Path) -> str:
 
 
 def test_auto_on_a_cpu_only_install_trains_on_the_cpu_and_says_why() -> None:
-    spec = resolve_objective("xgboost", DataSpec(bundled_wine_csv()), XGBoostOptions(num_boost_round=10))
+    spec = resolve_objective(
+        "xgboost", DataSpec(bundled_wine_csv()), XGBoostOptions(num_boost_round=10)
+    )
     objective = build_objective(spec, threads=1)
     assert objective.device.device == "cpu"
     assert objective.device.reason == "auto: the installed XGBoost has no CUDA support"
@@ -45,7 +55,9 @@ def test_auto_on_a_cpu_only_install_trains_on_the_cpu_and_says_why() -> None:
 
 def test_cuda_asked_for_without_a_gpu_is_an_error_not_a_cpu_run() -> None:
     spec = resolve_objective("xgboost", DataSpec(bundled_wine_csv()), XGBoostOptions(device="cuda"))
-    with pytest.raises(ConfigError, match="--device cuda was asked for, but the installed XGBoost has no CUDA"):
+    with pytest.raises(
+        ConfigError, match="--device cuda was asked for, but the installed XGBoost has no CUDA"
+    ):
         build_objective(spec, threads=1)
 
 
@@ -60,9 +72,12 @@ def test_binary_classification_with_auc_is_maximised(tmp_path: Path) -> None:
 
 
 def test_binary_task_needs_a_zero_one_label() -> None:
-    spec = resolve_objective("xgboost", DataSpec(bundled_wine_csv()),
-                             XGBoostOptions(task="binary", device="cpu"))
-    with pytest.raises(DataError, match="--task binary needs a label of 0 and 1, but column 'quality'"):
+    spec = resolve_objective(
+        "xgboost", DataSpec(bundled_wine_csv()), XGBoostOptions(task="binary", device="cpu")
+    )
+    with pytest.raises(
+        DataError, match="--task binary needs a label of 0 and 1, but column 'quality'"
+    ):
         build_objective(spec, threads=1)
 
 
@@ -71,7 +86,9 @@ def test_metric_must_fit_the_task() -> None:
         XGBoostOptions(metric="auc")
 
 
-def test_max_bin_is_searched_with_one_matrix_pair_per_value(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_max_bin_is_searched_with_one_matrix_pair_per_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import xgboost
 
     built: list[int] = []
@@ -92,17 +109,22 @@ def test_max_bin_is_searched_with_one_matrix_pair_per_value(monkeypatch: pytest.
 
 
 def test_pruning_stops_unpromising_trials() -> None:
-    options = XGBoostOptions(num_boost_round=200, early_stopping_rounds=200, prune=True, device="cpu")
+    options = XGBoostOptions(
+        num_boost_round=200, early_stopping_rounds=200, prune=True, device="cpu"
+    )
     spec = resolve_objective("xgboost", DataSpec(bundled_wine_csv()), options)
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0),
-                                pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=5))
+    study = optuna.create_study(
+        sampler=optuna.samplers.RandomSampler(seed=0),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=5),
+    )
     study.optimize(build_objective(spec, threads=1), n_trials=12)
     states = [t.state.name for t in study.trials]
     assert "PRUNED" in states and "COMPLETE" in states
 
 
-def test_make_data_is_float32_chunked_and_reproducible(tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_make_data_is_float32_chunked_and_reproducible(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import pandas as pd
 
     from optuna_spark import synthetic
@@ -138,13 +160,20 @@ def synthetic_parquet(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.mark.spark
 @pytest.mark.parametrize("backend", ["local", "joblibspark", "rdd", "dataframe"])
 def test_device_cpu_on_synthetic_parquet_through_every_backend(
-    backend: str, synthetic_parquet: str, sqlite_url: str, request: pytest.FixtureRequest,
+    backend: str,
+    synthetic_parquet: str,
+    sqlite_url: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     if backend != "local":
         request.getfixturevalue("spark")
     config = RunConfig(
-        storage=StorageSpec(sqlite_url), objective="xgboost", study_name="syn", trials=4,
-        data=DataSpec(synthetic_parquet), backend=BackendSpec(name=backend, tasks=2),
+        storage=StorageSpec(sqlite_url),
+        objective="xgboost",
+        study_name="syn",
+        trials=4,
+        data=DataSpec(synthetic_parquet),
+        backend=BackendSpec(name=backend, tasks=2),
         sampler=SamplerSpec(name="random", seed=1),
         xgboost=XGBoostOptions(num_boost_round=20, device="cpu"),
     )

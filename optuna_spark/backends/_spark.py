@@ -59,7 +59,9 @@ def check_java() -> None:
             [java, "-version"], capture_output=True, text=True, timeout=30, check=False
         ).stderr
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise BackendError(f"could not run {java} -version ({exc}); check your Java install.") from exc
+        raise BackendError(
+            f"could not run {java} -version ({exc}); check your Java install."
+        ) from exc
     major = java_major_version(output)
     if major is not None and major < MIN_JAVA:
         raise BackendError(
@@ -91,7 +93,7 @@ def check_master_reachable(master: str, timeout: float = 5.0) -> None:
     if not master.startswith("spark://"):
         return
     problems = []
-    for address in master[len("spark://"):].split(","):
+    for address in master[len("spark://") :].split(","):
         host, _, port = address.rpartition(":")
         try:
             socket.create_connection((host, int(port)), timeout=timeout).close()
@@ -159,8 +161,11 @@ class SparkSessionHandle:
 
 
 def _build_session(session_cls: Any, master: str, archive: str | None = None) -> Any:
-    settings = {"spark.app.name": _APP_NAME, "spark.master": master,
-                "spark.ui.showConsoleProgress": "false"}
+    settings = {
+        "spark.app.name": _APP_NAME,
+        "spark.master": master,
+        "spark.ui.showConsoleProgress": "false",
+    }
     if is_local_master(master):
         # Executors are Python processes on this machine: they must run this interpreter
         # (the venv's), and Spark must bind to loopback (hostnames here may resolve to an
@@ -169,11 +174,13 @@ def _build_session(session_cls: Any, master: str, archive: str | None = None) ->
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         log_config = resources.files("optuna_spark") / "resources" / "log4j2.properties"
-        settings.update({
-            "spark.driver.host": "127.0.0.1",
-            "spark.driver.bindAddress": "127.0.0.1",
-            "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{log_config}",
-        })
+        settings.update(
+            {
+                "spark.driver.host": "127.0.0.1",
+                "spark.driver.bindAddress": "127.0.0.1",
+                "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{log_config}",
+            }
+        )
     if archive:
         from optuna_spark.pack import ENV_DIR, EXECUTOR_PYTHON
 
@@ -181,8 +188,9 @@ def _build_session(session_cls: Any, master: str, archive: str | None = None) ->
         # executors' Python from PYSPARK_PYTHON when it builds the context (the conf alone only
         # reaches spark-submit), so set both.
         os.environ["PYSPARK_PYTHON"] = EXECUTOR_PYTHON
-        settings.update({"spark.archives": f"{archive}#{ENV_DIR}",
-                         "spark.pyspark.python": EXECUTOR_PYTHON})
+        settings.update(
+            {"spark.archives": f"{archive}#{ENV_DIR}", "spark.pyspark.python": EXECUTOR_PYTHON}
+        )
     builder = session_cls.builder
     for key, value in settings.items():
         builder = builder.config(key, value)
@@ -223,8 +231,12 @@ def _launch_gateway(settings: dict[str, str]) -> None:
     # Our own pipe, read from before the JVM starts: what it prints while starting (or
     # failing to start) is forwarded too, and never fills the pipe while PySpark waits.
     read_fd, write_fd = os.pipe()
-    threading.Thread(target=_forward_stderr, args=(os.fdopen(read_fd, "rb"),),
-                     name="optuna-spark-jvm-stderr", daemon=True).start()
+    threading.Thread(
+        target=_forward_stderr,
+        args=(os.fdopen(read_fd, "rb"),),
+        name="optuna-spark-jvm-stderr",
+        daemon=True,
+    ).start()
     try:
         gateway = launch_gateway(conf, popen_kwargs={"stderr": write_fd})
     finally:

@@ -16,7 +16,7 @@ from typing import Any
 
 from optuna_spark.backends._spark import SparkBackend
 from optuna_spark.config import BackendSpec, DataSpec
-from optuna_spark.errors import DataError
+from optuna_spark.errors import DataError, first_line
 from optuna_spark.plan import Plan
 from optuna_spark.worker import WorkerResult, WorkerTask, run_worker
 
@@ -30,11 +30,11 @@ def read_with_spark(session: Any, spec: DataSpec) -> Any:
     try:
         if is_parquet(spec.path):
             return session.read.parquet(spec.path)
-        return session.read.csv(spec.path, header=True, inferSchema=True,
-                                sep=spec.delimiter or csv_delimiter(spec.path))
+        return session.read.csv(
+            spec.path, header=True, inferSchema=True, sep=spec.delimiter or csv_delimiter(spec.path)
+        )
     except Exception as exc:  # Spark's AnalysisException and friends
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"Spark cannot read data file {spec.path}: {first}.") from exc
+        raise DataError(f"Spark cannot read data file {spec.path}: {first_line(exc)}.") from exc
 
 
 def _run_partition(tasks: dict[int, WorkerTask]) -> Any:

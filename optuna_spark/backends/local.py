@@ -48,8 +48,12 @@ class LocalBackend:
         pending: dict[Any, tuple[WorkerTask, Any]] = {}
         for task in tasks:
             receiver, sender = context.Pipe(duplex=False)
-            process = context.Process(target=_child, args=(task, sender), daemon=True,
-                                      name=f"optuna-spark-worker-{task.index}")
+            process = context.Process(
+                target=_child,
+                args=(task, sender),
+                daemon=True,
+                name=f"optuna-spark-worker-{task.index}",
+            )
             process.start()
             sender.close()
             self._processes.append(process)
@@ -87,7 +91,9 @@ class LocalBackend:
 def _died(task: WorkerTask, exitcode: int | None) -> WorkerResult:
     how = f"killed by signal {-exitcode}" if exitcode and exitcode < 0 else f"exit code {exitcode}"
     return WorkerResult(
-        index=task.index, host=os.uname().nodename, pid=0,
+        index=task.index,
+        host=os.uname().nodename,
+        pid=0,
         error=f"the worker process died ({how}); its running trial is tried again",
         error_type=WORKER_DIED,
     )

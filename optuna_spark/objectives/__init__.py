@@ -12,8 +12,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from optuna_spark.config import BUILTIN_OBJECTIVES, DataSpec, ObjectiveSpec, XGBoostOptions
 from optuna_spark import data as data_module
+from optuna_spark.config import BUILTIN_OBJECTIVES, DataSpec, ObjectiveSpec, XGBoostOptions
 from optuna_spark.data import load_frame
 from optuna_spark.errors import ObjectiveError
 from optuna_spark.objectives import user
@@ -46,7 +46,10 @@ def resolve_objective(
                 "at module level without open connections or locks."
             ) from exc
         return ObjectiveSpec(
-            kind="pickled", name=name, payload=payload, takes_data=needs_data,
+            kind="pickled",
+            name=name,
+            payload=payload,
+            takes_data=needs_data,
             data=data if needs_data else None,
         )
     ref = objective.strip()
@@ -68,8 +71,13 @@ def resolve_objective(
     if needs_data:
         check_data(_require_data(data, ref))
     return ObjectiveSpec(
-        kind=kind, name=ref, target=target, function=function, source=source,
-        takes_data=needs_data, data=data if needs_data else None,
+        kind=kind,
+        name=ref,
+        target=target,
+        function=function,
+        source=source,
+        takes_data=needs_data,
+        data=data if needs_data else None,
     )
 
 

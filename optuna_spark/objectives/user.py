@@ -31,11 +31,15 @@ def parse_ref(ref: str) -> tuple[str, str, str]:
     if not sep or not target or not function:
         raise ObjectiveError(f"objective {ref!r} is not a built-in name or a reference; {_USAGE}.")
     if not function.isidentifier():
-        raise ObjectiveError(f"objective {ref!r} names function {function!r}, which is not a Python name; {_USAGE}.")
+        raise ObjectiveError(
+            f"objective {ref!r} names function {function!r}, which is not a Python name; {_USAGE}."
+        )
     if target.endswith(".py"):
         return "file", target, function
     if not all(part.isidentifier() for part in target.split(".")):
-        raise ObjectiveError(f"objective {ref!r} names module {target!r}, which is not a module path; {_USAGE}.")
+        raise ObjectiveError(
+            f"objective {ref!r} names module {target!r}, which is not a module path; {_USAGE}."
+        )
     return "module", target, function
 
 
@@ -96,7 +100,9 @@ def load_function(kind: str, target: str, function: str, source: str | None) -> 
     name = f"{target}:{function}"
     try:
         if kind == "file":
-            module = module_from_source(target, source if source is not None else read_source(target))
+            module = module_from_source(
+                target, source if source is not None else read_source(target)
+            )
         else:
             module = importlib.import_module(target)
     except ObjectiveError:

@@ -37,7 +37,10 @@ MAX_BIN_CHOICES = (32, 64, 96, 128, 160, 192, 224, 256)
 
 
 def build(
-    data: DataSpec, options: XGBoostOptions, threads: int, frame: Any = None,
+    data: DataSpec,
+    options: XGBoostOptions,
+    threads: int,
+    frame: Any = None,
     worker_index: int = 0,
 ) -> Callable[[optuna.Trial], float]:
     """Load ``data`` once (or take the ``frame`` Spark handed over), build the training
@@ -47,15 +50,17 @@ def build(
     choice = choose_device(options.device, _NO_GPU if options.device == "cpu" else probe())
     device = "cpu"
     if choice.device == "cuda":
-        ordinal = gpu_ordinal(task_gpu_addresses(), os.environ.get("CUDA_VISIBLE_DEVICES"),
-                              worker_index)
+        ordinal = gpu_ordinal(
+            task_gpu_addresses(), os.environ.get("CUDA_VISIBLE_DEVICES"), worker_index
+        )
         import cupy
 
         cupy.cuda.Device(ordinal).use()  # cuDF allocates on the current device
         device = f"cuda:{ordinal}"
         choice = DeviceChoice("cuda", f"{choice.reason}; this worker uses {device}")
-    matrices = _Matrices(xgb, *_split(data, options, load_frame(data, frame, gpu=device != "cpu")),
-                         threads=threads)
+    matrices = _Matrices(
+        xgb, *_split(data, options, load_frame(data, frame, gpu=device != "cpu")), threads=threads
+    )
     metric = options.eval_metric
 
     def objective(trial: optuna.Trial) -> float:
@@ -79,9 +84,13 @@ def build(
         dtrain, dvalid = matrices.get(max_bin)
         callbacks = [_pruning_callback(trial, metric)] if options.prune else None
         booster = xgb.train(
-            params, dtrain, num_boost_round=options.num_boost_round,
-            evals=[(dvalid, "validation")], early_stopping_rounds=options.early_stopping_rounds,
-            verbose_eval=False, callbacks=callbacks,
+            params,
+            dtrain,
+            num_boost_round=options.num_boost_round,
+            evals=[(dvalid, "validation")],
+            early_stopping_rounds=options.early_stopping_rounds,
+            verbose_eval=False,
+            callbacks=callbacks,
         )
         trial.set_user_attr("best_iteration", int(booster.best_iteration))
         trial.set_user_attr("device", device)
@@ -123,8 +132,9 @@ def _check_binary_label(data: DataSpec, label: Any) -> None:
 class _Matrices:
     """The training and validation matrices, one pair per max_bin value, built on first use."""
 
-    def __init__(self, xgb: Any, x_train: Any, y_train: Any, x_valid: Any, y_valid: Any,
-                 threads: int) -> None:
+    def __init__(
+        self, xgb: Any, x_train: Any, y_train: Any, x_valid: Any, y_valid: Any, threads: int
+    ) -> None:
         self._xgb = xgb
         self._data = (x_train, y_train, x_valid, y_valid)
         self._threads = threads
@@ -133,10 +143,12 @@ class _Matrices:
     def get(self, max_bin: int) -> tuple[Any, Any]:
         if max_bin not in self._built:
             x_train, y_train, x_valid, y_valid = self._data
-            dtrain = self._xgb.QuantileDMatrix(x_train, y_train, max_bin=max_bin,
-                                               nthread=self._threads)
-            dvalid = self._xgb.QuantileDMatrix(x_valid, y_valid, ref=dtrain, max_bin=max_bin,
-                                               nthread=self._threads)
+            dtrain = self._xgb.QuantileDMatrix(
+                x_train, y_train, max_bin=max_bin, nthread=self._threads
+            )
+            dvalid = self._xgb.QuantileDMatrix(
+                x_valid, y_valid, ref=dtrain, max_bin=max_bin, nthread=self._threads
+            )
             self._built[max_bin] = (dtrain, dvalid)
         return self._built[max_bin]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -28,8 +29,13 @@ _ROWS: list[Outcome] = []
 def record() -> Callable[..., None]:
     """Add a row to the table printed at the end of the session."""
 
-    def add(scenario: str, action: str, outcome: str, trials_lost: int = 0,
-            recovery_s: float | None = None) -> None:
+    def add(
+        scenario: str,
+        action: str,
+        outcome: str,
+        trials_lost: int = 0,
+        recovery_s: float | None = None,
+    ) -> None:
         _ROWS.append(Outcome(scenario, action, outcome, trials_lost, recovery_s))
 
     return add
@@ -42,13 +48,13 @@ _SCANNED = {"outputs": 0, "files": 0}
 def scanned() -> Callable[..., None]:
     """Search command output (and files) for a database password: it must never appear.
     Counts what was searched, for the table's secrets row."""
-    from tests.conftest import TEST_DB_PASSWORD
+    from tests.helpers import TEST_DB_PASSWORD
 
     def scan(text: str, secret: str = TEST_DB_PASSWORD, files: tuple = ()) -> None:
         assert secret not in text, "the database password appears in the output"
         _SCANNED["outputs"] += 1
         for path in files:
-            content = open(path, "rb").read().decode("utf-8", "replace")
+            content = Path(path).read_bytes().decode("utf-8", "replace")
             assert secret not in content, f"the database password appears in {path}"
             _SCANNED["files"] += 1
 
@@ -57,24 +63,33 @@ def scanned() -> Callable[..., None]:
 
 def format_table(rows: list[Outcome]) -> list[str]:
     """The rows as a Markdown table."""
-    lines = ["| scenario | what was done | outcome | finished trials lost | fault to full budget |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| scenario | what was done | outcome | finished trials lost | fault to full budget |",
+        "|---|---|---|---|---|",
+    ]
     for row in rows:
         recovery = "-" if row.recovery_s is None else f"{row.recovery_s:.1f} s"
-        lines.append(f"| {row.scenario} | {row.action} | {row.outcome} | {row.trials_lost} | "
-                     f"{recovery} |")
+        lines.append(
+            f"| {row.scenario} | {row.action} | {row.outcome} | {row.trials_lost} | {recovery} |"
+        )
     return lines
 
 
-def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest's reporter
+def pytest_terminal_summary(terminalreporter) -> None:
     if not _ROWS:
         return
     if _SCANNED["outputs"]:
-        _ROWS.append(Outcome(
-            "secrets", "the test password searched for in every scenario's stdout and stderr, "
-            "and in Spark event logs and executor logs (the shell scripts' output: "
-            "tests/test_deploy.py)",
-            f"0 hits in {_SCANNED['outputs']} outputs and {_SCANNED['files']} files", 0, None))
+        _ROWS.append(
+            Outcome(
+                "secrets",
+                "the test password searched for in every scenario's stdout and stderr, "
+                "and in Spark event logs and executor logs (the shell scripts' output: "
+                "tests/test_deploy.py)",
+                f"0 hits in {_SCANNED['outputs']} outputs and {_SCANNED['files']} files",
+                0,
+                None,
+            )
+        )
     terminalreporter.section("reliability")
     for line in format_table(_ROWS):
         terminalreporter.write_line(line)

@@ -18,8 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from optuna_spark.cli import cli
-from tests.conftest import TEST_DB_PASSWORD
-from tests.helpers import unique_study_name, with_test_password
+from tests.helpers import TEST_DB_PASSWORD, unique_study_name, with_test_password
 
 pytestmark = pytest.mark.mysql
 
@@ -36,7 +35,7 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)
 
 
-OBJECTIVES = '''
+OBJECTIVES = """
 import math
 
 NOT_CALLABLE = 3
@@ -61,7 +60,7 @@ def raises(trial):
 
 def fine(trial):
     return trial.suggest_float("x", 0, 1)
-'''
+"""
 
 
 def _files(tmp: Path) -> dict[str, Path]:
@@ -94,8 +93,17 @@ def _cases(url: str, tmp: Path) -> list[Case]:
     objs = f["objectives"]
 
     def run(*args: str) -> list[str]:
-        return ["run", "--storage", url, "--backend", "local", "--quiet",
-                "--study-name", unique_study_name(), *args]
+        return [
+            "run",
+            "--storage",
+            url,
+            "--backend",
+            "local",
+            "--quiet",
+            "--study-name",
+            unique_study_name(),
+            *args,
+        ]
 
     return [
         # data files
@@ -103,82 +111,209 @@ def _cases(url: str, tmp: Path) -> list[Case]:
         Case("empty data file", run("--filepath", str(f["empty"])), "is empty"),
         Case("header without rows", run("--filepath", str(f["header"])), "has no rows"),
         Case("ragged CSV", run("--filepath", str(f["ragged"])), "cannot read data file"),
-        Case("not really Parquet", run("--filepath", str(f["not_parquet"])), "cannot read data file"),
-        Case("wrong delimiter", run("--filepath", str(f["one_column"]), "--delimiter", ","),
-             "needs at least one feature and a label"),
-        Case("label not a column", run("--filepath", str(f["good"]), "--label", "price"),
-             "label column 'price' is not in"),
+        Case(
+            "not really Parquet", run("--filepath", str(f["not_parquet"])), "cannot read data file"
+        ),
+        Case(
+            "wrong delimiter",
+            run("--filepath", str(f["one_column"]), "--delimiter", ","),
+            "needs at least one feature and a label",
+        ),
+        Case(
+            "label not a column",
+            run("--filepath", str(f["good"]), "--label", "price"),
+            "label column 'price' is not in",
+        ),
         Case("non-numeric feature", run("--filepath", str(f["text_feature"])), "is not numeric"),
         # objectives
         Case("unknown objective", run("--objective", "lightgbm"), "unknown objective 'lightgbm'"),
-        Case("objective module missing", run("--objective", "no_such_mod_q:fn"), "cannot be imported"),
-        Case("objective file missing", run("--objective", str(tmp / "nope.py") + ":f"), "does not exist"),
-        Case("objective function missing", run("--objective", f"{objs}:missing"), "has no function 'missing'"),
-        Case("objective not callable", run("--objective", f"{objs}:NOT_CALLABLE"), "is not callable"),
-        Case("objective signature", run("--objective", f"{objs}:three"), "takes 3 required arguments"),
-        Case("objective syntax error", run("--objective", f"{f['syntax']}:objective"),
-             "failed with SyntaxError"),
-        Case("objective returns NaN", run("--objective", f"{objs}:nan", "--max-failures", "2"),
-             "returned no valid number", writes=True),
-        Case("objective returns None", run("--objective", f"{objs}:none", "--max-failures", "2"),
-             "returned no valid number", writes=True),
-        Case("objective returns a string", run("--objective", f"{objs}:text", "--max-failures", "2"),
-             "returned no valid number", writes=True),
-        Case("objective raises", run("--objective", f"{objs}:raises", "--max-failures", "2"),
-             "ValueError: the model diverged", writes=True),
-        Case("--device cuda without a GPU", run("--device", "cuda", "--num-boost-round", "5"),
-             "--device cuda was asked for, but the installed XGBoost has no CUDA support"),
-        Case("metric of another task", run("--metric", "auc"), "--metric auc does not fit --task regression"),
-        Case("binary task on a 3..8 label", run("--task", "binary", "--device", "cpu"),
-             "--task binary needs a label of 0 and 1"),
-        Case("make-data with zero rows", ["make-data", "--rows", "0", "--out", str(tmp / "z.parquet")],
-             "--rows must be a positive"),
+        Case(
+            "objective module missing", run("--objective", "no_such_mod_q:fn"), "cannot be imported"
+        ),
+        Case(
+            "objective file missing",
+            run("--objective", str(tmp / "nope.py") + ":f"),
+            "does not exist",
+        ),
+        Case(
+            "objective function missing",
+            run("--objective", f"{objs}:missing"),
+            "has no function 'missing'",
+        ),
+        Case(
+            "objective not callable", run("--objective", f"{objs}:NOT_CALLABLE"), "is not callable"
+        ),
+        Case(
+            "objective signature", run("--objective", f"{objs}:three"), "takes 3 required arguments"
+        ),
+        Case(
+            "objective syntax error",
+            run("--objective", f"{f['syntax']}:objective"),
+            "failed with SyntaxError",
+        ),
+        Case(
+            "objective returns NaN",
+            run("--objective", f"{objs}:nan", "--max-failures", "2"),
+            "returned no valid number",
+            writes=True,
+        ),
+        Case(
+            "objective returns None",
+            run("--objective", f"{objs}:none", "--max-failures", "2"),
+            "returned no valid number",
+            writes=True,
+        ),
+        Case(
+            "objective returns a string",
+            run("--objective", f"{objs}:text", "--max-failures", "2"),
+            "returned no valid number",
+            writes=True,
+        ),
+        Case(
+            "objective raises",
+            run("--objective", f"{objs}:raises", "--max-failures", "2"),
+            "ValueError: the model diverged",
+            writes=True,
+        ),
+        Case(
+            "--device cuda without a GPU",
+            run("--device", "cuda", "--num-boost-round", "5"),
+            "--device cuda was asked for, but the installed XGBoost has no CUDA support",
+        ),
+        Case(
+            "metric of another task",
+            run("--metric", "auc"),
+            "--metric auc does not fit --task regression",
+        ),
+        Case(
+            "binary task on a 3..8 label",
+            run("--task", "binary", "--device", "cpu"),
+            "--task binary needs a label of 0 and 1",
+        ),
+        Case(
+            "make-data with zero rows",
+            ["make-data", "--rows", "0", "--out", str(tmp / "z.parquet")],
+            "--rows must be a positive",
+        ),
         # counts and limits
-        Case("zero trials", run("--objective", "quadratic", "--trials", "0"), "--trials must be a positive"),
-        Case("negative trials", run("--objective", "quadratic", "--trials", "-5"), "--trials must be a positive"),
-        Case("zero tasks", run("--objective", "quadratic", "--tasks", "0"), "--tasks must be a positive"),
-        Case("zero jobs", run("--objective", "quadratic", "--jobs", "0"), "--jobs must be a positive"),
-        Case("negative timeout", run("--objective", "quadratic", "--timeout", "-1"), "--timeout must be a positive"),
-        Case("zero max failures", run("--objective", "quadratic", "--max-failures", "0"),
-             "--max-failures must be a positive"),
-        Case("grace shorter than heartbeat",
-             run("--objective", "quadratic", "--heartbeat-interval", "10", "--grace-period", "5"),
-             "--grace-period (5 s) must be longer than"),
-        Case("unknown sampler", run("--objective", "quadratic", "--sampler", "bayes"),
-             "Invalid value for '--sampler'"),
+        Case(
+            "zero trials",
+            run("--objective", "quadratic", "--trials", "0"),
+            "--trials must be a positive",
+        ),
+        Case(
+            "negative trials",
+            run("--objective", "quadratic", "--trials", "-5"),
+            "--trials must be a positive",
+        ),
+        Case(
+            "zero tasks",
+            run("--objective", "quadratic", "--tasks", "0"),
+            "--tasks must be a positive",
+        ),
+        Case(
+            "zero jobs", run("--objective", "quadratic", "--jobs", "0"), "--jobs must be a positive"
+        ),
+        Case(
+            "negative timeout",
+            run("--objective", "quadratic", "--timeout", "-1"),
+            "--timeout must be a positive",
+        ),
+        Case(
+            "zero max failures",
+            run("--objective", "quadratic", "--max-failures", "0"),
+            "--max-failures must be a positive",
+        ),
+        Case(
+            "grace shorter than heartbeat",
+            run("--objective", "quadratic", "--heartbeat-interval", "10", "--grace-period", "5"),
+            "--grace-period (5 s) must be longer than",
+        ),
+        Case(
+            "unknown sampler",
+            run("--objective", "quadratic", "--sampler", "bayes"),
+            "Invalid value for '--sampler'",
+        ),
         # Spark masters
-        Case("malformed local master", run("--objective", "quadratic", "--backend", "rdd",
-                                           "--master", "local[2"), "is not a local Spark master"),
-        Case("malformed standalone master", run("--objective", "quadratic", "--backend", "rdd",
-                                                "--master", "spark://127.0.0.1"),
-             "is not a standalone Spark master"),
+        Case(
+            "malformed local master",
+            run("--objective", "quadratic", "--backend", "rdd", "--master", "local[2"),
+            "is not a local Spark master",
+        ),
+        Case(
+            "malformed standalone master",
+            run("--objective", "quadratic", "--backend", "rdd", "--master", "spark://127.0.0.1"),
+            "is not a standalone Spark master",
+        ),
         # storage
-        Case("malformed storage URL", ["run", "--storage", "not a url", "--objective", "quadratic"],
-             "is not a URL"),
-        Case("unknown database", ["run", "--storage", "nosuchdb://u@127.0.0.1/x", "--objective", "quadratic"],
-             "is not a database SQLAlchemy knows"),
-        Case("unknown MySQL driver",
-             ["run", "--storage", url.replace("mysql://", "mysql+nosuchdriver://"), "--objective", "quadratic"],
-             "is not a database SQLAlchemy knows"),
-        Case("wrong credentials", run("--objective", "quadratic"), "refused the login",
-             env={"OPTUNA_SPARK_DB_PASSWORD": "not-the-password"}),
-        Case("database does not exist", ["run", "--storage", url.rsplit("/", 1)[0] + "/no_such_db",
-                                         "--objective", "quadratic"], "does not exist or this user has no rights"),
-        Case("password file missing", run("--objective", "quadratic", "--password-file", str(tmp / "pw")),
-             "cannot read the password file"),
-        Case("study name too long", ["run", "--storage", url, "--objective", "quadratic",
-                                     "--study-name", "n" * 600], "Optuna's storage keeps at most 512"),
+        Case(
+            "malformed storage URL",
+            ["run", "--storage", "not a url", "--objective", "quadratic"],
+            "is not a URL",
+        ),
+        Case(
+            "unknown database",
+            ["run", "--storage", "nosuchdb://u@127.0.0.1/x", "--objective", "quadratic"],
+            "is not a database SQLAlchemy knows",
+        ),
+        Case(
+            "unknown MySQL driver",
+            [
+                "run",
+                "--storage",
+                url.replace("mysql://", "mysql+nosuchdriver://"),
+                "--objective",
+                "quadratic",
+            ],
+            "is not a database SQLAlchemy knows",
+        ),
+        Case(
+            "wrong credentials",
+            run("--objective", "quadratic"),
+            "refused the login",
+            env={"OPTUNA_SPARK_DB_PASSWORD": "not-the-password"},
+        ),
+        Case(
+            "database does not exist",
+            ["run", "--storage", url.rsplit("/", 1)[0] + "/no_such_db", "--objective", "quadratic"],
+            "does not exist or this user has no rights",
+        ),
+        Case(
+            "password file missing",
+            run("--objective", "quadratic", "--password-file", str(tmp / "pw")),
+            "cannot read the password file",
+        ),
+        Case(
+            "study name too long",
+            ["run", "--storage", url, "--objective", "quadratic", "--study-name", "n" * 600],
+            "Optuna's storage keeps at most 512",
+        ),
         # other commands
-        Case("best of a missing study", ["best", "--storage", url, "--study-name", "ghost-q"],
-             "study 'ghost-q' does not exist"),
-        Case("trials of a missing study", ["trials", "--storage", url, "--study-name", "ghost-q"],
-             "study 'ghost-q' does not exist"),
-        Case("delete a missing study", ["delete-study", "--storage", url, "--study-name", "ghost-q", "--yes"],
-             "study 'ghost-q' does not exist"),
-        Case("unknown output format", ["studies", "--storage", url, "--format", "xml"],
-             "Invalid value for '--format'"),
-        Case("pack-env into a missing directory", ["pack-env", "--output", str(tmp / "no" / "env.tar.gz")],
-             "directory"),
+        Case(
+            "best of a missing study",
+            ["best", "--storage", url, "--study-name", "ghost-q"],
+            "study 'ghost-q' does not exist",
+        ),
+        Case(
+            "trials of a missing study",
+            ["trials", "--storage", url, "--study-name", "ghost-q"],
+            "study 'ghost-q' does not exist",
+        ),
+        Case(
+            "delete a missing study",
+            ["delete-study", "--storage", url, "--study-name", "ghost-q", "--yes"],
+            "study 'ghost-q' does not exist",
+        ),
+        Case(
+            "unknown output format",
+            ["studies", "--storage", url, "--format", "xml"],
+            "Invalid value for '--format'",
+        ),
+        Case(
+            "pack-env into a missing directory",
+            ["pack-env", "--output", str(tmp / "no" / "env.tar.gz")],
+            "directory",
+        ),
     ]
 
 
@@ -199,12 +334,14 @@ def one_error_sentence(stderr: str) -> str:
     """The single ``Error: ...`` line of a failed command (click's usage errors included)."""
     lines = [line for line in stderr.splitlines() if line.startswith("Error: ")]
     assert len(lines) == 1, stderr
-    sentence = lines[0][len("Error: "):]
+    sentence = lines[0][len("Error: ") :]
     assert sentence.endswith("."), sentence
     return sentence
 
 
-def test_bad_input_cases(mysql_url: str, tmp_path: Path, record, scanned: Callable[..., None]) -> None:
+def test_bad_input_cases(
+    mysql_url: str, tmp_path: Path, record, scanned: Callable[..., None]
+) -> None:
     cases = _cases(mysql_url, tmp_path)
     assert len(cases) >= 25
     before = _snapshot(mysql_url)
@@ -236,10 +373,14 @@ def test_bad_input_cases(mysql_url: str, tmp_path: Path, record, scanned: Callab
             failures.append(f"{case.name}: {'; '.join(problems)}")
         before = after
     assert not failures, "\n".join(failures)
-    record("bad input", f"{len(cases)} bad inputs across run, best, trials, delete-study, studies, "
-           "pack-env, make-data (data, objectives, devices, counts, Spark masters, storage, names)",
-           "each: one sentence naming the fix, exit 1 or 2, no traceback, storage untouched "
-           "(failing objectives: their trials FAIL, none RUNNING)", 0)
+    record(
+        "bad input",
+        f"{len(cases)} bad inputs across run, best, trials, delete-study, studies, "
+        "pack-env, make-data (data, objectives, devices, counts, Spark masters, storage, names)",
+        "each: one sentence naming the fix, exit 1 or 2, no traceback, storage untouched "
+        "(failing objectives: their trials FAIL, none RUNNING)",
+        0,
+    )
 
 
 @pytest.mark.spark
@@ -251,9 +392,22 @@ def test_more_tasks_than_slots_and_an_unpicklable_objective(mysql_env: str, scan
     from optuna_spark.errors import ConfigError, ObjectiveError
 
     before = _snapshot(mysql_env)
-    result = CliRunner().invoke(cli, ["run", "--storage", mysql_env, "--backend", "rdd", "--tasks",
-                                      "3", "--objective", "quadratic", "--study-name",
-                                      unique_study_name()])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "--storage",
+            mysql_env,
+            "--backend",
+            "rdd",
+            "--tasks",
+            "3",
+            "--objective",
+            "quadratic",
+            "--study-name",
+            unique_study_name(),
+        ],
+    )
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "--tasks 3 is more than the 2 task slot(s)" in one_error_sentence(result.stderr)
     scanned(result.output)
@@ -272,8 +426,11 @@ def test_more_tasks_than_slots_and_an_unpicklable_objective(mysql_env: str, scan
     assert _snapshot(mysql_env) == before
 
 
-NAMES = {"quotes": "it's a \"quoted\" `study`; DROP TABLE trials;--",
-         "unicode": "étude-学习-🚀", "300 characters": "s" * 300}
+NAMES = {
+    "quotes": 'it\'s a "quoted" `study`; DROP TABLE trials;--',
+    "unicode": "étude-学习-🚀",
+    "300 characters": "s" * 300,
+}
 
 
 @pytest.mark.parametrize("kind", sorted(NAMES))
@@ -282,10 +439,26 @@ def test_odd_study_names_work(kind: str, mysql_env: str, sqlite_url: str, scanne
     name = NAMES[kind] + ("" if kind == "300 characters" else unique_study_name())
     for url in (mysql_env, sqlite_url):
         if url == mysql_env and kind == "300 characters":
-            CliRunner().invoke(cli, ["delete-study", "--storage", url, "--study-name", name, "--yes"])
-        result = CliRunner().invoke(cli, ["run", "--storage", url, "--objective", "quadratic",
-                                          "--backend", "local", "--trials", "3", "--quiet",
-                                          "--study-name", name])
+            CliRunner().invoke(
+                cli, ["delete-study", "--storage", url, "--study-name", name, "--yes"]
+            )
+        result = CliRunner().invoke(
+            cli,
+            [
+                "run",
+                "--storage",
+                url,
+                "--objective",
+                "quadratic",
+                "--backend",
+                "local",
+                "--trials",
+                "3",
+                "--quiet",
+                "--study-name",
+                name,
+            ],
+        )
         assert result.exit_code == 0, result.output
         scanned(result.output)
         plain = with_test_password(url)
@@ -296,32 +469,97 @@ def test_odd_study_names_work(kind: str, mysql_env: str, sqlite_url: str, scanne
 
 def test_direction_mismatch_and_fresh_on_a_busy_study(sqlite_url: str, tmp_path: Path) -> None:
     name = "busy"
-    assert CliRunner().invoke(cli, ["run", "--storage", sqlite_url, "--objective", "quadratic",
-                                    "--backend", "local", "--trials", "2", "--quiet",
-                                    "--study-name", name]).exit_code == 0
-    flipped = CliRunner().invoke(cli, ["run", "--storage", sqlite_url, "--objective", "quadratic",
-                                       "--backend", "local", "--trials", "4", "--direction",
-                                       "maximize", "--study-name", name])
+    assert (
+        CliRunner()
+        .invoke(
+            cli,
+            [
+                "run",
+                "--storage",
+                sqlite_url,
+                "--objective",
+                "quadratic",
+                "--backend",
+                "local",
+                "--trials",
+                "2",
+                "--quiet",
+                "--study-name",
+                name,
+            ],
+        )
+        .exit_code
+        == 0
+    )
+    flipped = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "--storage",
+            sqlite_url,
+            "--objective",
+            "quadratic",
+            "--backend",
+            "local",
+            "--trials",
+            "4",
+            "--direction",
+            "maximize",
+            "--study-name",
+            name,
+        ],
+    )
     assert flipped.exit_code == 1
-    assert "already exists with direction minimize, not maximize" in one_error_sentence(flipped.stderr)
+    assert "already exists with direction minimize, not maximize" in one_error_sentence(
+        flipped.stderr
+    )
 
     # Another run holds a trial: RUNNING with a fresh heartbeat.
     storage = optuna.storages.RDBStorage(sqlite_url, heartbeat_interval=10)
     study = optuna.load_study(study_name=name, storage=storage)
     held = study.ask()
     storage.record_heartbeat(held._trial_id)
-    fresh = CliRunner().invoke(cli, ["run", "--storage", sqlite_url, "--objective", "quadratic",
-                                     "--backend", "local", "--trials", "4", "--fresh",
-                                     "--study-name", name])
+    fresh = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "--storage",
+            sqlite_url,
+            "--objective",
+            "quadratic",
+            "--backend",
+            "local",
+            "--trials",
+            "4",
+            "--fresh",
+            "--study-name",
+            name,
+        ],
+    )
     assert fresh.exit_code == 1 and "Traceback" not in fresh.output
     assert "has 1 running trial(s), so another run is using it" in one_error_sentence(fresh.stderr)
-    with sqlite3.connect(sqlite_url[len("sqlite:///"):]) as conn:  # nothing was deleted
+    with sqlite3.connect(sqlite_url[len("sqlite:///") :]) as conn:  # nothing was deleted
         assert conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0] == 3
     # Once that run is gone (its heartbeat stale past the grace period), --fresh starts over.
-    with sqlite3.connect(sqlite_url[len("sqlite:///"):]) as conn:
+    with sqlite3.connect(sqlite_url[len("sqlite:///") :]) as conn:
         conn.execute("UPDATE trial_heartbeats SET heartbeat = datetime('now', '-1 hour')")
-    again = CliRunner().invoke(cli, ["run", "--storage", sqlite_url, "--objective", "quadratic",
-                                     "--backend", "local", "--trials", "4", "--fresh", "--quiet",
-                                     "--study-name", name])
+    again = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "--storage",
+            sqlite_url,
+            "--objective",
+            "quadratic",
+            "--backend",
+            "local",
+            "--trials",
+            "4",
+            "--fresh",
+            "--quiet",
+            "--study-name",
+            name,
+        ],
+    )
     assert again.exit_code == 0, again.output
     assert len(optuna.load_study(study_name=name, storage=sqlite_url).trials) == 4

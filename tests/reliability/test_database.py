@@ -15,23 +15,28 @@ import pytest
 
 from optuna_spark.config import BackendSpec, RunConfig, SamplerSpec, StorageSpec
 from optuna_spark.runner import run_study
-from tests.conftest import TEST_DB_PASSWORD, _free_port
-from tests.helpers import read_trials, unique_study_name, with_test_password
+from tests.helpers import (
+    TEST_DB_PASSWORD,
+    free_port,
+    read_trials,
+    unique_study_name,
+    with_test_password,
+)
 
-SLOW_OBJECTIVE = '''
+SLOW_OBJECTIVE = """
 import time
 
 def objective(trial):
     time.sleep(0.1)
     x = trial.suggest_float("x", -10, 10)
     return (x - 1) ** 2
-'''
+"""
 
 
 @pytest.mark.mysql
-def test_server_restart_mid_run_does_not_end_the_study(mariadb, mysql_url: str, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch,
-                                                       record) -> None:
+def test_server_restart_mid_run_does_not_end_the_study(
+    mariadb, mysql_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, record
+) -> None:
     """Stop the server while two workers run trials, keep it down 15 s, start it again: the
     workers wait, carry on, and the study ends with exactly its budget and nothing RUNNING."""
     monkeypatch.setenv("OPTUNA_SPARK_DB_PASSWORD", TEST_DB_PASSWORD)
@@ -42,15 +47,19 @@ def test_server_restart_mid_run_does_not_end_the_study(mariadb, mysql_url: str, 
     source.write_text(SLOW_OBJECTIVE)
     study = unique_study_name()
     config = RunConfig(
-        storage=StorageSpec(mysql_env), objective=f"{source}:objective", study_name=study,
-        trials=80, backend=BackendSpec(name="local", tasks=2), sampler=SamplerSpec(seed=3),
+        storage=StorageSpec(mysql_env),
+        objective=f"{source}:objective",
+        study_name=study,
+        trials=80,
+        backend=BackendSpec(name="local", tasks=2),
+        sampler=SamplerSpec(seed=3),
     )
     outcome: dict[str, object] = {}
 
     def drive() -> None:
         try:
             outcome["summary"] = run_study(config)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as exc:
             outcome["error"] = exc
 
     driver = threading.Thread(target=drive)
@@ -72,9 +81,14 @@ def test_server_restart_mid_run_does_not_end_the_study(mariadb, mysql_url: str, 
     states = [t.state.name for t in trials]
     assert states.count("COMPLETE") == 80 and "RUNNING" not in states
     assert sorted(t.number for t in trials) == list(range(len(trials)))
-    record("database restart", "MariaDB stopped for 15 s while 2 workers ran an 80-trial study",
-           f"workers waited and carried on: exactly 80 complete, {done_before} finished before "
-           "the stop all kept", 0, recovered)
+    record(
+        "database restart",
+        "MariaDB stopped for 15 s while 2 workers ran an 80-trial study",
+        f"workers waited and carried on: exactly 80 complete, {done_before} finished before "
+        "the stop all kept",
+        0,
+        recovered,
+    )
 
 
 def _finished_or_empty(url: str, study: str) -> int:
@@ -85,10 +99,15 @@ def _finished_or_empty(url: str, study: str) -> int:
     engine = sqlalchemy.create_engine(with_test_password(url))
     try:
         with engine.connect() as conn:
-            return int(conn.execute(sqlalchemy.text(
-                "SELECT COUNT(*) FROM trials t JOIN studies s ON s.study_id = t.study_id "
-                "WHERE s.study_name = :name AND t.state IN ('COMPLETE', 'PRUNED', 'FAIL')"
-            ), {"name": study}).scalar_one())
+            return int(
+                conn.execute(
+                    sqlalchemy.text(
+                        "SELECT COUNT(*) FROM trials t JOIN studies s ON s.study_id = t.study_id "
+                        "WHERE s.study_name = :name AND t.state IN ('COMPLETE', 'PRUNED', 'FAIL')"
+                    ),
+                    {"name": study},
+                ).scalar_one()
+            )
     except sqlalchemy.exc.SQLAlchemyError:
         return 0
     finally:
@@ -119,15 +138,16 @@ def _silent_listener() -> tuple[int, threading.Event]:
 
 
 @pytest.mark.mysql
-def test_unreachable_or_refusing_database_at_start(mysql_url: str, tmp_path: Path, record,
-                                                   scanned) -> None:
+def test_unreachable_or_refusing_database_at_start(
+    mysql_url: str, tmp_path: Path, record, scanned
+) -> None:
     """A server that never answers, a port that refuses, a wrong password, a missing database:
     each is one sentence within 10 s and a non-zero exit, for run and for the study commands."""
     # Optuna's tables must exist for "ghost" to be a missing study, not a database without
     # tables (which other tests create when the whole suite runs, but not when this one runs alone).
     optuna.create_study(study_name=unique_study_name(), storage=with_test_password(mysql_url))
     port, stop = _silent_listener()
-    refused = _free_port()  # nobody listens there: connections are refused
+    refused = free_port()  # nobody listens there: connections are refused
     try:
         good_host = mysql_url.rsplit("/", 1)[0]
         wrong_pw = tmp_path / "wrong"
@@ -136,15 +156,44 @@ def test_unreachable_or_refusing_database_at_start(mysql_url: str, tmp_path: Pat
         cases = [
             (["run", "--storage", silent], "did not answer within 5 s"),
             (["best", "--study-name", "x", "--storage", silent], "did not answer within 5 s"),
-            (["best", "--study-name", "x", "--storage", silent.replace("mysql:", "mysql+pymysql:")],
-             "did not answer within 5 s"),
-            (["run", "--storage", f"mysql://optuna_user@127.0.0.1:{refused}/optuna"],
-             "cannot reach the database server"),
-            (["run", "--storage", mysql_url, "--password-file", str(wrong_pw)], "refused the login"),
-            (["best", "--study-name", "x", "--storage", mysql_url, "--password-file", str(wrong_pw)],
-             "refused the login"),
-            (["run", "--storage", f"{good_host}/no_such_db"], "does not exist or this user has no rights"),
-            (["best", "--storage", mysql_url, "--study-name", "ghost"], "study 'ghost' does not exist"),
+            (
+                [
+                    "best",
+                    "--study-name",
+                    "x",
+                    "--storage",
+                    silent.replace("mysql:", "mysql+pymysql:"),
+                ],
+                "did not answer within 5 s",
+            ),
+            (
+                ["run", "--storage", f"mysql://optuna_user@127.0.0.1:{refused}/optuna"],
+                "cannot reach the database server",
+            ),
+            (
+                ["run", "--storage", mysql_url, "--password-file", str(wrong_pw)],
+                "refused the login",
+            ),
+            (
+                [
+                    "best",
+                    "--study-name",
+                    "x",
+                    "--storage",
+                    mysql_url,
+                    "--password-file",
+                    str(wrong_pw),
+                ],
+                "refused the login",
+            ),
+            (
+                ["run", "--storage", f"{good_host}/no_such_db"],
+                "does not exist or this user has no rights",
+            ),
+            (
+                ["best", "--storage", mysql_url, "--study-name", "ghost"],
+                "study 'ghost' does not exist",
+            ),
         ]
         slowest = 0.0
         for args, fragment in cases:
@@ -152,8 +201,12 @@ def test_unreachable_or_refusing_database_at_start(mysql_url: str, tmp_path: Pat
                 args = [*args, "--objective", "quadratic", "--backend", "local", "--quiet"]
             started = time.monotonic()
             done = subprocess.run(
-                [sys.executable, "-m", "optuna_spark", *args], cwd=tmp_path, capture_output=True,
-                text=True, timeout=120, check=False,
+                [sys.executable, "-m", "optuna_spark", *args],
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
                 env={**os.environ, "OPTUNA_SPARK_DB_PASSWORD": TEST_DB_PASSWORD},
             )
             elapsed = time.monotonic() - started
@@ -166,7 +219,10 @@ def test_unreachable_or_refusing_database_at_start(mysql_url: str, tmp_path: Pat
             assert elapsed < 10, (args, elapsed)
     finally:
         stop.set()
-    record("database unreachable at start",
-           f"{len(cases)} starts against a silent listener, a refusing port, a wrong password and "
-           "a missing database or study (run and best; mysqlclient and pymysql)",
-           f"one sentence and exit 1 each, slowest {slowest:.1f} s (limit 10 s)", 0)
+    record(
+        "database unreachable at start",
+        f"{len(cases)} starts against a silent listener, a refusing port, a wrong password and "
+        "a missing database or study (run and best; mysqlclient and pymysql)",
+        f"one sentence and exit 1 each, slowest {slowest:.1f} s (limit 10 s)",
+        0,
+    )

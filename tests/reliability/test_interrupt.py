@@ -12,23 +12,30 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_DB_PASSWORD
-from tests.helpers import cancelled, finished_so_far, read_trials, unique_study_name, with_test_password
+from tests.helpers import (
+    TEST_DB_PASSWORD,
+    cancelled,
+    finished_so_far,
+    read_trials,
+    unique_study_name,
+    with_test_password,
+)
 
 pytestmark = [pytest.mark.mysql, pytest.mark.spark]
 
-SLOW = '''
+SLOW = """
 import time
 
 def objective(trial):
     x = trial.suggest_float("x", -10, 10)
     time.sleep(0.3)
     return x * x
-'''
+"""
 
 
-def test_ctrl_c_to_a_spark_driver_then_the_same_command_resumes(mysql_url: str, tmp_path: Path,
-                                                                record, scanned) -> None:
+def test_ctrl_c_to_a_spark_driver_then_the_same_command_resumes(
+    mysql_url: str, tmp_path: Path, record, scanned
+) -> None:
     (tmp_path / "slow.py").write_text(SLOW)
     events = tmp_path / "events"
     events.mkdir()
@@ -40,16 +47,38 @@ def test_ctrl_c_to_a_spark_driver_then_the_same_command_resumes(mysql_url: str, 
     env = {
         **os.environ,
         "PYSPARK_SUBMIT_ARGS": f"--conf spark.eventLog.enabled=true --conf "
-                               f"spark.eventLog.dir=file://{events} pyspark-shell",
+        f"spark.eventLog.dir=file://{events} pyspark-shell",
     }
     env.pop("OPTUNA_SPARK_DB_PASSWORD", None)
-    command = [sys.executable, "-m", "optuna_spark", "--debug", "run", "--objective",
-               "slow.py:objective", "--backend", "rdd", "--master", "local-cluster[2,1,1024]",
-               "--tasks", "2", "--trials", "40", "--storage", mysql_url, "--password-file",
-               str(password_file), "--study-name", study, "--progress", "log"]
+    command = [
+        sys.executable,
+        "-m",
+        "optuna_spark",
+        "--debug",
+        "run",
+        "--objective",
+        "slow.py:objective",
+        "--backend",
+        "rdd",
+        "--master",
+        "local-cluster[2,1,1024]",
+        "--tasks",
+        "2",
+        "--trials",
+        "40",
+        "--storage",
+        mysql_url,
+        "--password-file",
+        str(password_file),
+        "--study-name",
+        study,
+        "--progress",
+        "log",
+    ]
     url = with_test_password(mysql_url)
-    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and finished_so_far(url, study) < 6 and proc.poll() is None:
         time.sleep(0.2)
@@ -65,15 +94,18 @@ def test_ctrl_c_to_a_spark_driver_then_the_same_command_resumes(mysql_url: str, 
     assert "RUNNING" not in {t.state.name for t in trials}
     assert set(cancelled(url, study).values()) <= {"interrupted by Ctrl-C"}
 
-    again = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
-                           timeout=300, check=False)
+    again = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     recovered = time.monotonic() - interrupted
     scanned(again.stdout + again.stderr)
     trials = read_trials(url, study)
     complete = [t for t in trials if t.state.name == "COMPLETE"]
     assert len(complete) == 40 and "RUNNING" not in {t.state.name for t in trials}, [
-        (t.number, t.state.name, t.datetime_start, t.datetime_complete, t.system_attrs) for t in trials]
+        (t.number, t.state.name, t.datetime_start, t.datetime_complete, t.system_attrs)
+        for t in trials
+    ]
     assert len({t.number for t in trials}) == len(trials)
 
     event_logs = [p for p in events.rglob("*") if p.is_file()]
@@ -81,14 +113,22 @@ def test_ctrl_c_to_a_spark_driver_then_the_same_command_resumes(mysql_url: str, 
 
     work = Path(pyspark.__file__).parent / "work"  # where local-cluster executors log
     apps = {p.parent.name.removeprefix("eventlog_v2_") for p in event_logs}
-    executor_logs = [p for app in apps for p in (work / app).rglob("*")
-                     if p.is_file() and p.name in ("stdout", "stderr")]
+    executor_logs = [
+        p
+        for app in apps
+        for p in (work / app).rglob("*")
+        if p.is_file() and p.name in ("stdout", "stderr")
+    ]
     assert len(event_logs) >= 2, "each run writes a Spark event log"
     assert len(executor_logs) >= 4, "each executor of each run writes stdout and stderr"
     logs = event_logs + executor_logs
     scanned("", files=tuple(logs))
-    record("Ctrl-C to the driver",
-           "SIGINT to a local-cluster rdd driver after 6 of 40 trials on MariaDB, then the same "
-           "command",
-           f"exit 130 with {at_interrupt} kept, running trials marked 'interrupted by Ctrl-C'; "
-           "the second run ended with exactly 40 complete", 0, recovered)
+    record(
+        "Ctrl-C to the driver",
+        "SIGINT to a local-cluster rdd driver after 6 of 40 trials on MariaDB, then the same "
+        "command",
+        f"exit 130 with {at_interrupt} kept, running trials marked 'interrupted by Ctrl-C'; "
+        "the second run ended with exactly 40 complete",
+        0,
+        recovered,
+    )

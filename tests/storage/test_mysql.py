@@ -10,15 +10,20 @@ import pytest
 
 from optuna_spark.config import BackendSpec, RunConfig, SamplerSpec, StorageSpec
 from optuna_spark.runner import run_study
-from tests.conftest import TEST_DB_PASSWORD
-from tests.helpers import read_trials, unique_study_name, with_test_password
+from tests.helpers import TEST_DB_PASSWORD, read_trials, unique_study_name, with_test_password
 
 pytestmark = pytest.mark.mysql
 
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "optuna_spark", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "optuna_spark", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def _assert_no_secret(done: subprocess.CompletedProcess[str]) -> None:
@@ -28,8 +33,22 @@ def _assert_no_secret(done: subprocess.CompletedProcess[str]) -> None:
 @pytest.mark.spark
 def test_run_two_spark_tasks_exact_budget(mysql_env: str, tmp_path: Path) -> None:
     study = unique_study_name()
-    done = _cli("run", "--storage", mysql_env, "--study-name", study, "--objective", "quadratic",
-                "--trials", "30", "--tasks", "2", "--jobs", "8", cwd=tmp_path)
+    done = _cli(
+        "run",
+        "--storage",
+        mysql_env,
+        "--study-name",
+        study,
+        "--objective",
+        "quadratic",
+        "--trials",
+        "30",
+        "--tasks",
+        "2",
+        "--jobs",
+        "8",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     _assert_no_secret(done)
     assert "mysql://optuna_user@127.0.0.1" in done.stdout
@@ -43,8 +62,12 @@ def test_four_concurrent_workers_no_deadlock(mysql_env: str) -> None:
     # Spark would) race for 200 fast trials on one server.
     study = unique_study_name()
     config = RunConfig(
-        storage=StorageSpec(mysql_env), objective="quadratic", study_name=study, trials=200,
-        backend=BackendSpec(name="local", tasks=4), sampler=SamplerSpec(name="random", seed=1),
+        storage=StorageSpec(mysql_env),
+        objective="quadratic",
+        study_name=study,
+        trials=200,
+        backend=BackendSpec(name="local", tasks=4),
+        sampler=SamplerSpec(name="random", seed=1),
     )
     summary = run_study(config)
     assert not summary.worker_errors and len(summary.workers) == 4
@@ -54,8 +77,9 @@ def test_four_concurrent_workers_no_deadlock(mysql_env: str) -> None:
     assert len({t.number for t in trials}) == 200
 
 
-def test_password_file_and_management_commands(mysql_url: str, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_password_file_and_management_commands(
+    mysql_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("OPTUNA_SPARK_DB_PASSWORD", raising=False)
     secret = tmp_path / "pw"
     secret.write_text(TEST_DB_PASSWORD + "\n")
@@ -63,8 +87,19 @@ def test_password_file_and_management_commands(mysql_url: str, tmp_path: Path,
     common = ["--storage", mysql_url, "--password-file", str(secret)]
     steps = [
         ["create-study", "--study-name", study, "--direction", "maximize", *common],
-        ["run", "--study-name", study, "--objective", "quadratic", "--backend", "local",
-         "--trials", "6", "--quiet", *common],
+        [
+            "run",
+            "--study-name",
+            study,
+            "--objective",
+            "quadratic",
+            "--backend",
+            "local",
+            "--trials",
+            "6",
+            "--quiet",
+            *common,
+        ],
         ["studies", "--format", "csv", *common],
         ["best", "--study-name", study, "--format", "json", *common],
         ["trials", "--study-name", study, *common],
@@ -84,8 +119,12 @@ def test_password_file_and_management_commands(mysql_url: str, tmp_path: Path,
 
 
 def test_secret_in_url_is_masked_everywhere(mysql_url: str, tmp_path: Path) -> None:
-    done = _cli("studies", "--storage", with_test_password(mysql_url).replace("/optuna_test", "/nope"),
-                cwd=tmp_path)
+    done = _cli(
+        "studies",
+        "--storage",
+        with_test_password(mysql_url).replace("/optuna_test", "/nope"),
+        cwd=tmp_path,
+    )
     assert done.returncode == 1
     assert "optuna_user:***@" in done.stderr
     _assert_no_secret(done)

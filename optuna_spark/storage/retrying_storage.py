@@ -1,4 +1,4 @@
-"""An Optuna storage that retries transient database errors (see :mod:`optuna_spark.retry`).
+"""An Optuna storage that retries transient database errors (see :mod:`optuna_spark.storage.retry`).
 
 Workers hand Optuna a :class:`RetryingStorage` wrapped around the usual cached RDB storage,
 so every call Optuna's trial loop makes (ask, set params, tell, heartbeat) survives a
@@ -15,27 +15,47 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import BaseStorage, RDBStorage
 from optuna.storages._heartbeat import BaseHeartbeat
 
-from optuna_spark.retry import call_with_retry
+from optuna_spark.storage.retry import call_with_retry
 
 # Every public BaseStorage method, plus the heartbeat ones Optuna calls on a heartbeat storage.
 # They are generated below rather than written out: each is the same one-line delegation.
 _DELEGATED = (
-    "create_new_study", "delete_study", "set_study_user_attr", "set_study_system_attr",
-    "get_study_id_from_name", "get_study_name_from_id", "get_study_directions",
-    "get_study_user_attrs", "get_study_system_attrs", "get_all_studies", "create_new_trial",
-    "set_trial_param", "get_trial_id_from_study_id_trial_number", "get_trial_number_from_id",
-    "get_trial_param", "set_trial_intermediate_value", "set_trial_user_attr",
-    "set_trial_system_attr", "get_trial", "get_all_trials", "get_n_trials", "get_best_trial",
-    "get_trial_params", "get_trial_user_attrs", "get_trial_system_attrs",
-    "check_trial_is_updatable", "record_heartbeat", "_get_stale_trial_ids",
+    "create_new_study",
+    "delete_study",
+    "set_study_user_attr",
+    "set_study_system_attr",
+    "get_study_id_from_name",
+    "get_study_name_from_id",
+    "get_study_directions",
+    "get_study_user_attrs",
+    "get_study_system_attrs",
+    "get_all_studies",
+    "create_new_trial",
+    "set_trial_param",
+    "get_trial_id_from_study_id_trial_number",
+    "get_trial_number_from_id",
+    "get_trial_param",
+    "set_trial_intermediate_value",
+    "set_trial_user_attr",
+    "set_trial_system_attr",
+    "get_trial",
+    "get_all_trials",
+    "get_n_trials",
+    "get_best_trial",
+    "get_trial_params",
+    "get_trial_user_attrs",
+    "get_trial_system_attrs",
+    "check_trial_is_updatable",
+    "record_heartbeat",
+    "_get_stale_trial_ids",
 )
 
 
 def _cached(storage: RDBStorage) -> BaseStorage:
     """Optuna's own cache in front of an RDB storage (what ``optuna.load_study`` would use),
-    made leaner by :mod:`optuna_spark.lean_storage`."""
+    made leaner by :mod:`optuna_spark.storage.lean_cache`."""
     try:
-        from optuna_spark.lean_storage import LeanCachedStorage
+        from optuna_spark.storage.lean_cache import LeanCachedStorage
     except ImportError:  # a future Optuna without _CachedStorage: plain storage, only slower
         return storage
     return LeanCachedStorage(storage)
@@ -51,8 +71,12 @@ class RetryingStorage(BaseStorage, BaseHeartbeat):
     def set_trial_state_values(self, trial_id: int, state: Any, values: Any = None) -> bool:
         """Finish a trial; a retry that finds it already finished means the first try landed."""
         return call_with_retry(
-            self._backend.set_trial_state_values, trial_id, state=state, values=values,
-            done_if=(UpdateFinishedTrialError,), done_value=True,
+            self._backend.set_trial_state_values,
+            trial_id,
+            state=state,
+            values=values,
+            done_if=(UpdateFinishedTrialError,),
+            done_value=True,
         )
 
     def get_heartbeat_interval(self) -> int | None:

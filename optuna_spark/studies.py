@@ -65,11 +65,14 @@ def list_studies(spec: StorageSpec) -> list[StudyRow]:
     with translate_errors(spec, "list studies"):
         for study in storage.get_all_studies():
             counts = count_trial_states(storage, study._study_id)
-            best = best_value(storage, study._study_id) if counts["COMPLETE"] else None
+            # A multi-objective study (made with plain Optuna in the same storage) has no
+            # single best value; it is listed with its directions.
+            single = len(study.directions) == 1
+            best = best_value(storage, study._study_id) if counts["COMPLETE"] and single else None
             rows.append(
                 StudyRow(
                     name=study.study_name,
-                    direction=study.direction.name.lower(),
+                    direction=",".join(d.name.lower() for d in study.directions),
                     complete=counts["COMPLETE"],
                     pruned=counts["PRUNED"],
                     failed=counts["FAIL"],

@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 
 from optuna_spark.config import StorageSpec
 from optuna_spark.storage import open_storage
-from optuna_spark.trial_loader import FastReadRDBStorage, read_trials
+from optuna_spark.storage.fast_reader import FastReadRDBStorage, read_trials
 from tests.helpers import unique_study_name, with_test_password
 
 
@@ -29,14 +29,24 @@ def _fill(url: str, name: str) -> None:
         "kind": CategoricalDistribution(["a", None, True, 3, 2.5]),
     }
     for i, kind in enumerate(["a", None, True, 3, 2.5]):
-        study.add_trial(optuna.trial.create_trial(
-            params={"x": i / 10 - 0.2, "lr": 10 ** -(i + 1), "depth": i + 1, "step": 0.25 * (i % 4),
-                    "kind": kind},
-            distributions=dists, value=[0.5, math.inf, -math.inf, -0.0, 1e300][i],
-            user_attrs={"nested": {"a": [1, 2, {"b": None}]}, "i": i, "text": "é ✓ 'q\""},
-            system_attrs={"s": [i, "x"]},
-            intermediate_values={0: 1.0, 1: math.nan, 2: math.inf, 3: -math.inf} if i == 2 else {},
-        ))
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={
+                    "x": i / 10 - 0.2,
+                    "lr": 10 ** -(i + 1),
+                    "depth": i + 1,
+                    "step": 0.25 * (i % 4),
+                    "kind": kind,
+                },
+                distributions=dists,
+                value=[0.5, math.inf, -math.inf, -0.0, 1e300][i],
+                user_attrs={"nested": {"a": [1, 2, {"b": None}]}, "i": i, "text": "é ✓ 'q\""},
+                system_attrs={"s": [i, "x"]},
+                intermediate_values={0: 1.0, 1: math.nan, 2: math.inf, 3: -math.inf}
+                if i == 2
+                else {},
+            )
+        )
     pruned = study.ask({"x": dists["x"]})
     pruned.report(0.3, 0)
     study.tell(pruned, state=TrialState.PRUNED)
@@ -45,10 +55,14 @@ def _fill(url: str, name: str) -> None:
     study.ask({"depth": dists["depth"]})  # left RUNNING
     study.enqueue_trial({"x": 0.1})  # WAITING
     study.add_trial(optuna.trial.create_trial(state=TrialState.COMPLETE, value=2.0))  # no params
-    multi = optuna.create_study(study_name=name + "-multi", storage=url,
-                                directions=["minimize", "maximize"])
-    multi.add_trial(optuna.trial.create_trial(params={"x": 0.5}, distributions={"x": dists["x"]},
-                                              values=[1.0, math.inf]))
+    multi = optuna.create_study(
+        study_name=name + "-multi", storage=url, directions=["minimize", "maximize"]
+    )
+    multi.add_trial(
+        optuna.trial.create_trial(
+            params={"x": 0.5}, distributions={"x": dists["x"]}, values=[1.0, math.inf]
+        )
+    )
 
 
 def _nan_free(value: object) -> object:
@@ -110,10 +124,13 @@ def test_reads_what_optuna_reads(filled: tuple[str, str]) -> None:
     for states, included, above in selections:
         expected = plain._get_trials(study_id, states, set(included), above)
         assert _same(storage._get_trials(study_id, states, set(included), above), expected), (
-            states, included, above)
+            states,
+            included,
+            above,
+        )
     # What the worker's cache and every reader see through get_all_trials.
     assert _same(storage.get_all_trials(study_id), plain.get_all_trials(study_id))
-    pruned = [t for t in trials if t.state == TrialState.PRUNED][0]
+    pruned = next(t for t in trials if t.state == TrialState.PRUNED)
     assert storage.get_all_trials(study_id)[pruned.number].intermediate_values == {0: 0.3}
 
 
@@ -135,5 +152,5 @@ def test_falls_back_to_optunas_reader_when_the_fast_one_fails(sqlite_url: str, m
     def broken(*args: object) -> None:
         raise RuntimeError("a table of another Optuna version")
 
-    monkeypatch.setattr("optuna_spark.trial_loader.read_trials", broken)
+    monkeypatch.setattr("optuna_spark.storage.fast_reader.read_trials", broken)
     assert _same(storage.get_all_trials(study_id), expected)

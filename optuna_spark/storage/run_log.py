@@ -34,8 +34,11 @@ def record_run(engine: Any, study_id: int, facts: dict[str, Any]) -> str:
     _metadata.create_all(engine, tables=[runs])
     run_id = str(uuid.uuid4())
     with engine.begin() as conn:
-        conn.execute(runs.insert().values(
-            run_id=run_id, study_id=study_id, facts=json.dumps(facts, default=str)))
+        conn.execute(
+            runs.insert().values(
+                run_id=run_id, study_id=study_id, facts=json.dumps(facts, default=str)
+            )
+        )
     return run_id
 
 
@@ -48,8 +51,7 @@ def read_runs(engine: Any, study_id: int) -> list[dict[str, Any]]:
         return []
     with engine.connect() as conn:
         rows = conn.execute(
-            select(runs.c.facts).where(runs.c.study_id == study_id)
-            .order_by(runs.c.seq)
+            select(runs.c.facts).where(runs.c.study_id == study_id).order_by(runs.c.seq)
         ).all()
     return [json.loads(row.facts) for row in rows]
 

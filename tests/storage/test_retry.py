@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy.exc
 from optuna.exceptions import StorageInternalError, UpdateFinishedTrialError
 
-from optuna_spark.retry import backoff_delays, call_with_retry, is_transient
+from optuna_spark.storage.retry import backoff_delays, call_with_retry, is_transient
 
 
 class _DriverError(Exception):
@@ -45,17 +45,24 @@ def test_backoff_grows_is_capped_and_stays_within_the_window() -> None:
         (1205, "Lock wait timeout exceeded; try restarting transaction"),
     ],
 )
-def test_server_restarts_deadlocks_and_lost_connections_are_transient(code: int, message: str) -> None:
+def test_server_restarts_deadlocks_and_lost_connections_are_transient(
+    code: int, message: str
+) -> None:
     assert is_transient(_wrapped(code, message))
 
 
 def test_sqlite_lock_is_transient() -> None:
-    assert is_transient(sqlalchemy.exc.OperationalError("x", {}, sqlite3.OperationalError("database is locked")))
+    assert is_transient(
+        sqlalchemy.exc.OperationalError("x", {}, sqlite3.OperationalError("database is locked"))
+    )
 
 
 @pytest.mark.parametrize(
     ("code", "message"),
-    [(1045, "Access denied for user 'u'@'localhost'"), (1146, "Table 'optuna.trials' doesn't exist")],
+    [
+        (1045, "Access denied for user 'u'@'localhost'"),
+        (1146, "Table 'optuna.trials' doesn't exist"),
+    ],
 )
 def test_wrong_password_and_missing_tables_are_not_retried(code: int, message: str) -> None:
     assert not is_transient(_wrapped(code, message))
@@ -107,18 +114,29 @@ def test_a_commit_that_landed_before_the_connection_died_counts_as_done() -> Non
             raise _wrapped(2013, "Lost connection to MySQL server during query")
         raise UpdateFinishedTrialError("trial already finished")
 
-    assert call_with_retry(finish_trial, done_if=(UpdateFinishedTrialError,), done_value=True,
-                           sleep=lambda _s: None) is True
+    assert (
+        call_with_retry(
+            finish_trial,
+            done_if=(UpdateFinishedTrialError,),
+            done_value=True,
+            sleep=lambda _s: None,
+        )
+        is True
+    )
     # Without a transient failure first, "already finished" is a real error.
     with pytest.raises(UpdateFinishedTrialError):
-        call_with_retry(lambda: (_ for _ in ()).throw(UpdateFinishedTrialError("x")),
-                        done_if=(UpdateFinishedTrialError,), done_value=True)
+        call_with_retry(
+            lambda: (_ for _ in ()).throw(UpdateFinishedTrialError("x")),
+            done_if=(UpdateFinishedTrialError,),
+            done_value=True,
+        )
 
 
 def test_concurrent_schema_creation_is_transient_but_a_duplicate_study_is_not() -> None:
     from optuna.exceptions import DuplicatedStudyError
 
-    race = sqlalchemy.exc.OperationalError("CREATE TABLE studies", {},
-                                           sqlite3.OperationalError("table studies already exists"))
+    race = sqlalchemy.exc.OperationalError(
+        "CREATE TABLE studies", {}, sqlite3.OperationalError("table studies already exists")
+    )
     assert is_transient(race)
     assert not is_transient(DuplicatedStudyError("Another study with name 'x' already exists."))

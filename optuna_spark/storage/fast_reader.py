@@ -51,14 +51,14 @@ class FastReadRDBStorage(RDBStorage):
         trial_id_greater_than: int,
     ) -> list[FrozenTrial]:
         try:
-            return read_trials(self.engine, study_id, states, included_trial_ids,
-                               trial_id_greater_than)
+            return read_trials(
+                self.engine, study_id, states, included_trial_ids, trial_id_greater_than
+            )
         except KeyError:
             raise
-        except Exception:  # noqa: BLE001 - e.g. the tables of another Optuna version
+        except Exception:
             _logger.debug("fast trial read failed; using Optuna's", exc_info=True)
-            return super()._get_trials(study_id, states, included_trial_ids,
-                                       trial_id_greater_than)
+            return super()._get_trials(study_id, states, included_trial_ids, trial_id_greater_than)
 
 
 def read_trials(
@@ -94,27 +94,62 @@ def read_trials(
 
     with engine.connect() as conn:
         rows = conn.execute(
-            select(trials.c.trial_id, trials.c.number, trials.c.state,
-                   trials.c.datetime_start, trials.c.datetime_complete)
-            .where(wanted).order_by(trials.c.trial_id)
+            select(
+                trials.c.trial_id,
+                trials.c.number,
+                trials.c.state,
+                trials.c.datetime_start,
+                trials.c.datetime_complete,
+            )
+            .where(wanted)
+            .order_by(trials.c.trial_id)
         ).all()
         if not rows:
             studies = models.StudyModel.__table__
-            if conn.execute(select(studies.c.study_id).where(
-                    studies.c.study_id == study_id)).first() is None:
+            if (
+                conn.execute(
+                    select(studies.c.study_id).where(studies.c.study_id == study_id)
+                ).first()
+                is None
+            ):
                 raise KeyError(f"No study with study_id {study_id} exists.")
             return []
-        params = conn.execute(children(models.TrialParamModel, "param_name", "param_value",
-                                       "distribution_json", order="param_id")).all()
-        values = conn.execute(children(models.TrialValueModel, "objective", "value",
-                                       "value_type", order="trial_value_id")).all()
-        user = conn.execute(children(models.TrialUserAttributeModel, "key", "value_json",
-                                     order="trial_user_attribute_id")).all()
-        system = conn.execute(children(models.TrialSystemAttributeModel, "key", "value_json",
-                                       order="trial_system_attribute_id")).all()
-        steps = conn.execute(children(models.TrialIntermediateValueModel, "step",
-                                      "intermediate_value", "intermediate_value_type",
-                                      order="trial_intermediate_value_id")).all()
+        params = conn.execute(
+            children(
+                models.TrialParamModel,
+                "param_name",
+                "param_value",
+                "distribution_json",
+                order="param_id",
+            )
+        ).all()
+        values = conn.execute(
+            children(
+                models.TrialValueModel, "objective", "value", "value_type", order="trial_value_id"
+            )
+        ).all()
+        user = conn.execute(
+            children(
+                models.TrialUserAttributeModel, "key", "value_json", order="trial_user_attribute_id"
+            )
+        ).all()
+        system = conn.execute(
+            children(
+                models.TrialSystemAttributeModel,
+                "key",
+                "value_json",
+                order="trial_system_attribute_id",
+            )
+        ).all()
+        steps = conn.execute(
+            children(
+                models.TrialIntermediateValueModel,
+                "step",
+                "intermediate_value",
+                "intermediate_value_type",
+                order="trial_intermediate_value_id",
+            )
+        ).all()
 
     parsed: dict[str, distributions.BaseDistribution] = {}
     by_trial_params: dict[int, dict[str, Any]] = defaultdict(dict)
@@ -128,31 +163,35 @@ def read_trials(
     by_trial_values: dict[int, dict[int, float]] = defaultdict(dict)
     for trial_id, objective, value, value_type in values:
         by_trial_values[trial_id][objective] = models.TrialValueModel.stored_repr_to_value(
-            value, value_type)
+            value, value_type
+        )
     by_trial_user = _attrs(user)
     by_trial_system = _attrs(system)
     by_trial_steps: dict[int, dict[int, float]] = defaultdict(dict)
     for trial_id, step, value, value_type in steps:
         by_trial_steps[trial_id][step] = (
-            models.TrialIntermediateValueModel.stored_repr_to_intermediate_value(value, value_type))
+            models.TrialIntermediateValueModel.stored_repr_to_intermediate_value(value, value_type)
+        )
 
     frozen = []
     for trial_id, number, state, start, complete in rows:
         objectives = by_trial_values.get(trial_id)
-        frozen.append(FrozenTrial(
-            number=number,
-            state=state,
-            value=None,
-            values=[objectives[k] for k in range(len(objectives))] if objectives else None,
-            datetime_start=_local(start),
-            datetime_complete=_local(complete),
-            params=by_trial_params.get(trial_id, {}),
-            distributions=by_trial_dists.get(trial_id, {}),
-            user_attrs=by_trial_user.get(trial_id, {}),
-            system_attrs=by_trial_system.get(trial_id, {}),
-            intermediate_values=by_trial_steps.get(trial_id, {}),
-            trial_id=trial_id,
-        ))
+        frozen.append(
+            FrozenTrial(
+                number=number,
+                state=state,
+                value=None,
+                values=[objectives[k] for k in range(len(objectives))] if objectives else None,
+                datetime_start=_local(start),
+                datetime_complete=_local(complete),
+                params=by_trial_params.get(trial_id, {}),
+                distributions=by_trial_dists.get(trial_id, {}),
+                user_attrs=by_trial_user.get(trial_id, {}),
+                system_attrs=by_trial_system.get(trial_id, {}),
+                intermediate_values=by_trial_steps.get(trial_id, {}),
+                trial_id=trial_id,
+            )
+        )
     return frozen
 
 

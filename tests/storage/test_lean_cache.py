@@ -10,7 +10,7 @@ from optuna.storages._cached_storage import _CachedStorage
 from optuna.trial import TrialState
 from sqlalchemy import event
 
-from optuna_spark.lean_storage import LeanCachedStorage
+from optuna_spark.storage.lean_cache import LeanCachedStorage
 
 X = FloatDistribution(0, 1)
 
@@ -57,7 +57,9 @@ def test_a_trial_failed_elsewhere_cannot_be_completed_and_reads_failed(sqlite_ur
     assert mine.get_trial(trial_id).state == TrialState.FAIL
 
 
-def test_other_workers_results_arrive_within_max_age_and_own_results_at_once(sqlite_url: str) -> None:
+def test_other_workers_results_arrive_within_max_age_and_own_results_at_once(
+    sqlite_url: str,
+) -> None:
     mine, other, study_id = _pair(sqlite_url, max_age=60.0)
     assert mine.get_all_trials(study_id) == []
     theirs = other.create_new_trial(study_id)
@@ -81,7 +83,9 @@ def test_a_queued_retry_taken_by_this_worker_is_cached_as_its_own(sqlite_url: st
     study.enqueue_trial({"x": 0.5})
     waiting = other.get_all_trials(study_id)[0]._trial_id
     # Optuna's ask looks for queued trials first (get_all_trials), then takes one.
-    assert [t._trial_id for t in mine.get_all_trials(study_id, states=(TrialState.WAITING,))] == [waiting]
+    assert [t._trial_id for t in mine.get_all_trials(study_id, states=(TrialState.WAITING,))] == [
+        waiting
+    ]
     assert mine.set_trial_state_values(waiting, TrialState.RUNNING)
     mine.set_trial_param(waiting, "x", 0.5, X)
     assert mine.get_trial(waiting).params == {"x": 0.5}
@@ -89,8 +93,11 @@ def test_a_queued_retry_taken_by_this_worker_is_cached_as_its_own(sqlite_url: st
 
 
 def _statements_per_trial(storage: object, engine: object, sqlite_url: str) -> float:
-    study = optuna.create_study(study_name="c", storage=storage,  # type: ignore[arg-type]
-                                sampler=optuna.samplers.TPESampler(seed=0, constant_liar=True))
+    study = optuna.create_study(
+        study_name="c",
+        storage=storage,  # type: ignore[arg-type]
+        sampler=optuna.samplers.TPESampler(seed=0, constant_liar=True),
+    )
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=5)
     count = [0]
     event.listen(engine, "before_cursor_execute", lambda *a: count.__setitem__(0, count[0] + 1))
@@ -98,7 +105,7 @@ def _statements_per_trial(storage: object, engine: object, sqlite_url: str) -> f
     return count[0] / 20
 
 
-def test_a_trial_costs_fewer_statements_than_optunas_cached_storage(tmp_path) -> None:  # noqa: ANN001
+def test_a_trial_costs_fewer_statements_than_optunas_cached_storage(tmp_path) -> None:
     lean_rdb = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'lean.db'}")
     plain_rdb = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'plain.db'}")
     lean = _statements_per_trial(LeanCachedStorage(lean_rdb, max_age=0.05), lean_rdb.engine, "")

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, TextIO
 
-from optuna_spark.manage import StudyRow
 from optuna_spark.progress import Snapshot
-from optuna_spark.runner import RunSummary
+from optuna_spark.studies import StudyRow
+from optuna_spark.summary import RunSummary
 
 FORMATS = ("table", "csv", "json")
 
@@ -23,7 +23,7 @@ def format_value(value: float | None) -> str:
 
 
 def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds}s"
     minutes, seconds = divmod(seconds, 60)
@@ -127,8 +127,11 @@ def format_summary(summary: RunSummary, debug: bool = False) -> str:
         )
     if summary.stopped:
         missing = summary.budget - summary.finished
-        fix = ("fix the objective, then run the same command again" if summary.exit_code
-               else "run the same command again to add them")
+        fix = (
+            "fix the objective, then run the same command again"
+            if summary.exit_code
+            else "run the same command again to add them"
+        )
         lines.append(
             f"  stopped early: {summary.stopped}; {missing} trial(s) of the budget are "
             f"missing; {fix}"
@@ -136,7 +139,9 @@ def format_summary(summary: RunSummary, debug: bool = False) -> str:
     if summary.best_value is None:
         lines.append("  no complete trial yet")
     else:
-        lines.append(f"  best value {format_value(summary.best_value)} (trial {summary.best_trial})")
+        lines.append(
+            f"  best value {format_value(summary.best_value)} (trial {summary.best_trial})"
+        )
         lines.append("  best params:")
         lines.extend(f"    {name}: {_param(value)}" for name, value in summary.best_params.items())
     for error in summary.worker_errors:
@@ -149,18 +154,21 @@ def format_summary(summary: RunSummary, debug: bool = False) -> str:
         lines.extend(f"    {line}" for line in summary.objective_traceback.rstrip().splitlines())
     elif summary.objective_traceback:
         where = failure_location(summary.objective_traceback)
-        lines.append(f"  the objective's first failure{' ' + where if where else ''} "
-                     "(--debug shows its traceback)")
+        lines.append(
+            f"  the objective's first failure{' ' + where if where else ''} "
+            "(--debug shows its traceback)"
+        )
     return "\n".join(lines)
 
 
 def failure_location(traceback_text: str) -> str | None:
     """``at FILE, line N, in FUNCTION`` of the innermost frame of a traceback's text."""
-    frames = [line.strip() for line in traceback_text.splitlines()
-              if line.strip().startswith('File "')]
+    frames = [
+        line.strip() for line in traceback_text.splitlines() if line.strip().startswith('File "')
+    ]
     if not frames:
         return None
-    return "at " + frames[-1][len("File "):].replace('"', "")
+    return "at " + frames[-1][len("File ") :].replace('"', "")
 
 
 def _param(value: Any) -> str:

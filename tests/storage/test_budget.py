@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
 
-from optuna_spark import budget
 from optuna_spark.config import StorageSpec
-from optuna_spark.storage import open_storage, prepare_sqlite_file
+from optuna_spark.storage import budget, open_storage, prepare_sqlite_file
 
 
 def _claim_all(url: str, run_id: str) -> int:

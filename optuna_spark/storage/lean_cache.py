@@ -94,12 +94,15 @@ class LeanCachedStorage(_CachedStorage):
                     value = {**getattr(own, name), **value}
                 setattr(own, name, value)
 
-    def set_trial_param(self, trial_id: int, param_name: str, param_value_internal: float,
-                        distribution: Any) -> None:
+    def set_trial_param(
+        self, trial_id: int, param_name: str, param_value_internal: float, distribution: Any
+    ) -> None:
         super().set_trial_param(trial_id, param_name, param_value_internal, distribution)
         self._update_own(
-            trial_id, params={param_name: distribution.to_external_repr(param_value_internal)},
-            distributions={param_name: distribution})
+            trial_id,
+            params={param_name: distribution.to_external_repr(param_value_internal)},
+            distributions={param_name: distribution},
+        )
 
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
         super().set_trial_user_attr(trial_id, key, value)
@@ -109,7 +112,9 @@ class LeanCachedStorage(_CachedStorage):
         super().set_trial_system_attr(trial_id, key, value)
         self._update_own(trial_id, system_attrs={key: value})
 
-    def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
+    def set_trial_intermediate_value(
+        self, trial_id: int, step: int, intermediate_value: float
+    ) -> None:
         super().set_trial_intermediate_value(trial_id, step, intermediate_value)
         self._update_own(trial_id, intermediate_values={step: intermediate_value})
 

@@ -2,9 +2,9 @@
 
 The page carries plotly.js inline (no network at view time), Optuna's own plots (history,
 parameter importances, parallel coordinates, slices), a timeline of trials per worker (from the
-run records optuna-spark keeps beside the study, see :mod:`optuna_spark.run_log`), the trials
-table and the facts of each run. It is written under a temporary name and renamed, so a failed
-report never leaves a half-written file.
+run records optuna-spark keeps beside the study, see :mod:`optuna_spark.storage.run_log`), the
+trials table and the facts of each run. It is written under a temporary name and renamed, so a
+failed report never leaves a half-written file.
 """
 
 from __future__ import annotations
@@ -62,9 +62,10 @@ def write_report(spec: ReportSpec) -> ReportResult:
 
     folder = os.path.dirname(os.path.abspath(spec.out))
     if not os.path.isdir(folder):
-        raise ConfigError(f"the folder of --out {spec.out!r} does not exist; create it or "
-                          "pick another path.")
-    from optuna_spark.run_log import read_runs
+        raise ConfigError(
+            f"the folder of --out {spec.out!r} does not exist; create it or pick another path."
+        )
+    from optuna_spark.storage.run_log import read_runs
 
     storage = open_storage(spec.storage, driver=False)
     study_id = require_study_id(storage, spec.storage, spec.study_name)
@@ -79,8 +80,10 @@ def write_report(spec: ReportSpec) -> ReportResult:
     page = _page(spec, study, trials, runs, lanes, bars, figures, skipped)
     _write_atomically(spec.out, page)
     return ReportResult(
-        path=os.path.abspath(spec.out), trials=len(trials),
-        plots=tuple(title for title, _ in figures), skipped=tuple(skipped),
+        path=os.path.abspath(spec.out),
+        trials=len(trials),
+        plots=tuple(title for title, _ in figures),
+        skipped=tuple(skipped),
         bytes=len(page.encode()),
     )
 
@@ -144,8 +147,13 @@ def busy_fractions(bars: list[_Bar]) -> dict[str, float]:
 
 # ----------------------------------------------------------------------------------- plots
 
-_STATE_COLORS = {"COMPLETE": "#2b8a3e", "PRUNED": "#e67700", "FAIL": "#c92a2a",
-                 "RUNNING": "#1971c2", "WAITING": "#868e96"}
+_STATE_COLORS = {
+    "COMPLETE": "#2b8a3e",
+    "PRUNED": "#e67700",
+    "FAIL": "#c92a2a",
+    "RUNNING": "#1971c2",
+    "WAITING": "#868e96",
+}
 
 
 def _timeline_figure(bars: list[_Bar]) -> Any:
@@ -157,7 +165,9 @@ def _timeline_figure(bars: list[_Bar]) -> Any:
         if not chosen:
             continue
         figure.add_bar(
-            name=state.lower(), orientation="h", marker_color=color,
+            name=state.lower(),
+            orientation="h",
+            marker_color=color,
             y=[b.lane for b in chosen],
             base=[b.start.isoformat() for b in chosen],
             x=[(b.end - b.start).total_seconds() * 1000 for b in chosen],  # ms on a date axis
@@ -166,27 +176,44 @@ def _timeline_figure(bars: list[_Bar]) -> Any:
         )
     lanes = sorted({b.lane for b in bars})
     figure.update_layout(
-        barmode="overlay", xaxis={"type": "date", "title": "time (UTC)"},
+        barmode="overlay",
+        xaxis={"type": "date", "title": "time (UTC)"},
         yaxis={"categoryorder": "array", "categoryarray": lanes[::-1], "title": ""},
-        height=max(260, 60 + 36 * len(lanes)), margin={"l": 10, "r": 10, "t": 30, "b": 40},
+        height=max(260, 60 + 36 * len(lanes)),
+        margin={"l": 10, "r": 10, "t": 30, "b": 40},
     )
     return figure
 
 
-def _figures(study: Any, trials: list[Any], bars: list[_Bar]) -> tuple[list[tuple[str, Any]], list[str]]:
+def _figures(
+    study: Any, trials: list[Any], bars: list[_Bar]
+) -> tuple[list[tuple[str, Any]], list[str]]:
     """(title, plotly figure) for each plot that can be drawn; "title: why not" for the rest."""
     import optuna.visualization as vis
 
     complete = [t for t in trials if t.state.name == "COMPLETE"]
     params = {name for t in complete for name in t.params}
     wanted: list[tuple[str, Any, str | None]] = [
-        ("Optimization history", vis.plot_optimization_history,
-         None if complete else "no complete trial yet"),
-        ("Parameter importances", vis.plot_param_importances,
-         None if len(complete) >= 2 and params else "needs two complete trials with parameters"),
-        ("Parallel coordinates", vis.plot_parallel_coordinate,
-         None if complete and params else "needs a complete trial with parameters"),
-        ("Slices", vis.plot_slice, None if complete and params else "needs a complete trial with parameters"),
+        (
+            "Optimization history",
+            vis.plot_optimization_history,
+            None if complete else "no complete trial yet",
+        ),
+        (
+            "Parameter importances",
+            vis.plot_param_importances,
+            None if len(complete) >= 2 and params else "needs two complete trials with parameters",
+        ),
+        (
+            "Parallel coordinates",
+            vis.plot_parallel_coordinate,
+            None if complete and params else "needs a complete trial with parameters",
+        ),
+        (
+            "Slices",
+            vis.plot_slice,
+            None if complete and params else "needs a complete trial with parameters",
+        ),
     ]
     figures: list[tuple[str, Any]] = []
     skipped: list[str] = []
@@ -229,16 +256,22 @@ def _facts(rows: list[tuple[str, Any]]) -> str:
 
 def _runs_section(runs: list[dict[str, Any]], busy: dict[str, float]) -> str:
     if not runs:
-        return ("<p>No run records: this study was not run by optuna-spark (or by a version "
-                "before 0.1), so the timeline packs its trials into lanes.</p>")
+        return (
+            "<p>No run records: this study was not run by optuna-spark (or by a version "
+            "before 0.1), so the timeline packs its trials into lanes.</p>"
+        )
     parts = []
     for index, run in enumerate(runs, start=1):
         facts = [
-            ("started", run.get("started_at")), ("finished", run.get("finished_at")),
-            ("backend", run.get("backend")), ("workers", run.get("workers_planned")),
+            ("started", run.get("started_at")),
+            ("finished", run.get("finished_at")),
+            ("backend", run.get("backend")),
+            ("workers", run.get("workers_planned")),
             ("threads per worker", run.get("threads_per_worker") or "the task's CPUs"),
-            ("objective", run.get("objective")), ("sampler", run.get("sampler")),
-            ("budget", run.get("budget")), ("trials before the run", run.get("finished_before")),
+            ("objective", run.get("objective")),
+            ("sampler", run.get("sampler")),
+            ("budget", run.get("budget")),
+            ("trials before the run", run.get("finished_before")),
             ("trials added", run.get("added")),
             ("fan-out seconds", run.get("fan_out_seconds")),
             ("stopped early", run.get("stopped") or "no"),
@@ -248,18 +281,41 @@ def _runs_section(runs: list[dict[str, Any]], busy: dict[str, float]) -> str:
         rows = []
         for w in run.get("workers", []):
             share = busy.get(_lane_name(index, len(runs), w))
-            rows.append([w.get("index"), w.get("host"), w.get("pid"), w.get("complete"),
-                         w.get("pruned"), w.get("failed"), w.get("setup_seconds"),
-                         w.get("seconds"), None if share is None else f"{share:.1%}",
-                         w.get("error") or ""])
-        workers = _table(["worker", "host", "pid", "complete", "pruned", "failed", "setup s",
-                          "seconds", "busy", "error"], rows)
+            rows.append(
+                [
+                    w.get("index"),
+                    w.get("host"),
+                    w.get("pid"),
+                    w.get("complete"),
+                    w.get("pruned"),
+                    w.get("failed"),
+                    w.get("setup_seconds"),
+                    w.get("seconds"),
+                    None if share is None else f"{share:.1%}",
+                    w.get("error") or "",
+                ]
+            )
+        workers = _table(
+            [
+                "worker",
+                "host",
+                "pid",
+                "complete",
+                "pruned",
+                "failed",
+                "setup s",
+                "seconds",
+                "busy",
+                "error",
+            ],
+            rows,
+        )
         parts.append(f"<h3>Run {index}</h3>{_facts(facts)}{workers}")
     return "".join(parts)
 
 
 def _trials_rows(trials: list[Any], lanes: dict[int, str]) -> tuple[list[str], list[list[Any]]]:
-    from optuna_spark.manage import trial_record
+    from optuna_spark.studies import trial_record
 
     names = sorted({name for t in trials for name in t.params})
     header = ["number", "state", "value", "seconds", "worker", *names, "note"]
@@ -268,15 +324,26 @@ def _trials_rows(trials: list[Any], lanes: dict[int, str]) -> tuple[list[str], l
         record = trial_record(t)
         note = t.system_attrs.get(FAIL_REASON_ATTR) or (
             f"retry of trial {t.system_attrs['retry_history'][-1]}"
-            if t.system_attrs.get("retry_history") else "")
-        rows.append([record["number"], record["state"], record["value"], record["seconds"],
-                     lanes.get(t.number, ""), *[record["params"].get(n) for n in names], note])
+            if t.system_attrs.get("retry_history")
+            else ""
+        )
+        rows.append(
+            [
+                record["number"],
+                record["state"],
+                record["value"],
+                record["seconds"],
+                lanes.get(t.number, ""),
+                *[record["params"].get(n) for n in names],
+                note,
+            ]
+        )
     return header, rows
 
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;
-color:#212529;padding:0 1rem}h1{margin-bottom:.2rem}.sub{color:#666;margin-top:0}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
+max-width:1200px;color:#212529;padding:0 1rem}h1{margin-bottom:.2rem}.sub{color:#666;margin-top:0}
 table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.9rem}
 th,td{border:1px solid #dee2e6;padding:.25rem .5rem;text-align:left}
 thead th{background:#f1f3f5;position:sticky;top:0}table.facts th{background:#f8f9fa;font-weight:600}
@@ -285,9 +352,16 @@ thead th{background:#f1f3f5;position:sticky;top:0}table.facts th{background:#f8f
 """
 
 
-def _page(spec: ReportSpec, study: Any, trials: list[Any], runs: list[dict[str, Any]],
-          lanes: dict[int, str], bars: list[_Bar], figures: list[tuple[str, Any]],
-          skipped: list[str]) -> str:
+def _page(
+    spec: ReportSpec,
+    study: Any,
+    trials: list[Any],
+    runs: list[dict[str, Any]],
+    lanes: dict[int, str],
+    bars: list[_Bar],
+    figures: list[tuple[str, Any]],
+    skipped: list[str],
+) -> str:
     from plotly.offline import get_plotlyjs
 
     from optuna_spark import __version__
@@ -297,14 +371,17 @@ def _page(spec: ReportSpec, study: Any, trials: list[Any], runs: list[dict[str, 
         states[t.state.name] = states.get(t.state.name, 0) + 1
     complete = [t for t in trials if t.state.name == "COMPLETE"]
     best = study.best_trial if complete else None
-    summary = _facts([
-        ("study", spec.study_name), ("storage", spec.storage.masked),
-        ("direction", study.direction.name.lower()),
-        ("trials", ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items())) or "none"),
-        ("best value", best.value if best else None),
-        ("best trial", best.number if best else None),
-        ("best parameters", json.dumps(best.params) if best else None),
-    ])
+    summary = _facts(
+        [
+            ("study", spec.study_name),
+            ("storage", spec.storage.masked),
+            ("direction", study.direction.name.lower()),
+            ("trials", ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items())) or "none"),
+            ("best value", best.value if best else None),
+            ("best trial", best.number if best else None),
+            ("best parameters", json.dumps(best.params) if best else None),
+        ]
+    )
     plots = []
     scripts = []
     for index, (title, figure) in enumerate(figures):
@@ -312,8 +389,10 @@ def _page(spec: ReportSpec, study: Any, trials: list[Any], runs: list[dict[str, 
         plots.append(f'<h2>{html.escape(title)}</h2><div class="plot" id="{div}"></div>')
         # "</" inside a script element would end it early; JSON allows "<\/".
         payload = figure.to_json().replace("</", "<\\/")
-        scripts.append(f'(function (f) {{ Plotly.newPlot("{div}", f.data, f.layout, '
-                       f'{{responsive: true, displaylogo: false}}); }})({payload});')
+        scripts.append(
+            f'(function (f) {{ Plotly.newPlot("{div}", f.data, f.layout, '
+            f"{{responsive: true, displaylogo: false}}); }})({payload});"
+        )
     skipped_html = "".join(f"<li>{html.escape(s)}</li>" for s in skipped)
     header, rows = _trials_rows(trials, lanes)
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -326,11 +405,11 @@ def _page(spec: ReportSpec, study: Any, trials: list[Any], runs: list[dict[str, 
 <body><h1>{title}</h1>
 <p class="sub">generated {generated} by optuna-spark {__version__}</p>
 {summary}
-{''.join(plots)}
-{f'<h2>Not drawn</h2><ul class="skipped">{skipped_html}</ul>' if skipped else ''}
+{"".join(plots)}
+{f'<h2>Not drawn</h2><ul class="skipped">{skipped_html}</ul>' if skipped else ""}
 <h2>Runs</h2>{_runs_section(runs, busy_fractions(bars))}
 <h2>Trials</h2>{_table(header, rows, "trials")}
-<script>{''.join(scripts)}</script>
+<script>{"".join(scripts)}</script>
 </body></html>
 """
 

@@ -10,10 +10,23 @@ the grace period.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeAlias
+
+from optuna_spark.storage import budget
+from optuna_spark.storage.retry import call_with_retry
+from optuna_spark.storage.trials import fail_running_trials
+
+if TYPE_CHECKING:
+    from optuna import Study
+    from optuna.trial import FrozenTrial
+    from sqlalchemy.engine import Engine
+
+# What Optuna calls for a trial whose heartbeat went stale (``heartbeat_stale_trial_callback``).
+StaleTrialCallback: TypeAlias = "Callable[[Study, FrozenTrial], None]"
 
 
-def _retry(study: Any, trial: Any, max_retry: int) -> bool:
+def _retry(study: Study, trial: FrozenTrial, max_retry: int) -> bool:
     """Queue ``trial``'s parameters again with Optuna's retry callback (which records the
     ``retry_history``). False when it was retried ``max_retry`` times already."""
     import optuna.storages
@@ -39,25 +52,18 @@ class LostTrials:
         self._max_retry = max_retry
         self._budget_id = budget_id
         self._first = first_trial_number
-        self.engine: Any = None  # set once the storage exists
-        self.retried = 0
+        self.engine: Engine | None = None  # set once the storage exists
 
-    def __call__(self, study: Any, trial: Any) -> None:
-        from optuna_spark import budget
-        from optuna_spark.retry import call_with_retry
-
+    def __call__(self, study: Study, trial: FrozenTrial) -> None:
         if not _retry(study, trial, self._max_retry):
             return
-        self.retried += 1
         if trial.number >= self._first and self.engine is not None:
             call_with_retry(budget.release, self.engine, self._budget_id)
 
 
-def requeue_orphans(study: Any, first_number: int, max_retry: int) -> int:
+def requeue_orphans(study: Study, first_number: int, max_retry: int) -> int:
     """Driver, after a fan-out: fail this fan-out's trials that are still RUNNING (their
     workers are gone) and queue them again. Returns how many were queued."""
-    from optuna_spark.storage import fail_running_trials
-
     storage = study._storage
     failed = fail_running_trials(storage, study._study_id, first_number)
     return sum(_retry(study, storage.get_trial(trial_id), max_retry) for trial_id in failed)

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+from optuna_spark.errors import first_line
+
 T = TypeVar("T")
 
 # How long a worker keeps retrying one storage call: a server restart of 30 s is survived.
@@ -115,7 +117,7 @@ def call_with_retry(
             _log.warning(
                 "database error in %s (%s); retrying in %.2g s",
                 getattr(fn, "__name__", "a storage call"),
-                str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
+                first_line(exc, limit=200),
                 delay,
             )
             retried = True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from optuna_spark.report import format_counts
+from optuna_spark.console import format_counts
 
 
 def _counts(**states: int) -> dict[str, int]:
@@ -25,33 +25,37 @@ def test_lost_trials_are_listed_apart_and_not_counted() -> None:
 
 
 def test_progress_line_shows_counts_best_running_elapsed_and_eta() -> None:
+    from optuna_spark.console import format_progress
     from optuna_spark.progress import Snapshot
-    from optuna_spark.report import format_progress
 
     # 30 of this run's trials took 60 s: 50 left take 100 s more.
-    snap = Snapshot(finished=50, budget=100, running=2, best_value=0.53125, elapsed=60.0,
-                    finished_at_start=20)
-    assert snap.eta == 100.0
-    assert format_progress(snap) == (
-        "[ 50/100] best 0.53125  running 2  elapsed 1m00s  eta 1m40s"
+    snap = Snapshot(
+        finished=50, budget=100, running=2, best_value=0.53125, elapsed=60.0, finished_at_start=20
     )
+    assert snap.eta == 100.0
+    assert format_progress(snap) == ("[ 50/100] best 0.53125  running 2  elapsed 1m00s  eta 1m40s")
     assert format_progress(snap, bar_width=10).startswith("#####..... [ 50/100]")
     first = Snapshot(finished=0, budget=8, running=2, best_value=None, elapsed=1.0)
-    assert first.eta is None and format_progress(first).endswith("best -  running 2  elapsed 1s  eta -")
+    assert first.eta is None and format_progress(first).endswith(
+        "best -  running 2  elapsed 1s  eta -"
+    )
 
 
 def test_log_mode_writes_a_line_every_interval_and_none_writes_none() -> None:
     import io
 
+    from optuna_spark.console import ConsoleReporter
     from optuna_spark.progress import Snapshot
-    from optuna_spark.report import ConsoleReporter
 
     def feed(mode: str) -> str:
         stream = io.StringIO()
         reporter = ConsoleReporter(stream, mode=mode, log_every=10)
         for second in range(0, 31, 1):
-            reporter.progress(Snapshot(finished=second, budget=40, running=2, best_value=1.0,
-                                       elapsed=float(second)))
+            reporter.progress(
+                Snapshot(
+                    finished=second, budget=40, running=2, best_value=1.0, elapsed=float(second)
+                )
+            )
         reporter.done()
         return stream.getvalue()
 

@@ -1,0 +1,140 @@
+"""Trial accounting: what the budget counts, which trials do not count, and failing trials.
+
+A study's budget counts its finished trials (complete, pruned, failed) except two kinds of
+failure that were not the objective's doing: trials lost with their worker and queued again
+(named in Optuna's ``retry_history``), and trials the driver cancelled (timeout, Ctrl-C),
+which carry :data:`CANCELLED_ATTR`. Counts are read with a few plain queries, not by loading
+every trial.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from optuna.storages import BaseStorage, RDBStorage
+
+# System attribute set on a trial the driver cancelled (timeout, Ctrl-C); its value says why.
+CANCELLED_ATTR = "optuna_spark:cancelled"
+# Why a trial failed, as text: the name Optuna itself used for this system attribute.
+FAIL_REASON_ATTR = "fail_reason"
+
+STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
+FINISHED_STATES = ("COMPLETE", "PRUNED", "FAIL")
+
+
+def count_trial_states(storage: RDBStorage, study_id: int) -> dict[str, int]:
+    """Trial counts by state name (COMPLETE, PRUNED, FAIL, RUNNING, WAITING) in one query."""
+    from sqlalchemy import text
+
+    counts = dict.fromkeys(STATES, 0)
+    with storage.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT state, COUNT(*) FROM trials WHERE study_id = :sid GROUP BY state"),
+            {"sid": study_id},
+        )
+        for state, n in rows:
+            counts[str(state).rsplit(".", 1)[-1].upper()] = int(n)
+    return counts
+
+
+def n_finished(counts: dict[str, int]) -> int:
+    """Trials in a finished state: complete, pruned, or failed."""
+    return sum(counts[s] for s in FINISHED_STATES)
+
+
+def uncounted_trial_numbers(storage: RDBStorage, study_id: int) -> tuple[set[int], set[int]]:
+    """``(lost, cancelled)``: failed trials that do not count against the budget.
+
+    Lost trials failed with their worker and were queued again: Optuna's retry callback names
+    them in the ``retry_history`` system attribute of each new attempt. Cancelled trials carry
+    :data:`CANCELLED_ATTR`.
+    """
+    from sqlalchemy import column, select, table
+
+    # Lightweight table constructs, so SQLAlchemy quotes ``key`` (reserved in MySQL) itself.
+    attrs = table(
+        "trial_system_attributes", column("trial_id"), column("key"), column("value_json")
+    )
+    trials = table("trials", column("trial_id"), column("study_id"), column("number"))
+    query = (
+        select(attrs.c.key, attrs.c.value_json, trials.c.number)
+        .select_from(attrs.join(trials, trials.c.trial_id == attrs.c.trial_id))
+        .where(trials.c.study_id == study_id, attrs.c.key.in_(["retry_history", CANCELLED_ATTR]))
+    )
+    lost: set[int] = set()
+    cancelled: set[int] = set()
+    with storage.engine.connect() as conn:
+        for key, value, number in conn.execute(query):
+            if key == CANCELLED_ATTR:
+                cancelled.add(int(number))
+            else:
+                lost.update(int(n) for n in json.loads(value))
+    return lost, cancelled
+
+
+def count_trials(storage: RDBStorage, study_id: int) -> dict[str, int]:
+    """Trial counts by state, plus ``LOST`` (failed with their worker and retried),
+    ``CANCELLED`` (stopped by the driver) and ``COUNTED``: what the budget counts, the
+    finished trials that were neither."""
+    counts = count_trial_states(storage, study_id)
+    no_failures: tuple[set[int], set[int]] = (set(), set())
+    lost, cancelled = uncounted_trial_numbers(storage, study_id) if counts["FAIL"] else no_failures
+    counts["LOST"] = len(lost)
+    counts["CANCELLED"] = len(cancelled - lost)
+    counts["COUNTED"] = n_finished(counts) - counts["LOST"] - counts["CANCELLED"]
+    return counts
+
+
+def fail_running_trials(
+    storage: BaseStorage, study_id: int, first_number: int, attrs: dict[str, Any] | None = None
+) -> list[int]:
+    """Fail the trials of one run (numbered from ``first_number``) that are still RUNNING,
+    setting ``attrs`` as system attributes first. Trials of other runs are left to their own
+    heartbeat; one that finishes meanwhile is skipped. Returns the ids of the failed trials."""
+    from optuna.trial import TrialState
+
+    running = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+    return [
+        trial._trial_id
+        for trial in running
+        if trial.number >= first_number and fail_trial(storage, trial._trial_id, attrs)
+    ]
+
+
+def fail_trial(storage: BaseStorage, trial_id: int, attrs: dict[str, Any] | None = None) -> bool:
+    """Fail one running trial, setting ``attrs`` as system attributes first; False when it
+    had finished meanwhile."""
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.trial import TrialState
+
+    try:
+        for key, value in (attrs or {}).items():
+            storage.set_trial_system_attr(trial_id, key, value)
+        storage.set_trial_state_values(trial_id, TrialState.FAIL)
+    except UpdateFinishedTrialError:
+        return False
+    return True
+
+
+def cancelled_attrs(reason: str) -> dict[str, str]:
+    """The system attributes of a trial cancelled for ``reason``: :data:`CANCELLED_ATTR` (it
+    does not count against the budget) and :data:`FAIL_REASON_ATTR`."""
+    return {CANCELLED_ATTR: reason, FAIL_REASON_ATTR: f"cancelled: {reason}"}
+
+
+def mark_cancelled(storage: BaseStorage, study_id: int, first_number: int, reason: str) -> int:
+    """Fail this run's trials that are still RUNNING, recording ``reason`` on each (see
+    :func:`cancelled_attrs`). Returns how many were marked."""
+    return len(fail_running_trials(storage, study_id, first_number, cancelled_attrs(reason)))
+
+
+def best_value(storage: BaseStorage, study_id: int) -> float | None:
+    """Best objective value so far, or None before the first complete trial."""
+    try:
+        value = storage.get_best_trial(study_id).value
+    except ValueError:
+        return None
+    return value if value is not None and not math.isnan(value) else None
