@@ -4,8 +4,10 @@ export VENV := $(abspath $(VENV))
 TRIALS ?= 100
 TASKS ?= 2
 JOBS ?= 8
+# One venv for tests, lint and reliability: the same extras, so switching never reinstalls.
+DEV_EXTRAS := spark,xgboost,mysql,pack,report,test,lint
 
-.PHONY: run test reliability bench setup clean
+.PHONY: run test lint reliability bench setup clean
 
 ## run: tune XGBoost on the bundled wine data, local Spark, embedded SQLite storage
 run:
@@ -16,13 +18,20 @@ run:
 test:
 	scripts/setup-mysql.sh install
 	scripts/setup-browser.sh
-	scripts/setup-env.sh spark,xgboost,mysql,pack,report,test
+	scripts/setup-env.sh $(DEV_EXTRAS)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+## lint: ruff (lint and format) over everything, mypy over the package (CI runs it first)
+lint:
+	scripts/setup-env.sh $(DEV_EXTRAS)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 ## reliability: the fault and concurrency scenarios alone, ending with their table
 reliability:
 	scripts/setup-mysql.sh install
-	scripts/setup-env.sh spark,xgboost,mysql,pack,report,test
+	scripts/setup-env.sh $(DEV_EXTRAS)
 	$(VENV)/bin/python -m pytest tests/reliability -q $(PYTEST_ARGS)
 
 ## bench: optuna-spark against Hyperopt SparkTrials, MlflowSparkStudy, the static split and plain
@@ -35,7 +44,7 @@ bench:
 
 setup:
 	scripts/setup-mysql.sh install
-	scripts/setup-env.sh spark,xgboost,mysql,pack,report,test
+	scripts/setup-env.sh $(DEV_EXTRAS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -25,6 +25,7 @@ from optuna_spark.config import (
     XGBoostOptions,
 )
 from optuna_spark.errors import OptunaSparkError
+from optuna_spark.options import RunOptions
 from optuna_spark.runner import run_study
 from optuna_spark.summary import RunSummary
 
@@ -34,6 +35,7 @@ __all__ = [
     "HeartbeatSpec",
     "OptunaSparkError",
     "RunConfig",
+    "RunOptions",
     "RunSummary",
     "SamplerSpec",
     "StorageSpec",

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Generic, TypeVar, cast
+
+T = TypeVar("T")
 
 
-class Background:
+class Background(Generic[T]):
     """Runs ``work`` on its own thread from construction on; :meth:`wait` returns its result
     or raises its exception, and SIGINT during the wait raises KeyboardInterrupt (Python's
     default) so the caller can cancel the work its own way."""
 
-    def __init__(self, work: Any) -> None:
-        self._box: dict[str, Any] = {}
+    def __init__(self, work: Callable[[], T]) -> None:
+        self._result: T | None = None
+        self._error: BaseException | None = None
         # An Event, not Thread.join: a join interrupted by Ctrl-C can leave the thread looking
         # finished while it still runs (CPython before 3.13).
         self._done = threading.Event()
@@ -29,22 +32,22 @@ class Background:
         )
         self._thread.start()
 
-    def _run(self, work: Any) -> None:
+    def _run(self, work: Callable[[], T]) -> None:
         try:
-            self._box["result"] = work()
+            self._result = work()
         except BaseException as exc:  # re-raised on the waiting thread
-            self._box["error"] = exc
+            self._error = exc
         finally:
             self._done.set()
 
-    def wait(self) -> Any:
+    def wait(self) -> T:
         """The fan-out's result (or its exception), interruptible by Ctrl-C."""
         with plain_sigint():
             while not self._done.wait(0.2):
                 pass
-        if "error" in self._box:
-            raise self._box["error"]
-        return self._box["result"]
+        if self._error is not None:
+            raise self._error
+        return cast(T, self._result)
 
     def join(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for the work to end (after cancelling it)."""

@@ -10,7 +10,6 @@ from typing import Any
 import click
 
 from optuna_spark import __version__
-from optuna_spark.api import build_run_config
 from optuna_spark.config import (
     BACKENDS,
     DIRECTIONS,
@@ -22,6 +21,7 @@ from optuna_spark.config import (
     resolve_storage_url,
 )
 from optuna_spark.errors import OptunaSparkError
+from optuna_spark.options import DEFAULTS, RunOptions
 from optuna_spark.urls import mask_urls_in_text
 
 EXIT_INTERRUPTED = 130
@@ -123,7 +123,7 @@ format_option = click.option(
 @storage_option
 @click.option(
     "--objective",
-    default="xgboost",
+    default=DEFAULTS.objective,
     show_default=True,
     help="xgboost, quadratic, package.module:function, or path/to/file.py:function "
     "(the file is shipped to the executors). The function takes a trial, and "
@@ -143,7 +143,7 @@ format_option = click.option(
     "--trials",
     "n_trials",
     type=int,
-    default=100,
+    default=DEFAULTS.n_trials,
     show_default=True,
     help="The study's total budget of finished trials: running the same command again "
     "resumes and runs only what is missing.",
@@ -159,14 +159,14 @@ format_option = click.option(
 @click.option(
     "--jobs",
     type=int,
-    default=8,
+    default=DEFAULTS.jobs,
     show_default=True,
     help="joblibspark: at most this many Spark jobs at a time.",
 )
 @click.option(
     "--backend",
     type=click.Choice(BACKENDS),
-    default="joblibspark",
+    default=DEFAULTS.backend,
     show_default=True,
     help="joblibspark (a Spark job per worker), rdd (one job, a task per worker), "
     "dataframe (Spark reads --filepath, even hdfs:// or s3a://, and gives each "
@@ -181,7 +181,7 @@ format_option = click.option(
 @click.option(
     "--sampler",
     type=click.Choice(SAMPLERS),
-    default="tpe",
+    default=DEFAULTS.sampler,
     show_default=True,
     help="Optuna sampler; TPE uses the constant liar when several workers share the study.",
 )
@@ -200,14 +200,14 @@ format_option = click.option(
 @click.option(
     "--num-boost-round",
     type=int,
-    default=1000,
+    default=DEFAULTS.num_boost_round,
     show_default=True,
     help="xgboost: boosting rounds (early stopping on the validation set).",
 )
 @click.option(
     "--device",
     type=click.Choice(XGBOOST_DEVICES),
-    default="auto",
+    default=DEFAULTS.device,
     show_default=True,
     help="xgboost: cuda (a GPU per worker, cuDF loading), cpu, or auto (cuda where "
     "XGBoost has CUDA, cuDF imports and a GPU is visible; the summary says which).",
@@ -215,7 +215,7 @@ format_option = click.option(
 @click.option(
     "--task",
     type=click.Choice(sorted(XGBOOST_METRICS)),
-    default="regression",
+    default=DEFAULTS.task,
     show_default=True,
     help="xgboost: regression, or binary classification (0/1 label).",
 )
@@ -239,7 +239,7 @@ format_option = click.option(
 @click.option(
     "--heartbeat-interval",
     type=click.IntRange(min=0),
-    default=10,
+    default=DEFAULTS.heartbeat_interval,
     show_default=True,
     help="Seconds between a running trial's heartbeats; a trial silent for "
     "--grace-period is failed and retried. 0 turns this off.",
@@ -254,7 +254,7 @@ format_option = click.option(
 @click.option(
     "--trial-retries",
     type=int,
-    default=2,
+    default=DEFAULTS.trial_retries,
     show_default=True,
     help="How often a lost trial's parameters are tried again.",
 )
@@ -268,7 +268,7 @@ format_option = click.option(
 @click.option(
     "--max-failures",
     type=int,
-    default=5,
+    default=DEFAULTS.max_failures,
     show_default=True,
     help="A worker stops after this many failed trials in a row, so a broken "
     "objective does not burn the budget; the first error is shown.",
@@ -304,7 +304,7 @@ def run(progress: str, quiet: bool, as_json: bool, **options: Any) -> None:
     from optuna_spark.console import ConsoleReporter, format_summary, summary_record
     from optuna_spark.runner import run_study
 
-    config = build_run_config(**options)
+    config = RunOptions(**options).to_config()
     _quiet_optuna()
     if progress == "auto":
         progress = "bar" if sys.stderr.isatty() else "log"

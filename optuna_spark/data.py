@@ -53,12 +53,13 @@ def _check_exists(path: str) -> None:
 def _read(spec: DataSpec, nrows: int | None, gpu: bool = False) -> Any:
     """Read ``spec`` with pandas, or with cuDF into the current GPU's memory when ``gpu``
     (both libraries share ``read_parquet`` and ``read_csv(sep=, nrows=)``)."""
+    library: Any
     if gpu:
         library, by = _cudf(), " with cuDF"
     else:
-        import pandas as library
+        import pandas
 
-        by = ""
+        library, by = pandas, ""
     _check_exists(spec.path)
     if gpu:
         check_gpu_path(spec.path, os.environ)

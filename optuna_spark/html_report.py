@@ -16,12 +16,16 @@ import os
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from optuna_spark.config import StorageSpec
 from optuna_spark.errors import ConfigError
 from optuna_spark.extras import require
 from optuna_spark.storage import FAIL_REASON_ATTR, open_storage, require_study_id, translate_errors
+
+if TYPE_CHECKING:
+    from optuna import Study
+    from optuna.trial import FrozenTrial
 
 
 @dataclass(frozen=True)
@@ -110,14 +114,14 @@ def _lane_name(run_index: int, n_runs: int, worker: dict[str, Any]) -> str:
     return f"{prefix}worker {worker.get('index')} on {worker.get('host')}"
 
 
-def timeline_bars(trials: list[Any], lanes: dict[int, str], now: datetime) -> list[_Bar]:
+def timeline_bars(trials: list[FrozenTrial], lanes: dict[int, str], now: datetime) -> list[_Bar]:
     """One bar per started trial, on its worker's lane. Trials no record names are packed
     into as few "lane k" rows as never overlap (what a worker could have run), so a study
     from plain Optuna still shows how busy it kept its workers."""
     bars: list[_Bar] = []
     free_at: list[datetime] = []  # end of the last bar of each unnamed lane
-    for trial in sorted((t for t in trials if t.datetime_start), key=lambda t: t.datetime_start):
-        start = trial.datetime_start
+    started = [(t.datetime_start, t) for t in trials if t.datetime_start is not None]
+    for start, trial in sorted(started, key=lambda pair: pair[0]):
         end = trial.datetime_complete or now
         lane = lanes.get(trial.number)
         if lane is None:
@@ -186,7 +190,7 @@ def _timeline_figure(bars: list[_Bar]) -> Any:
 
 
 def _figures(
-    study: Any, trials: list[Any], bars: list[_Bar]
+    study: Study, trials: list[FrozenTrial], bars: list[_Bar]
 ) -> tuple[list[tuple[str, Any]], list[str]]:
     """(title, plotly figure) for each plot that can be drawn; "title: why not" for the rest."""
     import optuna.visualization as vis
@@ -314,7 +318,9 @@ def _runs_section(runs: list[dict[str, Any]], busy: dict[str, float]) -> str:
     return "".join(parts)
 
 
-def _trials_rows(trials: list[Any], lanes: dict[int, str]) -> tuple[list[str], list[list[Any]]]:
+def _trials_rows(
+    trials: list[FrozenTrial], lanes: dict[int, str]
+) -> tuple[list[str], list[list[Any]]]:
     from optuna_spark.studies import trial_record
 
     names = sorted({name for t in trials for name in t.params})
@@ -354,8 +360,8 @@ thead th{background:#f1f3f5;position:sticky;top:0}table.facts th{background:#f8f
 
 def _page(
     spec: ReportSpec,
-    study: Any,
-    trials: list[Any],
+    study: Study,
+    trials: list[FrozenTrial],
     runs: list[dict[str, Any]],
     lanes: dict[int, str],
     bars: list[_Bar],

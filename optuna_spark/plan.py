@@ -7,8 +7,8 @@ are unit-tested directly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from optuna_spark.config import ObjectiveSpec
 from optuna_spark.errors import ConfigError
 
 
@@ -89,7 +89,7 @@ def make_plan(
     )
 
 
-def prefetch_enabled(option: bool | None, objective: Any) -> bool:
+def prefetch_enabled(option: bool | None, objective: ObjectiveSpec) -> bool:
     """Whether workers may ask for their next trial while one runs: as ``option`` says, else
     only for the built-in objectives, whose search spaces are the same in every trial (a user
     objective may suggest a parameter only sometimes, which sampling ahead would record)."""

@@ -27,7 +27,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from optuna import Study, Trial
+    from optuna.distributions import BaseDistribution
 
 # Hide the gap when it costs more than this fraction of the objective's time ...
 PREFETCH_MIN_GAP_FRACTION = 0.01
@@ -48,7 +52,9 @@ def should_prefetch(n_workers: int, objective_s: float, gap_s: float) -> bool:
     )
 
 
-def shared_space(space: dict[str, Any] | None, distributions: dict[str, Any]) -> dict[str, Any]:
+def shared_space(
+    space: dict[str, BaseDistribution] | None, distributions: dict[str, BaseDistribution]
+) -> dict[str, BaseDistribution]:
     """The parameters (with equal distributions) of every finished trial so far, given the
     previous answer (None before the first trial) and one more trial's distributions."""
     if space is None:
@@ -63,21 +69,22 @@ class Prefetcher:
     objective call and :meth:`next_slot` where it would claim the next budget slot.
     """
 
-    def __init__(self, study: Any, claim: Callable[[], bool], n_workers: int) -> None:
+    def __init__(self, study: Study, claim: Callable[[], bool], n_workers: int) -> None:
         self._study = study
         self._claim = claim
         self._n_workers = n_workers
         self._ask = study.ask  # Optuna's own
         self._pool: ThreadPoolExecutor | None = None
-        self._next: Future[Any] | None = None  # the next trial, or None: no slot left
-        self._space: dict[str, Any] | None = None
+        self._next: Future[Trial | None] | None = None  # the next trial, or None: no slot left
+        self._space: dict[str, BaseDistribution] | None = None
         self._ended_at: float | None = None
         self._started_at: float | None = None
         self._enabled = False
         self.prefetched = 0
-        study.ask = self.ask
+        # Optuna's trial loop calls study.ask; this instance answers it instead.
+        study.ask = self.ask  # type: ignore[method-assign]
 
-    def ask(self, fixed_distributions: dict[str, Any] | None = None) -> Any:
+    def ask(self, fixed_distributions: dict[str, BaseDistribution] | None = None) -> Trial:
         """``study.ask``: the prefetched trial when there is one, else Optuna's ask."""
         if self._next is not None:
             ready, self._next = self._next, None
@@ -99,7 +106,7 @@ class Prefetcher:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="optuna-spark-prefetch")
             self._next = self._pool.submit(self._claim_and_ask, dict(self._space or {}))
 
-    def objective_ended(self, trial: Any) -> None:
+    def objective_ended(self, trial: Trial) -> None:
         """The objective returned or raised; learn which parameters every trial has."""
         self._ended_at = time.perf_counter()
         self._space = shared_space(self._space, trial.distributions)
@@ -118,7 +125,7 @@ class Prefetcher:
             self._next = None
         return trial is not None
 
-    def take_unused(self) -> Any:
+    def take_unused(self) -> Trial | None:
         """The prefetched trial nobody will run (the loop stopped), for the caller to dispose
         of; None when there is none."""
         ready, self._next = self._next, None
@@ -130,7 +137,7 @@ class Prefetcher:
             self._pool.shutdown(wait=True)
         vars(self._study).pop("ask", None)  # Optuna's own again
 
-    def _claim_and_ask(self, space: dict[str, Any]) -> Any:
+    def _claim_and_ask(self, space: dict[str, BaseDistribution]) -> Trial | None:
         if not self._claim():
             return None
         # This ask is part of Optuna's optimize loop, running on a helper thread: say so to

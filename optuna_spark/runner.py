@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING
 
 from optuna_spark import __version__
 from optuna_spark.backends import Backend, get_backend
@@ -38,6 +38,10 @@ from optuna_spark.storage import budget as budget_table
 from optuna_spark.storage.lost import requeue_orphans
 from optuna_spark.summary import RunSummary, objective_failed
 from optuna_spark.worker import WORKER_DIED, WorkerResult, WorkerTask
+
+if TYPE_CHECKING:
+    from optuna.storages import RDBStorage
+    from sqlalchemy.engine import Engine
 
 
 def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary:
@@ -78,7 +82,7 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
         raise
 
 
-def _drop_if_empty(config: RunConfig, storage: Any, info: StudyInfo) -> None:
+def _drop_if_empty(config: RunConfig, storage: RDBStorage, info: StudyInfo) -> None:
     """A study this run created and then failed before its first trial (a bad --tasks, a
     Spark that would not start) is removed, so bad input leaves nothing half-written."""
     try:
@@ -91,7 +95,7 @@ def _drop_if_empty(config: RunConfig, storage: Any, info: StudyInfo) -> None:
 
 def _run_created_or_loaded(
     config: RunConfig,
-    storage: Any,
+    storage: RDBStorage,
     info: StudyInfo,
     objective: ObjectiveSpec,
     reporter: Reporter,
@@ -140,7 +144,7 @@ def _run_created_or_loaded(
 
 def _record_run(
     config: RunConfig,
-    storage: Any,
+    storage: RDBStorage,
     info: StudyInfo,
     objective: ObjectiveSpec,
     summary: RunSummary,
@@ -186,7 +190,7 @@ class _Run:
     """What every fan-out of one run shares."""
 
     config: RunConfig
-    storage: Any
+    storage: RDBStorage
     info: StudyInfo
     objective: ObjectiveSpec
     backend: Backend
@@ -292,7 +296,7 @@ def _run_plan(
 class _Stop:
     """Stops a fan-out early, once: hand out no more trials, cancel the running ones."""
 
-    def __init__(self, engine: Any, budget_id: str, backend: Any) -> None:
+    def __init__(self, engine: Engine, budget_id: str, backend: Backend) -> None:
         self._engine = engine
         self._budget_id = budget_id
         self._backend = backend
@@ -390,7 +394,7 @@ def _mark_cancelled_quietly(run: _Run, first_trial_number: int, reason: str) -> 
 
 def _summarise(
     config: RunConfig,
-    storage: Any,
+    storage: RDBStorage,
     info: StudyInfo,
     plan: Plan,
     finished_before: int,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from optuna_spark.config import StorageSpec
 from optuna_spark.errors import StudyError
@@ -20,6 +20,9 @@ from optuna_spark.storage import (
     require_study_id,
     translate_errors,
 )
+
+if TYPE_CHECKING:
+    from optuna.trial import FrozenTrial
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ def best(spec: StorageSpec, name: str) -> dict[str, Any]:
         return trial_record(storage.get_best_trial(study_id))
 
 
-def trial_record(trial: Any) -> dict[str, Any]:
+def trial_record(trial: FrozenTrial) -> dict[str, Any]:
     """One trial as a flat record: number, state, value (None for NaN), seconds, params."""
     seconds = (
         (trial.datetime_complete - trial.datetime_start).total_seconds()

@@ -16,14 +16,18 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from optuna_spark.config import HeartbeatSpec, ObjectiveSpec, SamplerSpec, StorageSpec
+from optuna_spark.config import HeartbeatSpec, ObjectiveSpec, RunConfig, SamplerSpec, StorageSpec
 from optuna_spark.errors import OptunaSparkError
 from optuna_spark.prefetch import Prefetcher
 from optuna_spark.spark_task import current_task
 from optuna_spark.storage import FAIL_REASON_ATTR, cancelled_attrs, fail_trial
 from optuna_spark.storage.lost import LostTrials
+
+if TYPE_CHECKING:
+    from optuna import Study, Trial
+    from optuna.trial import FrozenTrial
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,7 @@ class WorkerTask:
     objective: ObjectiveSpec
     sampler: SamplerSpec
     threads: int | None = None  # None: the Spark task's CPUs, else 1
-    max_consecutive_failures: int = 5
+    max_consecutive_failures: int = RunConfig.max_consecutive_failures
     heartbeat: HeartbeatSpec = field(default_factory=HeartbeatSpec)
     first_trial_number: int = 0  # trials numbered from here on belong to this run
     prefetch: bool = False  # may ask for the next trial while one runs (prefetch.py)
@@ -107,9 +111,9 @@ class _TrialLoop:
         self._raised: set[int] = set()  # trials whose objective raised
 
     def wrap(
-        self, objective: Callable[[Any], float], prefetcher: Any = None
-    ) -> Callable[[Any], float]:
-        def run(trial: Any) -> float:
+        self, objective: Callable[[Trial], float], prefetcher: Prefetcher | None = None
+    ) -> Callable[[Trial], float]:
+        def run(trial: Trial) -> float:
             if prefetcher is not None:
                 prefetcher.objective_started()
             try:
@@ -132,7 +136,7 @@ class _TrialLoop:
         return run
 
     @staticmethod
-    def _record_reason(trial: Any, reason: str) -> None:
+    def _record_reason(trial: Trial, reason: str) -> None:
         """Keep the exception summary on the trial, where the dashboard and ``trials`` show it."""
         try:
             trial.storage.set_trial_system_attr(trial._trial_id, FAIL_REASON_ATTR, reason[:2000])
@@ -143,7 +147,7 @@ class _TrialLoop:
         if len(self.errors) < 5:
             self.errors.append(message)
 
-    def after_trial(self, study: Any, trial: Any) -> None:
+    def after_trial(self, study: Study, trial: FrozenTrial) -> None:
         state = trial.state.name
         self.counts[state] = self.counts.get(state, 0) + 1
         self.numbers.append(trial.number)
@@ -262,7 +266,7 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
         )
 
 
-def _dispose(study: Any, prefetcher: Prefetcher) -> None:
+def _dispose(study: Study, prefetcher: Prefetcher) -> None:
     """A trial asked ahead that the loop will not run (it stopped after failures, or on an
     error) is failed as cancelled, so it neither counts nor waits for a heartbeat sweep."""
     try:

@@ -26,6 +26,31 @@ def test_every_command_has_help(command: str) -> None:
     assert "Usage: " in result.output and len(cli.commands[command].help or "") > 10
 
 
+def test_run_options_are_the_api_options_with_the_same_defaults() -> None:
+    """The CLI's run and optimize() take one option list: every RunOptions field is a CLI
+    option (and back), with the same default, so the two cannot drift apart."""
+    from dataclasses import fields
+
+    from optuna_spark.options import DEFAULTS, RunOptions
+
+    console_only = {"progress", "quiet", "as_json"}  # how the CLI prints, not what runs
+    # What the command receives when no option is given.
+    parsed = cli.commands["run"].make_context("run", []).params
+    given = {name: value for name, value in parsed.items() if name not in console_only}
+    assert set(given) == {f.name for f in fields(RunOptions)}
+    for name, default in given.items():
+        expected = getattr(DEFAULTS, name)
+        assert default == expected, f"--{name}: CLI default {default!r} != API {expected!r}"
+
+
+def test_unknown_api_option_is_one_sentence() -> None:
+    from optuna_spark import build_run_config
+    from optuna_spark.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown option\\(s\\) 'jbos'; the options are"):
+        build_run_config("quadratic", 10, jbos=4)
+
+
 def test_run_help_says_trials_is_a_total_budget() -> None:
     text = " ".join(invoke("run", "--help").output.split())
     assert "resumes and runs only what is missing" in text

@@ -16,11 +16,15 @@ import threading
 import uuid
 import warnings
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from optuna_spark.config import BackendSpec
 from optuna_spark.errors import BackendError
 from optuna_spark.extras import require
+
+if TYPE_CHECKING:
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
 
 MIN_JAVA = 17
 _APP_NAME = "optuna-spark"
@@ -135,7 +139,7 @@ class SparkSessionHandle:
         self.session = _build_session(SparkSession, master or "local[*]", archive)
 
     @property
-    def context(self) -> Any:
+    def context(self) -> SparkContext:
         """The SparkContext."""
         return self.session.sparkContext
 
@@ -160,7 +164,9 @@ class SparkSessionHandle:
             self.session.stop()
 
 
-def _build_session(session_cls: Any, master: str, archive: str | None = None) -> Any:
+def _build_session(
+    session_cls: type[SparkSession], master: str, archive: str | None = None
+) -> SparkSession:
     settings = {
         "spark.app.name": _APP_NAME,
         "spark.master": master,
@@ -274,7 +280,9 @@ class SparkBackend:
 
     def __init__(self) -> None:
         self._handle: SparkSessionHandle | None = None
-        self._job_group: str | None = f"optuna-spark-{uuid.uuid4().hex[:12]}"
+        self._own_group = f"optuna-spark-{uuid.uuid4().hex[:12]}"
+        # The group our jobs run in: our own, or the one joblibspark picks for its jobs.
+        self._job_group: str | None = self._own_group
 
     def prepare(self, spec: BackendSpec) -> None:
         """Start (or attach to) the Spark session before the timed fan-out."""
@@ -291,11 +299,12 @@ class SparkBackend:
         """Spark's default parallelism: the cluster's concurrent task slots."""
         return self._handle.default_parallelism() if self._handle is not None else None
 
-    def enter_job_group(self, context: Any) -> None:
+    def enter_job_group(self, context: SparkContext) -> None:
         """Run this thread's next jobs in our own job group, so :meth:`cancel` stops them and
         nothing else; interrupting the task threads makes Spark kill the Python workers at
         once."""
-        context.setJobGroup(self._job_group, "optuna-spark workers", interruptOnCancel=True)
+        context.setJobGroup(self._own_group, "optuna-spark workers", interruptOnCancel=True)
+        self._job_group = self._own_group
 
     def job_group(self) -> str | None:
         """The Spark job group our jobs run in (None when not known)."""

@@ -13,7 +13,8 @@ import os
 import threading
 from collections.abc import Sequence
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from multiprocessing.process import BaseProcess
+from typing import cast
 
 from optuna_spark.config import BackendSpec
 from optuna_spark.errors import BackendError
@@ -33,7 +34,7 @@ class LocalBackend:
     name = "local"
 
     def __init__(self) -> None:
-        self._processes: list[Any] = []
+        self._processes: list[BaseProcess] = []
         self._cancelled = threading.Event()
 
     def prepare(self, spec: BackendSpec) -> None:
@@ -45,7 +46,7 @@ class LocalBackend:
 
     def run(self, tasks: Sequence[WorkerTask], plan: Plan, spec: BackendSpec) -> list[WorkerResult]:
         context = multiprocessing.get_context("spawn")
-        pending: dict[Any, tuple[WorkerTask, Any]] = {}
+        pending: dict[Connection, tuple[WorkerTask, BaseProcess]] = {}
         for task in tasks:
             receiver, sender = context.Pipe(duplex=False)
             process = context.Process(
@@ -60,13 +61,14 @@ class LocalBackend:
             pending[receiver] = (task, process)
         results: dict[int, WorkerResult] = {}
         while pending:
-            for receiver in wait(list(pending), timeout=0.2):
-                task, process = pending.pop(receiver)
+            for ready in wait(list(pending), timeout=0.2):
+                done = cast(Connection, ready)  # wait() returns the pipes it was given
+                task, finished = pending.pop(done)
                 try:
-                    results[task.index] = receiver.recv()
+                    results[task.index] = done.recv()
                 except EOFError:  # the process died without a word
-                    process.join(5)
-                    results[task.index] = _died(task, process.exitcode)
+                    finished.join(5)
+                    results[task.index] = _died(task, finished.exitcode)
             # Checked after the results too: processes that cancel() terminated did not die.
             if self._cancelled.is_set():
                 raise BackendError("the local worker processes were cancelled.")

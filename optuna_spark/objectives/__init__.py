@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from optuna_spark import data as data_module
 from optuna_spark.config import BUILTIN_OBJECTIVES, DataSpec, ObjectiveSpec, XGBoostOptions
@@ -18,7 +18,11 @@ from optuna_spark.data import load_frame
 from optuna_spark.errors import ObjectiveError
 from optuna_spark.objectives import user
 
-TrialObjective = Callable[[Any], float]
+if TYPE_CHECKING:
+    import optuna
+
+# What a worker calls once per trial.
+TrialObjective = Callable[["optuna.Trial"], float]
 
 
 def resolve_objective(
@@ -123,7 +127,7 @@ def build_objective(
         import cloudpickle
 
         assert spec.payload is not None
-        fn = cloudpickle.loads(spec.payload)
+        fn: Callable[..., float] = cloudpickle.loads(spec.payload)
     else:
         fn = user.load_function(spec.kind, spec.target, spec.function, spec.source)
     if spec.takes_data:

@@ -117,6 +117,7 @@ def load_function(kind: str, target: str, function: str, source: str | None) -> 
             f"importing objective {name} failed with {type(exc).__name__}: {exc}."
         ) from exc
     try:
-        return getattr(module, function)
+        fn: Callable[..., Any] = getattr(module, function)
     except AttributeError:
         raise ObjectiveError(f"objective {name}: {target} has no function {function!r}.") from None
+    return fn

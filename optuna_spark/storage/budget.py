@@ -11,7 +11,7 @@ readable by ``optuna`` and optuna-dashboard.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     Boolean,
@@ -26,6 +26,9 @@ from sqlalchemy import (
     select,
     update,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 TABLE_NAME = "optuna_spark_budgets"
 
@@ -42,7 +45,7 @@ budgets = Table(
 )
 
 
-def create_budget(engine: Any, study_id: int, slots: int) -> str:
+def create_budget(engine: Engine, study_id: int, slots: int) -> str:
     """Driver: create the table if needed and a budget of ``slots`` trials; return its id."""
     _metadata.create_all(engine, tables=[budgets])
     run_id = str(uuid.uuid4())
@@ -55,7 +58,7 @@ def create_budget(engine: Any, study_id: int, slots: int) -> str:
     return run_id
 
 
-def claim(engine: Any, run_id: str) -> bool:
+def claim(engine: Engine, run_id: str) -> bool:
     """Worker: take one slot; False when the budget is spent (or was closed)."""
     with engine.begin() as conn:
         result = conn.execute(
@@ -66,7 +69,7 @@ def claim(engine: Any, run_id: str) -> bool:
         return result.rowcount == 1
 
 
-def release(engine: Any, run_id: str) -> bool:
+def release(engine: Engine, run_id: str) -> bool:
     """Worker: give back the slot of a trial lost with its worker (its retry needs one).
 
     A closed budget stays closed. Returns True when a slot was given back.
@@ -80,7 +83,7 @@ def release(engine: Any, run_id: str) -> bool:
         return result.rowcount == 1
 
 
-def close_budget(engine: Any, run_id: str) -> None:
+def close_budget(engine: Engine, run_id: str) -> None:
     """Driver: hand out no more slots (timeout, Ctrl-C); trials already running finish."""
     with engine.begin() as conn:
         conn.execute(
@@ -90,7 +93,7 @@ def close_budget(engine: Any, run_id: str) -> None:
         )
 
 
-def claimed(engine: Any, run_id: str) -> int:
+def claimed(engine: Engine, run_id: str) -> int:
     """How many slots of the run have been taken so far."""
     with engine.connect() as conn:
         value = conn.execute(select(budgets.c.claimed).where(budgets.c.run_id == run_id))

@@ -18,14 +18,17 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from optuna import distributions
 from optuna.storages import RDBStorage
 from optuna.storages._rdb import models
 from optuna.trial import FrozenTrial, TrialState
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 _logger = logging.getLogger(__name__)
 
@@ -62,7 +65,7 @@ class FastReadRDBStorage(RDBStorage):
 
 
 def read_trials(
-    engine: Any,
+    engine: Engine,
     study_id: int,
     states: Container[TrialState] | None,
     included_trial_ids: set[int],
@@ -195,7 +198,7 @@ def read_trials(
     return frozen
 
 
-def _attrs(rows: list[Any]) -> dict[int, dict[str, Any]]:
+def _attrs(rows: Sequence[Sequence[Any]]) -> dict[int, dict[str, Any]]:
     by_trial: dict[int, dict[str, Any]] = defaultdict(dict)
     for trial_id, key, value_json in rows:
         by_trial[trial_id][key] = json.loads(value_json)

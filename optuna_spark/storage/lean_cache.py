@@ -30,8 +30,10 @@ import time
 from datetime import datetime
 from typing import Any
 
+from optuna.distributions import BaseDistribution
+from optuna.storages import RDBStorage
 from optuna.storages._cached_storage import _CachedStorage
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 # Re-read other workers' trials at most this often (seconds) within one trial's sampling.
 SYNC_MAX_AGE_S = 0.05
@@ -41,13 +43,15 @@ class LeanCachedStorage(_CachedStorage):
     """Optuna's ``_CachedStorage`` that also caches the trials this worker is running and
     coalesces re-reads of the study (see the module docstring)."""
 
-    def __init__(self, backend: Any, max_age: float = SYNC_MAX_AGE_S) -> None:
+    def __init__(self, backend: RDBStorage, max_age: float = SYNC_MAX_AGE_S) -> None:
         super().__init__(backend)
         self._max_age = max_age
         self._synced_at: dict[int, float] = {}
         self._own_ids: set[int] = set()  # trials this worker started and has not finished
-        self._own: dict[int, Any] = {}  # their frozen copies, once read
-        self._just_finished: dict[int, Any] = {}  # own trials finished since the last re-read
+        self._own: dict[int, FrozenTrial] = {}  # their frozen copies, once read
+        self._just_finished: dict[
+            int, FrozenTrial
+        ] = {}  # own trials finished since the last re-read
         # The worker's trial loop, its heartbeat and its prefetch thread share this storage.
         self._own_lock = threading.RLock()
 
@@ -65,14 +69,14 @@ class LeanCachedStorage(_CachedStorage):
 
     # -- this worker's own running trials
 
-    def create_new_trial(self, study_id: int, template_trial: Any = None) -> int:
+    def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
         trial_id = super().create_new_trial(study_id, template_trial)
         if template_trial is None or template_trial.state == TrialState.RUNNING:
             with self._own_lock:
                 self._own_ids.add(trial_id)
         return trial_id
 
-    def get_trial(self, trial_id: int) -> Any:
+    def get_trial(self, trial_id: int) -> FrozenTrial:
         with self._own_lock:
             own = self._own.get(trial_id) or self._just_finished.get(trial_id)
             if own is not None:
@@ -95,7 +99,11 @@ class LeanCachedStorage(_CachedStorage):
                 setattr(own, name, value)
 
     def set_trial_param(
-        self, trial_id: int, param_name: str, param_value_internal: float, distribution: Any
+        self,
+        trial_id: int,
+        param_name: str,
+        param_value_internal: float,
+        distribution: BaseDistribution,
     ) -> None:
         super().set_trial_param(trial_id, param_name, param_value_internal, distribution)
         self._update_own(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from optuna_spark.errors import first_line
 
@@ -106,7 +106,7 @@ def call_with_retry(
             return fn(*args, **kwargs)
         except done_if:
             if retried:
-                return done_value
+                return cast(T, done_value)
             raise
         except Exception as exc:
             if not is_transient(exc):

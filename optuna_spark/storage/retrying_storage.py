@@ -8,47 +8,15 @@ interface is passed through, so Optuna's stale-trial handling keeps working.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import BaseStorage, RDBStorage
 from optuna.storages._heartbeat import BaseHeartbeat
+from optuna.trial import TrialState
 
 from optuna_spark.storage.retry import call_with_retry
-
-# Every public BaseStorage method, plus the heartbeat ones Optuna calls on a heartbeat storage.
-# They are generated below rather than written out: each is the same one-line delegation.
-_DELEGATED = (
-    "create_new_study",
-    "delete_study",
-    "set_study_user_attr",
-    "set_study_system_attr",
-    "get_study_id_from_name",
-    "get_study_name_from_id",
-    "get_study_directions",
-    "get_study_user_attrs",
-    "get_study_system_attrs",
-    "get_all_studies",
-    "create_new_trial",
-    "set_trial_param",
-    "get_trial_id_from_study_id_trial_number",
-    "get_trial_number_from_id",
-    "get_trial_param",
-    "set_trial_intermediate_value",
-    "set_trial_user_attr",
-    "set_trial_system_attr",
-    "get_trial",
-    "get_all_trials",
-    "get_n_trials",
-    "get_best_trial",
-    "get_trial_params",
-    "get_trial_user_attrs",
-    "get_trial_system_attrs",
-    "check_trial_is_updatable",
-    "record_heartbeat",
-    "_get_stale_trial_ids",
-)
 
 
 def _cached(storage: RDBStorage) -> BaseStorage:
@@ -61,14 +29,58 @@ def _cached(storage: RDBStorage) -> BaseStorage:
     return LeanCachedStorage(storage)
 
 
+def _retried(name: str) -> Callable[..., Any]:
+    """A method that calls ``name`` of the wrapped storage, retrying transient errors."""
+
+    def method(self: RetryingStorage, *args: Any, **kwargs: Any) -> Any:
+        return call_with_retry(getattr(self._backend, name), *args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = f"``{name}`` of the wrapped storage, retried on transient errors."
+    return method
+
+
 class RetryingStorage(BaseStorage, BaseHeartbeat):
     """Delegates to ``backend`` and retries transient database errors in every call."""
 
     def __init__(self, storage: RDBStorage) -> None:
         self._rdb = storage
-        self._backend: Any = _cached(storage)
+        self._backend: BaseStorage = _cached(storage)
 
-    def set_trial_state_values(self, trial_id: int, state: Any, values: Any = None) -> bool:
+    # Every other BaseStorage method, and the heartbeat ones Optuna calls on a heartbeat
+    # storage: the same one-line delegation each, so they are made by _retried.
+    create_new_study = _retried("create_new_study")
+    delete_study = _retried("delete_study")
+    set_study_user_attr = _retried("set_study_user_attr")
+    set_study_system_attr = _retried("set_study_system_attr")
+    get_study_id_from_name = _retried("get_study_id_from_name")
+    get_study_name_from_id = _retried("get_study_name_from_id")
+    get_study_directions = _retried("get_study_directions")
+    get_study_user_attrs = _retried("get_study_user_attrs")
+    get_study_system_attrs = _retried("get_study_system_attrs")
+    get_all_studies = _retried("get_all_studies")
+    create_new_trial = _retried("create_new_trial")
+    set_trial_param = _retried("set_trial_param")
+    get_trial_id_from_study_id_trial_number = _retried("get_trial_id_from_study_id_trial_number")
+    get_trial_number_from_id = _retried("get_trial_number_from_id")
+    get_trial_param = _retried("get_trial_param")
+    set_trial_intermediate_value = _retried("set_trial_intermediate_value")
+    set_trial_user_attr = _retried("set_trial_user_attr")
+    set_trial_system_attr = _retried("set_trial_system_attr")
+    get_trial = _retried("get_trial")
+    get_all_trials = _retried("get_all_trials")
+    get_n_trials = _retried("get_n_trials")
+    get_best_trial = _retried("get_best_trial")
+    get_trial_params = _retried("get_trial_params")
+    get_trial_user_attrs = _retried("get_trial_user_attrs")
+    get_trial_system_attrs = _retried("get_trial_system_attrs")
+    check_trial_is_updatable = _retried("check_trial_is_updatable")
+    record_heartbeat = _retried("record_heartbeat")
+    _get_stale_trial_ids = _retried("_get_stale_trial_ids")
+
+    def set_trial_state_values(
+        self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
+    ) -> bool:
         """Finish a trial; a retry that finds it already finished means the first try landed."""
         return call_with_retry(
             self._backend.set_trial_state_values,
@@ -90,18 +102,3 @@ class RetryingStorage(BaseStorage, BaseHeartbeat):
     def remove_session(self) -> None:
         """Release this thread's database session."""
         self._rdb.remove_session()
-
-
-def _delegate(name: str) -> Callable[..., Any]:
-    def method(self: RetryingStorage, *args: Any, **kwargs: Any) -> Any:
-        return call_with_retry(getattr(self._backend, name), *args, **kwargs)
-
-    method.__name__ = name
-    method.__doc__ = f"``{name}`` of the wrapped storage, retried on transient errors."
-    return method
-
-
-for _name in _DELEGATED:
-    setattr(RetryingStorage, _name, _delegate(_name))
-# The abstract-method set was computed before the loop filled them in.
-RetryingStorage.__abstractmethods__ = frozenset()

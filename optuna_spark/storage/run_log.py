@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, func, select
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 TABLE_NAME = "optuna_spark_runs"
 
@@ -29,7 +32,7 @@ runs = Table(
 )
 
 
-def record_run(engine: Any, study_id: int, facts: dict[str, Any]) -> str:
+def record_run(engine: Engine, study_id: int, facts: dict[str, Any]) -> str:
     """Store one run's ``facts`` (plain JSON-able data) for study ``study_id``; return its id."""
     _metadata.create_all(engine, tables=[runs])
     run_id = str(uuid.uuid4())
@@ -42,7 +45,7 @@ def record_run(engine: Any, study_id: int, facts: dict[str, Any]) -> str:
     return run_id
 
 
-def read_runs(engine: Any, study_id: int) -> list[dict[str, Any]]:
+def read_runs(engine: Engine, study_id: int) -> list[dict[str, Any]]:
     """The recorded runs of study ``study_id``, oldest first (none for a study that
     optuna-spark never ran, or whose runs predate this table)."""
     from sqlalchemy import inspect
@@ -56,7 +59,7 @@ def read_runs(engine: Any, study_id: int) -> list[dict[str, Any]]:
     return [json.loads(row.facts) for row in rows]
 
 
-def forget_runs(engine: Any, study_id: int) -> None:
+def forget_runs(engine: Engine, study_id: int) -> None:
     """Remove the recorded runs of a study being deleted (SQLite may give its id to the next
     study created, which must not inherit them)."""
     from sqlalchemy import delete, inspect

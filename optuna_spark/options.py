@@ -1,0 +1,163 @@
+"""The flat options of one run, each defined once with its default.
+
+``optuna-spark run`` and :func:`optuna_spark.optimize` take the same options under the same
+names; both build a :class:`RunOptions` and call :meth:`RunOptions.to_config` for the nested,
+validated :class:`~optuna_spark.config.RunConfig`. A default lives on the spec that holds the
+value (``BackendSpec.jobs``, ``HeartbeatSpec.interval``, ...); this class reads it from there,
+and the CLI reads it from this class, so a default is written in one place.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from optuna_spark.config import (
+    BackendSpec,
+    DataSpec,
+    HeartbeatSpec,
+    RunConfig,
+    SamplerSpec,
+    StorageSpec,
+    XGBoostOptions,
+    bundled_wine_csv,
+    resolve_password,
+    resolve_storage_url,
+)
+from optuna_spark.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Every option of a run, as the CLI and :func:`optuna_spark.optimize` take them.
+
+    Attributes:
+        objective: ``"xgboost"``, ``"quadratic"``, ``"module:function"``,
+            ``"path/file.py:function"``, or a callable ``f(trial)`` / ``f(trial, data)``
+            (cloudpickled to the workers).
+        n_trials: the study's total budget of finished trials; a rerun resumes.
+        storage: the storage URL; default ``$OPTUNA_SPARK_STORAGE``, else the SQLite file
+            ``optuna-spark.db`` in the working directory.
+        password_file: a file holding the password of a server URL that leaves it out (else
+            ``$OPTUNA_SPARK_DB_PASSWORD``).
+        study_name: default from the objective and the data, e.g. ``xgboost-winequality-red``.
+        data: a CSV or Parquet path (``hdfs://`` and ``s3a://`` with the ``dataframe`` backend),
+            or a Spark DataFrame (``dataframe`` backend); default the bundled wine CSV.
+        label, delimiter: the label column (default the last) and the CSV delimiter (default
+            detected).
+        backend: ``joblibspark``, ``rdd``, ``dataframe`` or ``local``.
+        tasks: worker tasks; default the cluster's task slots (``local``: the CPU count).
+        jobs: ``joblibspark``: at most this many Spark jobs at a time.
+        master: the Spark master; default the active session, else ``local[*]``.
+        archive: a packed environment (``pack-env``) for a cluster ``master``'s executors.
+        direction: ``minimize`` or ``maximize``; default the existing study's, else the
+            objective's own (``minimize``; ``maximize`` for XGBoost's ``auc``).
+        sampler, seed: the Optuna sampler (``tpe``, ``random``, ``cmaes``, ``qmc``, ``gp``) and
+            the base seed (worker *i* uses ``seed + i``).
+        fresh: delete the study first and start over.
+        num_boost_round, device, task, metric, tune_max_bin, prune: the built-in XGBoost
+            objective's settings (see :class:`~optuna_spark.config.XGBoostOptions`).
+        heartbeat_interval, grace_period, trial_retries: how trials lost with their worker are
+            found and tried again; ``heartbeat_interval`` 0 or None turns this off.
+        timeout: seconds after which no trial starts and running ones are cancelled.
+        max_failures: a worker stops after this many failed trials in a row.
+        prefetch: ask for each worker's next trial while its current one runs; default on for
+            the built-in objectives only (see :mod:`optuna_spark.prefetch`).
+    """
+
+    objective: str | Callable[..., Any] = RunConfig.objective
+    n_trials: int = RunConfig.trials
+    storage: str | None = None
+    password_file: str | None = None
+    study_name: str | None = None
+    data: Any = None
+    label: str | None = None
+    delimiter: str | None = None
+    backend: str = BackendSpec.name
+    tasks: int | None = BackendSpec.tasks
+    jobs: int = BackendSpec.jobs
+    master: str | None = BackendSpec.master
+    archive: str | None = BackendSpec.archive
+    direction: str | None = RunConfig.direction
+    sampler: str = SamplerSpec.name
+    seed: int | None = SamplerSpec.seed
+    fresh: bool = RunConfig.fresh
+    num_boost_round: int = XGBoostOptions.num_boost_round
+    device: str = XGBoostOptions.device
+    task: str = XGBoostOptions.task
+    metric: str | None = XGBoostOptions.metric
+    tune_max_bin: bool = XGBoostOptions.tune_max_bin
+    prune: bool = XGBoostOptions.prune
+    heartbeat_interval: int | None = HeartbeatSpec.interval
+    grace_period: int | None = HeartbeatSpec.grace_period
+    trial_retries: int = HeartbeatSpec.max_retry
+    timeout: float | None = RunConfig.timeout
+    max_failures: int = RunConfig.max_consecutive_failures
+    prefetch: bool | None = RunConfig.prefetch
+
+    @classmethod
+    def from_keywords(cls, **options: Any) -> RunOptions:
+        """Options from keyword arguments; an unknown name is a :class:`ConfigError` that
+        lists the known ones (a typo must not be silently ignored)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown option(s) {', '.join(map(repr, unknown))}; the options are "
+                f"{', '.join(sorted(known))}."
+            )
+        return cls(**options)
+
+    def to_config(self, env: Mapping[str, str] | None = None) -> RunConfig:
+        """The validated :class:`RunConfig`: storage URL and password resolved from ``env``
+        (default ``os.environ``), relative paths made absolute."""
+        env = os.environ if env is None else env
+        url, _ = resolve_storage_url(self.storage, env)
+        data = self.data
+        frame = None if data is None or isinstance(data, (str, os.PathLike)) else data
+        if frame is not None:
+            path = "spark-dataframe"  # a name for messages and the default study name
+        elif data and "://" in str(data):
+            path = str(data)  # hdfs://, s3a://, dbfs:/...: Spark reads it (dataframe backend)
+        else:
+            path = os.path.abspath(data) if data else bundled_wine_csv()
+        return RunConfig(
+            storage=StorageSpec(url, password=resolve_password(url, self.password_file, env)),
+            objective=self.objective,
+            study_name=self.study_name,
+            data=DataSpec(path=path, label=self.label, delimiter=self.delimiter),
+            frame=frame,
+            trials=self.n_trials,
+            backend=BackendSpec(
+                name=self.backend,
+                tasks=self.tasks,
+                jobs=self.jobs,
+                master=self.master,
+                archive=os.path.abspath(self.archive) if self.archive else None,
+            ),
+            direction=self.direction,
+            sampler=SamplerSpec(name=self.sampler, seed=self.seed),
+            fresh=self.fresh,
+            xgboost=XGBoostOptions(
+                num_boost_round=self.num_boost_round,
+                device=self.device,
+                task=self.task,
+                metric=self.metric,
+                tune_max_bin=self.tune_max_bin,
+                prune=self.prune,
+            ),
+            heartbeat=HeartbeatSpec(
+                interval=self.heartbeat_interval or None,
+                grace_period=self.grace_period,
+                max_retry=self.trial_retries,
+            ),
+            timeout=self.timeout,
+            max_consecutive_failures=self.max_failures,
+            prefetch=self.prefetch,
+        )
+
+
+# The defaults, for the CLI's option declarations.
+DEFAULTS = RunOptions()
