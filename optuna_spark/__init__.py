@@ -12,8 +12,7 @@ Heavy dependencies (pyspark, xgboost, MySQL drivers) are imported only when used
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from optuna_spark._version import __version__
 from optuna_spark.api import build_run_config, optimize
 from optuna_spark.config import (
     BackendSpec,
@@ -40,6 +39,7 @@ __all__ = [
     "SamplerSpec",
     "StorageSpec",
     "XGBoostOptions",
+    "__version__",
     "build_run_config",
     "optimize",
     "run_study",

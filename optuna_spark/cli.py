@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from optuna_spark import __version__
+from optuna_spark._version import __version__
 from optuna_spark.config import (
     BACKENDS,
     DIRECTIONS,

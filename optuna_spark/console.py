@@ -14,8 +14,6 @@ from optuna_spark.progress import Snapshot
 from optuna_spark.studies import StudyRow
 from optuna_spark.summary import RunSummary
 
-FORMATS = ("table", "csv", "json")
-
 
 def format_value(value: float | None) -> str:
     """A compact rendering of an objective value."""

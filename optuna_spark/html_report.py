@@ -370,7 +370,7 @@ def _page(
 ) -> str:
     from plotly.offline import get_plotlyjs
 
-    from optuna_spark import __version__
+    from optuna_spark._version import __version__
 
     states: dict[str, int] = {}
     for t in trials:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from optuna_spark import __version__
+from optuna_spark._version import __version__
 from optuna_spark.backends import Backend, get_backend
 from optuna_spark.background import Background
 from optuna_spark.config import ObjectiveSpec, RunConfig, default_study_name
