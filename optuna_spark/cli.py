@@ -20,7 +20,7 @@ from optuna_spark.config import (
     resolve_password,
     resolve_storage_url,
 )
-from optuna_spark.errors import OptunaSparkError
+from optuna_spark.errors import OptunaSparkError, first_line
 from optuna_spark.options import DEFAULTS, RunOptions
 from optuna_spark.urls import mask_urls_in_text
 
@@ -51,13 +51,14 @@ class _Group(click.Group):
         except OptunaSparkError as exc:
             if debug:
                 raise
-            click.echo(f"Error: {mask_urls_in_text(str(exc))}", err=True)
+            click.echo(f"Error: {mask_urls_in_text(str(exc) or first_line(exc))}", err=True)
             ctx.exit(exc.exit_code)
         except Exception as exc:
             if debug:
                 raise
+            # The first line only: a Py4J error's text goes on with a Java stack trace.
             click.echo(
-                f"Error: unexpected {type(exc).__name__}: {mask_urls_in_text(str(exc))} "
+                f"Error: unexpected {type(exc).__name__}: {mask_urls_in_text(first_line(exc))} "
                 "(rerun with --debug for the traceback).",
                 err=True,
             )

@@ -142,6 +142,8 @@ def format_summary(summary: RunSummary, debug: bool = False) -> str:
         )
         lines.append("  best params:")
         lines.extend(f"    {name}: {_param(value)}" for name, value in summary.best_params.items())
+    if summary.lost:
+        lines.append(f"  recovered: {summary.lost}")
     for error in summary.worker_errors:
         lines.append(f"  warning: {error}")
     trial_errors = [e for w in summary.workers for e in w.trial_errors]
@@ -190,6 +192,8 @@ def summary_record(summary: RunSummary) -> dict[str, Any]:
         "backend": summary.backend,
         "workers": summary.plan.n_workers,
         "worker_errors": summary.worker_errors,
+        "workers_lost": summary.workers_lost,
+        "trials_rerun": summary.trials_rerun,
         "stopped": summary.stopped,
     }
 

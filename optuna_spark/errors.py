@@ -7,6 +7,23 @@ exit code in one place; library users catch the base class.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything behind it, each once: what it was raised from or during,
+    and the driver error a SQLAlchemy error wraps (``orig``). Libraries re-raise a root cause
+    under their own types (SQLAlchemy, joblib, Py4J), and the root cause is what decides."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo.extend([getattr(current, "orig", None), current.__cause__, current.__context__])
+
 
 def first_line(exc: BaseException, limit: int | None = None) -> str:
     """The first non-empty line of an exception's message, for one-sentence errors.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -103,7 +104,8 @@ def _run_created_or_loaded(
     """Everything after the study exists: plan, fan out, summarise."""
     study_name = info.name
     with translate_errors(config.storage, f"read study {study_name!r}"):
-        finished_before = count_trials(storage, info.study_id)["COUNTED"]
+        counts_before = count_trials(storage, info.study_id)
+        finished_before = counts_before["COUNTED"]
         first_trial_number = storage.get_n_trials(info.study_id)
     backend = None
     started_at = datetime.now(timezone.utc)
@@ -126,7 +128,7 @@ def _run_created_or_loaded(
         if backend is not None:
             backend.close()
 
-    summary = _summarise(config, storage, info, plan, finished_before, results, wall, stopped)
+    summary = _summarise(config, storage, info, plan, counts_before, results, wall, stopped)
     if results:
         _record_run(config, storage, info, objective, summary, started_at, reporter)
     if (
@@ -182,7 +184,9 @@ def _record_run(
 
 
 # Fan-outs after the first, each for trials lost with their workers in the one before.
-MAX_RECOVERY_ROUNDS = 3
+# Five: three lost executors in one run (a spot cluster losing nodes) still end with the
+# budget, and an objective that kills its own process every time stops after five rounds.
+MAX_RECOVERY_ROUNDS = 5
 
 
 @dataclass(frozen=True)
@@ -242,6 +246,13 @@ def _recover(
         study = optuna.load_study(study_name=info.name, storage=storage)
         next_first = storage.get_n_trials(info.study_id)  # the retries are this round's
         queued = requeue_orphans(study, first_trial_number, config.heartbeat.max_retry)
+        if died:
+            # A Spark job that lost a worker takes its other tasks down with it; their Python
+            # workers live on for a moment (spark.python.task.killTimeout) and may start the
+            # trial whose slot they had just claimed: sweep until they are quiet.
+            queued += _sweep_until_quiet(
+                lambda: requeue_orphans(study, first_trial_number, config.heartbeat.max_retry)
+            )
         if not queued and not died:
             return None
         counted = count_trials(storage, info.study_id)["COUNTED"]
@@ -249,7 +260,7 @@ def _recover(
     if plan.nothing_to_do:
         return None
     run.reporter.note(
-        f"a worker died; running {plan.remaining} missing trial(s) again"
+        f"a worker was lost; running the {plan.remaining} missing trial(s) again"
         + (f", {queued} of them lost mid-trial" if queued else "")
     )
     return next_first, _run_plan(run, plan, counted, next_first)
@@ -285,6 +296,13 @@ def _run_plan(
         for i in range(plan.n_workers)
     ]
     results, wall, stopped = _fan_out(run, plan, tasks, budget_id, first_trial_number)
+    try:
+        # Every worker has returned: a straggler Spark left running (its job failed around
+        # it) must not take a slot of this budget any more.
+        with translate_errors(config.storage, "close the trial budget"):
+            budget_table.close_budget(run.storage.engine, budget_id)
+    except OptunaSparkError:  # the results stand; the next round's sweep catches stragglers
+        pass
     if stopped is None and objective_failed(results):
         stopped = (
             f"the objective failed {config.max_consecutive_failures} times in a row "
@@ -378,18 +396,30 @@ CANCEL_SETTLE_LIMIT_S = 15.0
 
 def _mark_cancelled_quietly(run: _Run, first_trial_number: int, reason: str) -> None:
     """Fail this run's RUNNING trials as cancelled, until the cancelled workers are quiet."""
-    started = last_marked = time.monotonic()
     try:
         with translate_errors(run.config.storage, "mark cancelled trials"):
-            while True:
-                if mark_cancelled(run.storage, run.info.study_id, first_trial_number, reason):
-                    last_marked = time.monotonic()
-                now = time.monotonic()
-                if now - last_marked >= CANCEL_SETTLE_S or now - started >= CANCEL_SETTLE_LIMIT_S:
-                    return
-                time.sleep(0.25)
+            _sweep_until_quiet(
+                lambda: mark_cancelled(run.storage, run.info.study_id, first_trial_number, reason)
+            )
     except BaseException:  # an interrupt or backend failure is the error to show, not this
         pass
+
+
+def _sweep_until_quiet(sweep: Callable[[], int]) -> int:
+    """Call ``sweep`` (which fails RUNNING trials and says how many) every 0.25 s until it
+    has found none for :data:`CANCEL_SETTLE_S`, at most :data:`CANCEL_SETTLE_LIMIT_S`.
+    Returns how many it found in all."""
+    started = last_found = time.monotonic()
+    found = 0
+    while True:
+        n = sweep()
+        found += n
+        now = time.monotonic()
+        if n:
+            last_found = now
+        if now - last_found >= CANCEL_SETTLE_S or now - started >= CANCEL_SETTLE_LIMIT_S:
+            return found
+        time.sleep(0.25)
 
 
 def _summarise(
@@ -397,7 +427,7 @@ def _summarise(
     storage: RDBStorage,
     info: StudyInfo,
     plan: Plan,
-    finished_before: int,
+    counts_before: dict[str, int],
     results: list[WorkerResult],
     wall: float,
     stopped: str | None,
@@ -412,7 +442,8 @@ def _summarise(
         direction=info.direction,
         backend=config.backend.name,
         budget=config.trials,
-        finished_before=finished_before,
+        finished_before=counts_before["COUNTED"],
+        lost_before=counts_before["LOST"],
         counts=counts,
         best_value=best,
         best_params=dict(best_trial.params) if best_trial else {},

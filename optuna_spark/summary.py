@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from optuna_spark.plan import Plan
-from optuna_spark.worker import OBJECTIVE_FAILED, WorkerResult
+from optuna_spark.worker import DIED_SUFFIX, OBJECTIVE_FAILED, WORKER_DIED, WorkerResult
 
 
 def objective_failed(results: Iterable[WorkerResult]) -> bool:
@@ -39,6 +39,7 @@ class RunSummary:
     workers: tuple[WorkerResult, ...] = field(default=())
     created: bool = False
     stopped: str | None = None  # why the run ended before its budget (timeout), if it did
+    lost_before: int = 0  # trials lost with their worker (and retried) before this run
 
     @property
     def finished(self) -> int:
@@ -101,5 +102,46 @@ class RunSummary:
 
     @property
     def worker_errors(self) -> list[str]:
-        """One line per worker that ended with an error."""
-        return [f"worker {w.index} on {w.host}: {w.error}" for w in self.workers if w.error]
+        """One line per worker that ended with an error (lost workers: see :attr:`lost`)."""
+        return [
+            f"worker {w.index} on {w.host}: {w.error}"
+            for w in self.workers
+            if w.error and w.error_type != WORKER_DIED
+        ]
+
+    @property
+    def workers_lost(self) -> int:
+        """Workers whose process or executor died during this run: those that never
+        reported, and the Spark tasks Spark itself ran again after losing an attempt."""
+        return sum(w.error_type == WORKER_DIED for w in self.workers) + sum(
+            w.attempt for w in self.workers
+        )
+
+    @property
+    def trials_rerun(self) -> int:
+        """Trials of this run lost mid-trial with their worker whose parameters were run
+        again (they do not count against the budget)."""
+        return self.counts.get("LOST", 0) - self.lost_before
+
+    @property
+    def lost(self) -> str | None:
+        """One line on what was lost and recovered in this run, or None if nothing was."""
+        if not self.workers_lost:
+            return None
+        causes = sorted(
+            {
+                w.error.removesuffix(DIED_SUFFIX)
+                for w in self.workers
+                if w.error_type == WORKER_DIED and w.error
+            }
+        )
+        retried = sum(w.attempt for w in self.workers)
+        parts = list(causes) + (
+            [f"Spark ran {retried} task(s) again after losing an executor or Python worker"]
+            if retried
+            else []
+        )
+        return (
+            f"{self.workers_lost} worker(s) lost ({'; '.join(parts)}); "
+            f"{self.trials_rerun} trial(s) they were running were run again"
+        )

@@ -67,11 +67,23 @@ class WorkerResult:
     device: str | None = None  # where the XGBoost objective trained, and why
     trial_numbers: tuple[int, ...] = field(default=())  # the trials it finished, in order
     prefetched: int = 0  # trials asked for while the previous one ran (see prefetch.py)
+    # Spark's attempt number of the task that ran this worker: above 0 when Spark re-ran the
+    # task because an earlier attempt's Python worker or executor was lost.
+    attempt: int = 0
 
     @property
     def trials(self) -> int:
         """Trials this worker finished."""
         return self.complete + self.pruned + self.failed
+
+
+def _task_attempt() -> int:
+    """Spark's attempt number of the current task (0 outside Spark and for a first attempt)."""
+    context = current_task()
+    try:
+        return int(context.attemptNumber()) if context is not None else 0
+    except Exception:  # a TaskContext without attemptNumber(): count it as a first attempt
+        return 0
 
 
 def _task_cpus() -> int | None:
@@ -87,6 +99,22 @@ def _task_cpus() -> int | None:
 
 OBJECTIVE_FAILED = "ObjectiveFailed"  # WorkerResult.error_type of a worker stopped by failures
 WORKER_DIED = "WorkerDied"  # ... of a worker whose process died without a result
+
+
+# The end of a lost worker's error: what happens to its work.
+DIED_SUFFIX = "; its running trial is tried again"
+
+
+def died_result(task: WorkerTask, host: str, cause: str) -> WorkerResult:
+    """The result of a worker whose process (or executor) died before it could report:
+    ``cause`` says how, in words. The driver runs its missing trials again."""
+    return WorkerResult(
+        index=task.index,
+        host=host,
+        pid=0,
+        error=cause + DIED_SUFFIX,
+        error_type=WORKER_DIED,
+    )
 
 
 class _TrialLoop:
@@ -172,7 +200,12 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
     """Run trials for the shared budget; always returns, never raises. ``frame`` is this
     task's copy of the data set when Spark hands it over (``dataframe`` backend)."""
     started = time.perf_counter()
-    identity = {"index": task.index, "host": socket.gethostname(), "pid": os.getpid()}
+    identity: dict[str, Any] = {
+        "index": task.index,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "attempt": _task_attempt(),
+    }
     setup = 0.0
     loop: _TrialLoop | None = None
     try:
@@ -192,6 +225,12 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
         storage = open_storage(task.storage, driver=False, heartbeat=task.heartbeat, on_stale=lost)
         lost.engine = storage.engine
         threads = task.threads or _task_cpus() or 1
+        engine = storage.engine
+        with translate_errors(task.storage, "read the trial budget"):
+            if not call_with_retry(budget.remaining, engine, task.budget_id):
+                # A task Spark re-ran after the budget was spent (its first attempt was lost):
+                # there is nothing left to do, so the data is not read again.
+                return _result(identity, loop, 0.0, started)
         # Build first: a data or import error must not consume a budget slot.
         objective = build_objective(task.objective, threads, frame, task.index)
         device = getattr(objective, "device", None)
@@ -204,7 +243,6 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
                 storage=RetryingStorage(storage),
                 sampler=sampler,
             )
-        engine = storage.engine
 
         def take_slot() -> bool:
             with translate_errors(task.storage, "claim a trial from the budget"):

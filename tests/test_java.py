@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from optuna_spark.backends._spark import is_local_master, java_major_version, java_message
+from optuna_spark.backends._spark import (
+    is_local_master,
+    java_major_version,
+    java_message,
+    lost_worker_cause,
+    spark_failure,
+)
 
 
 def test_java_versions() -> None:
@@ -30,3 +36,46 @@ def test_java_message_drops_the_stack_trace() -> None:
     assert java_message(RuntimeError(py4j_text)) == "Could not parse Master URL: 'yarn2'"
     assert java_message(RuntimeError("plain trouble\nmore")) == "plain trouble"
     assert java_message(RuntimeError("")) == "RuntimeError"
+
+
+# What PySpark 4.3 raised here when a task's Python worker was killed on local[2] (cut).
+_KILLED_WORKER = (
+    "An error occurred while calling z:org.apache.spark.api.python.PythonRDD.collectAndServe.\n"
+    ": org.apache.spark.SparkException: Job aborted due to stage failure: Task 0 in stage 0.0 "
+    "failed 1 times, most recent failure: Lost task 0.0 in stage 0.0 (TID 0) (localhost "
+    "executor driver): org.apache.spark.SparkException: Python worker exited unexpectedly "
+    "(crashed). Consider setting 'spark.python.worker.faulthandler.enabled'\n"
+    "Caused by: java.io.EOFException\n"
+    "\tat java.base/java.io.DataInputStream.readInt(DataInputStream.java:386)\n"
+)
+
+
+def test_a_killed_python_worker_is_a_lost_worker_in_words() -> None:
+    assert lost_worker_cause(RuntimeError(_KILLED_WORKER)) == (
+        "a Spark task's worker process died (Python worker exited unexpectedly)"
+    )
+    lost_executor = RuntimeError(
+        "Job aborted due to stage failure: Task 1 in stage 3.0 failed 4 times, most recent "
+        "failure: Lost task 1.3 in stage 3.0 (TID 9) (10.0.0.7 executor 2): ExecutorLostFailure "
+        "(executor 2 exited caused by one of the running tasks) Reason: Container killed"
+    )
+    assert "executor was lost" in (lost_worker_cause(lost_executor) or "")
+
+
+def test_a_lost_worker_is_found_behind_a_wrapper() -> None:
+    """joblib re-raises a Spark job's failure under its own exception types."""
+    outer = TypeError("'_ExceptionWithTraceback' object is not iterable")
+    outer.__cause__ = RuntimeError(_KILLED_WORKER)
+    assert lost_worker_cause(outer) is not None
+
+
+def test_other_task_failures_are_not_lost_workers_and_read_as_one_clause() -> None:
+    failed = RuntimeError(
+        "An error occurred while calling o42.collect.\n: org.apache.spark.SparkException: Job "
+        "aborted due to stage failure: Task 0 in stage 1.0 failed 1 times, most recent failure: "
+        "Lost task 0.0 in stage 1.0 (TID 1) (localhost executor driver): "
+        "org.apache.spark.api.python.PythonException: ModuleNotFoundError: No module named 'mymod'"
+        "\n\tat org.apache.spark.api.python.BasePythonRunner.handlePythonException(x.scala:1)\n"
+    )
+    assert lost_worker_cause(failed) is None
+    assert spark_failure(failed) == "ModuleNotFoundError: No module named 'mymod'"

@@ -92,3 +92,23 @@ def test_worker_never_raises_across_the_wire(tmp_path: Path) -> None:
     result = run_worker(task)
     assert result.index == 3 and result.error and result.error_type == "StorageError"
     assert optuna  # the worker imported optuna itself
+
+
+def test_a_task_rerun_after_the_budget_is_spent_reads_no_data(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """Spark re-runs a task whose Python worker or executor was lost; when the other workers
+    have spent the budget meanwhile, the re-run returns at once instead of reading the data
+    set and building XGBoost's matrices for nothing."""
+    from optuna_spark.config import DataSpec, bundled_wine_csv
+
+    data = tmp_path / "wine.csv"
+    data.write_text(Path(bundled_wine_csv()).read_text())
+    task = _task(sqlite_url, "quadratic", 0)
+    objective = resolve_objective("xgboost", DataSpec(str(data)))
+    data.unlink()  # reading it now would fail the worker with a DataError
+    result = run_worker(
+        WorkerTask(**{**task.__dict__, "objective": objective})  # same budget: no slot left
+    )
+    assert result.error is None and result.trials == 0
+    assert trial_states(sqlite_url, "s") == {}

@@ -15,12 +15,14 @@ import sys
 import threading
 import uuid
 import warnings
+from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from optuna_spark.config import BackendSpec
-from optuna_spark.errors import BackendError
+from optuna_spark.errors import BackendError, exception_chain
 from optuna_spark.extras import require
+from optuna_spark.worker import WorkerResult, WorkerTask, died_result
 
 if TYPE_CHECKING:
     from pyspark import SparkContext
@@ -89,6 +91,49 @@ def java_message(exc: BaseException) -> str:
         if match:
             return match.group(1)
     return lines[0] if lines else type(exc).__name__
+
+
+# Spark's words for a task that failed because the process running it went away (killed, out
+# of memory, node lost, preempted), not because of the work it ran; and how we say it.
+_LOST_WORKER_CAUSES = (
+    ("Python worker exited unexpectedly", "Python worker exited unexpectedly"),
+    ("ExecutorLostFailure", "its executor was lost"),
+    ("Executor heartbeat timed out", "its executor stopped answering"),
+    ("Container killed", "the cluster manager killed its executor's container"),
+    ("Container from a bad node", "its executor's node was marked bad"),
+    ("decommission", "its executor was decommissioned"),
+    ("Worker lost", "its Spark worker node was lost"),
+    ("Slave lost", "its Spark worker node was lost"),
+)
+
+
+def _exception_texts(exc: BaseException) -> str:
+    """The text of an exception and of everything behind it (joblib re-raises a Spark job's
+    failure wrapped in its own exception types)."""
+    return "\n".join(str(cause) for cause in exception_chain(exc))
+
+
+def lost_worker_cause(exc: BaseException) -> str | None:
+    """Why a Spark job failed, when it failed because a task's Python worker or executor
+    died (``"a Spark worker process died (Python worker exited unexpectedly)"``); None when it
+    failed for another reason. Our workers never raise, so a failed task is the process's
+    fate, not the objective's."""
+    text = _exception_texts(exc)
+    for marker, said in _LOST_WORKER_CAUSES:
+        if marker.lower() in text.lower():
+            return f"a Spark task's worker process died ({said})"
+    return None
+
+
+def spark_failure(exc: BaseException) -> str:
+    """A Spark job's failure in one clause: the task failure's message without Spark's
+    preamble and the Java stack trace (``"Task 1 in stage 0.0 failed ...: org...Exception:
+    boom"`` -> ``"boom"``)."""
+    text = _exception_texts(exc)
+    match = re.search(r"most recent failure: Lost task [^)]*\)[^:]*\): (.+)", text)
+    if match:
+        return java_message(Exception(match.group(1)))
+    return java_message(exc)
 
 
 def check_master_reachable(master: str, timeout: float = 5.0) -> None:
@@ -305,6 +350,24 @@ class SparkBackend:
         once."""
         context.setJobGroup(self._own_group, "optuna-spark workers", interruptOnCancel=True)
         self._job_group = self._own_group
+
+    def collect(
+        self, tasks: Sequence[WorkerTask], job: Callable[[], list[WorkerResult]]
+    ) -> list[WorkerResult]:
+        """Run ``job`` (the Spark jobs of ``tasks``) and return its results. When a task's
+        Python worker or executor died and Spark gave up on the job (``local[N]`` never
+        retries; a cluster after ``spark.task.maxFailures``), every task of the job reports
+        :data:`~optuna_spark.worker.WORKER_DIED`, so the driver runs the missing trials again;
+        any other failure is a :class:`BackendError` in one sentence."""
+        try:
+            return job()
+        except Exception as exc:
+            cause = lost_worker_cause(exc)
+            if cause is None:
+                raise BackendError(
+                    f"the Spark job of the workers failed: {spark_failure(exc)}".rstrip(".") + "."
+                ) from exc
+            return [died_result(task, "a Spark executor", cause) for task in tasks]
 
     def job_group(self) -> str | None:
         """The Spark job group our jobs run in (None when not known)."""

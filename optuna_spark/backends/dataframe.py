@@ -77,8 +77,11 @@ class DataFrameBackend(SparkBackend):
         ids = session.range(len(tasks)).withColumnRenamed("id", TASK_COLUMN)
         copies = source.crossJoin(ids).repartitionByRange(len(tasks), TASK_COLUMN)
         self.enter_job_group(handle.context)
-        rows = copies.mapInPandas(
+        job = copies.mapInPandas(
             _run_partition({task.index: task for task in tasks}), schema="result binary"
-        ).collect()
-        results = [pickle.loads(bytes(row.result)) for row in rows]
-        return sorted(results, key=lambda result: result.index)
+        )
+
+        def run() -> list[WorkerResult]:
+            return [pickle.loads(bytes(row.result)) for row in job.collect()]
+
+        return sorted(self.collect(tasks, run), key=lambda result: result.index)

@@ -19,7 +19,7 @@ from typing import cast
 from optuna_spark.config import BackendSpec
 from optuna_spark.errors import BackendError
 from optuna_spark.plan import Plan
-from optuna_spark.worker import WORKER_DIED, WorkerResult, WorkerTask, run_worker
+from optuna_spark.worker import WorkerResult, WorkerTask, died_result, run_worker
 
 
 def _child(task: WorkerTask, conn: Connection) -> None:
@@ -92,10 +92,4 @@ class LocalBackend:
 
 def _died(task: WorkerTask, exitcode: int | None) -> WorkerResult:
     how = f"killed by signal {-exitcode}" if exitcode and exitcode < 0 else f"exit code {exitcode}"
-    return WorkerResult(
-        index=task.index,
-        host=os.uname().nodename,
-        pid=0,
-        error=f"the worker process died ({how}); its running trial is tried again",
-        error_type=WORKER_DIED,
-    )
+    return died_result(task, os.uname().nodename, f"the worker process died ({how})")

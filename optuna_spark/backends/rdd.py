@@ -29,5 +29,5 @@ class RddBackend(SparkBackend):
         context = self.session(spec).context
         self.enter_job_group(context)
         rdd = context.parallelize(list(tasks), numSlices=max(1, len(tasks)))
-        results = rdd.mapPartitions(run_partition).collect()
+        results = self.collect(tasks, rdd.mapPartitions(run_partition).collect)
         return sorted(results, key=lambda result: result.index)

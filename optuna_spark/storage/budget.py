@@ -93,6 +93,16 @@ def close_budget(engine: Engine, run_id: str) -> None:
         )
 
 
+def remaining(engine: Engine, run_id: str) -> int:
+    """Slots of the run not taken yet (0 once the budget is spent or closed); a read only,
+    for a worker to check before it does expensive set-up."""
+    with engine.connect() as conn:
+        value = conn.execute(
+            select(budgets.c.budget - budgets.c.claimed).where(budgets.c.run_id == run_id)
+        )
+        return max(0, int(value.scalar_one()))
+
+
 def claimed(engine: Engine, run_id: str) -> int:
     """How many slots of the run have been taken so far."""
     with engine.connect() as conn:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, cast
 
-from optuna_spark.errors import first_line
+from optuna_spark.errors import exception_chain, first_line
 
 T = TypeVar("T")
 
@@ -55,22 +55,9 @@ def backoff_delays(
         delay *= factor
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """The exception, its driver-level ``orig`` and everything it was raised from."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        current = todo.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        todo.extend([getattr(current, "orig", None), current.__cause__, current.__context__])
-
-
 def is_transient(exc: BaseException) -> bool:
     """True when ``exc`` (or what caused it) is a database error that a retry can fix."""
-    for cause in _causes(exc):
+    for cause in exception_chain(exc):
         args = getattr(cause, "args", ())
         if args and isinstance(args[0], int) and args[0] in TRANSIENT_MYSQL_CODES:
             return True
