@@ -188,10 +188,13 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     assert type(result.exception).__name__ == "DataError"
 
 
-def _subprocess(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def _subprocess(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "optuna_spark", *args],
         cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
@@ -273,6 +276,30 @@ def test_a_standalone_master_that_is_not_running_fails_at_once(tmp_path: Path) -
         "Connection refused); start it (for example standalone/start-cluster.sh) or fix --master."
     ]
     assert not (tmp_path / "m.db").exists() or finished(url, "quadratic") == 0
+
+
+@pytest.mark.spark
+def test_a_spark_connect_server_that_is_not_running_fails_at_once(tmp_path: Path) -> None:
+    """A Connect client would retry for minutes; the address is probed first."""
+    port = free_port()
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    done = _subprocess(
+        "run",
+        "--storage",
+        url,
+        "--objective",
+        "quadratic",
+        "--trials",
+        "4",
+        cwd=tmp_path,
+        env={**os.environ, "SPARK_REMOTE": f"sc://127.0.0.1:{port}/;user_id=me"},
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"Error: cannot reach the Spark master sc://127.0.0.1:{port}/;user_id=me "
+        f"(127.0.0.1:{port}: Connection refused); start the Spark Connect server or fix the "
+        "URL (--master or SPARK_REMOTE)."
+    ]
 
 
 def test_ctrl_c_exits_130_and_the_same_command_resumes(tmp_path: Path) -> None:

@@ -1,14 +1,19 @@
-"""Java detection, a pure parse."""
+"""Pure Spark helpers: Java detection, masters, Spark Connect URLs and Spark's failure texts."""
 
 from __future__ import annotations
 
+import pytest
+
 from optuna_spark.backends._spark import (
+    connect_address,
+    connect_url,
     is_local_master,
     java_major_version,
     java_message,
     lost_worker_cause,
     spark_failure,
 )
+from optuna_spark.errors import BackendError
 
 
 def test_java_versions() -> None:
@@ -79,3 +84,13 @@ def test_other_task_failures_are_not_lost_workers_and_read_as_one_clause() -> No
     )
     assert lost_worker_cause(failed) is None
     assert spark_failure(failed) == "ModuleNotFoundError: No module named 'mymod'"
+
+
+def test_spark_connect_urls() -> None:
+    assert connect_url("sc://h:1", {}) == "sc://h:1"
+    assert connect_url(None, {"SPARK_REMOTE": "sc://h:2"}) == "sc://h:2"
+    assert connect_url(None, {}) is None and connect_url("local[2]", {}) is None
+    with pytest.raises(BackendError, match="SPARK_REMOTE is set"):
+        connect_url("local[2]", {"SPARK_REMOTE": "sc://h:2"})
+    assert connect_address("sc://db.example:443/;token=x;use_ssl=true") == ("db.example", 443)
+    assert connect_address("sc://localhost") == ("localhost", 15002)

@@ -15,7 +15,7 @@ import sys
 import threading
 import uuid
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -136,34 +136,86 @@ def spark_failure(exc: BaseException) -> str:
     return java_message(exc)
 
 
+# The port a Spark Connect URL without one means.
+CONNECT_DEFAULT_PORT = 15002
+
+
+def connect_address(remote: str) -> tuple[str, int]:
+    """``(host, port)`` of a Spark Connect URL ``sc://host[:port][/;param=value...]``."""
+    netloc = remote[len("sc://") :].split("/", 1)[0].split(";", 1)[0]
+    host, colon, port = netloc.rpartition(":")
+    if not colon:
+        return netloc, CONNECT_DEFAULT_PORT
+    return host, int(port) if port.isdigit() else CONNECT_DEFAULT_PORT
+
+
 def check_master_reachable(master: str, timeout: float = 5.0) -> None:
-    """Fail at once, with the address, when no master of a ``spark://`` URL accepts a
-    connection (Spark itself retries for a minute and then prints pages of stack traces)."""
-    if not master.startswith("spark://"):
+    """Fail at once, with the address, when no master of a ``spark://`` URL (or the server
+    of an ``sc://`` one) accepts a connection: Spark itself retries for a minute and then
+    prints pages of stack traces, and a Connect client retries for longer still."""
+    if master.startswith("sc://"):
+        addresses = ["{}:{}".format(*connect_address(master))]
+        fix = "start the Spark Connect server or fix the URL (--master or SPARK_REMOTE)"
+    elif master.startswith("spark://"):
+        addresses = master[len("spark://") :].split(",")
+        fix = "start it (for example standalone/start-cluster.sh) or fix --master"
+    else:
         return
     problems = []
-    for address in master[len("spark://") :].split(","):
+    for address in addresses:
         host, _, port = address.rpartition(":")
         try:
             socket.create_connection((host, int(port)), timeout=timeout).close()
             return
         except OSError as exc:
             problems.append(f"{address}: {exc.strerror or exc}")
-    raise BackendError(
-        f"cannot reach the Spark master {master} ({'; '.join(problems)}); start it (for "
-        "example standalone/start-cluster.sh) or fix --master."
-    )
+    raise BackendError(f"cannot reach the Spark master {master} ({'; '.join(problems)}); {fix}.")
+
+
+CONNECT_ENV = "SPARK_REMOTE"
+
+
+def connect_url(master: str | None, env: Mapping[str, str]) -> str | None:
+    """The Spark Connect server to use: ``--master sc://...``, else ``$SPARK_REMOTE``; None
+    for classic Spark. A classic ``--master`` while ``SPARK_REMOTE`` is set is a
+    :class:`BackendError` (Spark would refuse the pair with a longer message)."""
+    if master is not None and master.startswith("sc://"):
+        return master
+    remote = env.get(CONNECT_ENV)
+    if remote and master is not None:
+        raise BackendError(
+            f"{CONNECT_ENV} is set (Spark Connect), so --master {master!r} cannot apply; leave "
+            f"--master out to run on the Connect server, or unset {CONNECT_ENV}."
+        )
+    return remote or None
+
+
+def is_connect_session(session: Any) -> bool:
+    """True for a Spark Connect session (Databricks serverless and standard access,
+    ``SPARK_REMOTE``): it has no SparkContext and no RDDs."""
+    return type(session).__module__.startswith("pyspark.sql.connect")
 
 
 class SparkSessionHandle:
-    """A session to run on, remembering whether we created it (and so must stop it)."""
+    """A session to run on, remembering whether we created it (and so must stop it), and
+    whether it is a Spark Connect session (:attr:`connect`)."""
 
     def __init__(self, master: str | None, archive: str | None = None) -> None:
         require("pyspark", "spark", "Running on Spark")
         from pyspark.sql import SparkSession
 
+        self._set_remote: str | None = None  # SPARK_REMOTE as we set it, removed at close
         active = SparkSession.getActiveSession()
         self.created = active is None
+        self.connect = active is not None and is_connect_session(active)
+        if active is not None and self.connect:
+            if master is not None:
+                raise BackendError(
+                    f"this process already has a Spark Connect session; leave --master "
+                    f"{master!r} out to run on it, or stop it first."
+                )
+            self.session = active
+            return
         if active is not None:
             running_on = active.sparkContext.master
             if master is not None and master != running_on:
@@ -173,6 +225,15 @@ class SparkSessionHandle:
                     f"{master!r}; leave --master out to run on it, or stop it first."
                 )
             self.session = active
+            return
+        remote = connect_url(master, os.environ)
+        if remote is not None:
+            check_master_reachable(remote)
+            if CONNECT_ENV not in os.environ:
+                # joblibspark finds its session with a plain getOrCreate(), which needs it.
+                os.environ[CONNECT_ENV] = self._set_remote = remote
+            self.connect = True
+            self.session = _connect_session(SparkSession, remote)
             return
         if master is None and os.environ.get("PYSPARK_GATEWAY_PORT"):
             # Under spark-submit: its --master and --conf settings are already in the JVM.
@@ -190,13 +251,33 @@ class SparkSessionHandle:
 
     def default_parallelism(self) -> int:
         """Task slots Spark reports (cores of a local master, executor cores on a cluster)."""
+        if self.connect:
+            # No SparkContext to ask: a range without a partition count is split into the
+            # server's default parallelism; count the partitions that hold rows.
+            from pyspark.sql.functions import spark_partition_id
+
+            rows = self.session.range(0, 1 << 16).select(spark_partition_id().alias("p"))
+            return int(rows.distinct().count())
         return int(self.context.defaultParallelism)
+
+    def enter_group(self, group: str) -> None:
+        """Run this thread's next jobs under ``group`` (a job group; a tag under Connect),
+        so :meth:`cancel` of it stops them and nothing else. Classic Spark interrupts the
+        task threads, which kills the Python workers at once."""
+        if self.connect:
+            self.session.addTag(group)
+        else:
+            self.context.setJobGroup(group, "optuna-spark workers", interruptOnCancel=True)
 
     def cancel(self, job_group: str | None) -> None:
         """Cancel our jobs: those of ``job_group``, or every job when we own the session
         and no group is known. A user's other jobs in a shared session are left alone."""
         try:
-            if job_group is not None:
+            if job_group is not None and self.connect:
+                self.session.interruptTag(job_group)
+            elif self.connect:
+                return  # no group known, and a Connect server may be shared: cancel nothing
+            elif job_group is not None:
                 self.context.cancelJobGroup(job_group)
             elif self.created:
                 self.context.cancelAllJobs()
@@ -207,6 +288,20 @@ class SparkSessionHandle:
         """Stop the session if we started it; a user's or notebook's session stays up."""
         if self.created:
             self.session.stop()
+        if self._set_remote is not None and os.environ.get(CONNECT_ENV) == self._set_remote:
+            del os.environ[CONNECT_ENV]
+
+
+def _connect_session(session_cls: type[SparkSession], remote: str) -> SparkSession:
+    """A Spark Connect session to ``remote`` (``sc://host:port/;params``); the server owns
+    the master, the executors and their Python."""
+    try:
+        return session_cls.builder.remote(remote).appName(_APP_NAME).getOrCreate()
+    except Exception as exc:
+        raise BackendError(
+            f"cannot open a Spark Connect session to {remote}: {java_message(exc)}".rstrip(".")
+            + "; check that the server runs and the address is right."
+        ) from exc
 
 
 def _build_session(
@@ -344,11 +439,10 @@ class SparkBackend:
         """Spark's default parallelism: the cluster's concurrent task slots."""
         return self._handle.default_parallelism() if self._handle is not None else None
 
-    def enter_job_group(self, context: SparkContext) -> None:
-        """Run this thread's next jobs in our own job group, so :meth:`cancel` stops them and
-        nothing else; interrupting the task threads makes Spark kill the Python workers at
-        once."""
-        context.setJobGroup(self._own_group, "optuna-spark workers", interruptOnCancel=True)
+    def enter_job_group(self, handle: SparkSessionHandle) -> None:
+        """Run this thread's next jobs in our own job group (a tag under Spark Connect), so
+        :meth:`cancel` stops them and nothing else."""
+        handle.enter_group(self._own_group)
         self._job_group = self._own_group
 
     def collect(

@@ -76,7 +76,7 @@ class DataFrameBackend(SparkBackend):
             source = session.range(1)
         ids = session.range(len(tasks)).withColumnRenamed("id", TASK_COLUMN)
         copies = source.crossJoin(ids).repartitionByRange(len(tasks), TASK_COLUMN)
-        self.enter_job_group(handle.context)
+        self.enter_job_group(handle)
         job = copies.mapInPandas(
             _run_partition({task.index: task for task in tasks}), schema="result binary"
         )

@@ -43,7 +43,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _python_worker(pids: Path) -> int:
+def _python_worker(pids: Path, _driver: int) -> int:
     """The pid of a task's Python worker that is running a trial right now (the newest)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -55,17 +55,27 @@ def _python_worker(pids: Path) -> int:
     raise AssertionError("no running Python worker found")
 
 
-def _executor_jvm() -> int:
-    """The pid of one executor JVM of a local-cluster master."""
+def _parent(pid: int) -> int:
+    """The parent pid of ``pid`` (0 once it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _executor_jvm(_pids: Path, driver: int) -> int:
+    """The pid of one executor JVM of the local-cluster run by the CLI process ``driver``
+    (its JVM's children; another Spark on this machine is left alone)."""
     done = subprocess.run(
         ["pgrep", "-f", "CoarseGrainedExecutorBackend"],
         capture_output=True,
         text=True,
         check=False,
     )
-    pids = [int(line) for line in done.stdout.split()]
-    assert pids, "no executor JVM found"
-    return pids[0]
+    ours = [int(p) for p in done.stdout.split() if _parent(_parent(int(p))) == driver]
+    assert ours, "no executor JVM of this run found"
+    return ours[0]
 
 
 def _run_with_kills(
@@ -74,9 +84,10 @@ def _run_with_kills(
     master: str,
     trials: int,
     kill_at: tuple[int, ...],
-    victim: Callable[[Path], int],
+    victim: Callable[[Path, int], int],
 ) -> tuple[subprocess.CompletedProcess[str], str, float]:
-    """Run the CLI; each time the study reaches a count in ``kill_at``, SIGKILL ``victim``.
+    """Run the CLI; each time the study reaches a count in ``kill_at``, SIGKILL ``victim``
+    (given the pid folder and the CLI's pid).
     Returns the finished process, the storage URL and the seconds from the last kill to the
     end of the run (the whole budget was there by then)."""
     (tmp_path / "uo.py").write_text(OBJECTIVE)
@@ -116,7 +127,7 @@ def _run_with_kills(
             while finished_so_far(url, "s") < threshold and time.monotonic() < deadline:
                 assert process.poll() is None, process.communicate()
                 time.sleep(0.05)
-            os.kill(victim(pids), signal.SIGKILL)
+            os.kill(victim(pids, process.pid), signal.SIGKILL)
             last_kill = time.monotonic()
         stdout, stderr = process.communicate(timeout=300)
     finally:
@@ -158,7 +169,12 @@ def test_a_killed_python_worker_on_local_spark(tmp_path: Path, backend: str, rec
 
 def test_a_killed_executor_on_local_cluster(tmp_path: Path, record) -> None:
     done, url, recovered = _run_with_kills(
-        tmp_path, "rdd", "local-cluster[2,1,1024]", 30, (8,), lambda _: _executor_jvm()
+        tmp_path,
+        "rdd",
+        "local-cluster[2,1,1024]",
+        30,
+        (8,),
+        _executor_jvm,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     lost = _check_exact_budget(url, 30, kills=1)
