@@ -246,10 +246,11 @@ def _recover(
         study = optuna.load_study(study_name=info.name, storage=storage)
         next_first = storage.get_n_trials(info.study_id)  # the retries are this round's
         queued = requeue_orphans(study, first_trial_number, config.heartbeat.max_retry)
-        if died:
+        if died and config.backend.name != "local":
             # A Spark job that lost a worker takes its other tasks down with it; their Python
             # workers live on for a moment (spark.python.task.killTimeout) and may start the
-            # trial whose slot they had just claimed: sweep until they are quiet.
+            # trial whose slot they had just claimed: sweep until they are quiet. (A local
+            # worker reported dead is a process that has exited: nothing to wait for.)
             queued += _sweep_until_quiet(
                 lambda: requeue_orphans(study, first_trial_number, config.heartbeat.max_retry)
             )
