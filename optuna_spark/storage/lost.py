@@ -13,9 +13,11 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias
 
+from optuna.trial import TrialState
+
 from optuna_spark.storage import budget
 from optuna_spark.storage.retry import call_with_retry
-from optuna_spark.storage.trials import fail_running_trials
+from optuna_spark.storage.trials import LOST_ATTR, fail_running_trials
 
 if TYPE_CHECKING:
     from optuna import Study
@@ -63,7 +65,25 @@ class LostTrials:
 
 def requeue_orphans(study: Study, first_number: int, max_retry: int) -> int:
     """Driver, after a fan-out: fail this fan-out's trials that are still RUNNING (their
-    workers are gone) and queue them again. Returns how many were queued."""
+    workers are gone) and queue them again, and queue the lost trials whose retry was never
+    queued (the worker that failed them died before it could). Returns how many were queued."""
     storage = study._storage
     failed = fail_running_trials(storage, study._study_id, first_number)
-    return sum(_retry(study, storage.get_trial(trial_id), max_retry) for trial_id in failed)
+    queued = sum(_retry(study, storage.get_trial(trial_id), max_retry) for trial_id in failed)
+    return queued + sum(_retry(study, t, max_retry) for t in _unqueued_lost(study, first_number))
+
+
+def _unqueued_lost(study: Study, first_number: int) -> list[FrozenTrial]:
+    """Trials of this fan-out marked lost and failed, that no retry names: Optuna fails a
+    stale trial and only then calls :class:`LostTrials`, two writes a SIGKILL can fall
+    between."""
+    trials = study.get_trials(deepcopy=False)
+    retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+    return [
+        t
+        for t in trials
+        if t.number >= first_number
+        and t.state == TrialState.FAIL
+        and t.system_attrs.get(LOST_ATTR)
+        and t.number not in retried
+    ]

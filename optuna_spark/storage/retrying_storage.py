@@ -17,6 +17,7 @@ from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.trial import TrialState
 
 from optuna_spark.storage.retry import call_with_retry
+from optuna_spark.storage.trials import LOST_ATTR
 
 
 def _cached(storage: RDBStorage) -> BaseStorage:
@@ -76,7 +77,19 @@ class RetryingStorage(BaseStorage, BaseHeartbeat):
     get_trial_system_attrs = _retried("get_trial_system_attrs")
     check_trial_is_updatable = _retried("check_trial_is_updatable")
     record_heartbeat = _retried("record_heartbeat")
-    _get_stale_trial_ids = _retried("_get_stale_trial_ids")
+    _stale_trial_ids = _retried("_get_stale_trial_ids")
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        """Trials whose heartbeat went stale, each marked lost first (:data:`LOST_ATTR`):
+        Optuna asks only to fail them and then queue their retry, and a worker killed between
+        those two writes leaves the mark for the driver's end-of-fan-out sweep."""
+        stale: list[int] = self._stale_trial_ids(study_id)
+        for trial_id in stale:
+            try:
+                self.set_trial_system_attr(trial_id, LOST_ATTR, True)
+            except UpdateFinishedTrialError:  # another worker failed it first
+                pass
+        return stale
 
     def set_trial_state_values(
         self, trial_id: int, state: TrialState, values: Sequence[float] | None = None

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 # System attribute set on a trial the driver cancelled (timeout, Ctrl-C); its value says why.
 CANCELLED_ATTR = "optuna_spark:cancelled"
+# System attribute set on a trial found stale (its worker died) just before it is failed, so a
+# worker that dies between failing it and queueing its retry leaves a mark the driver finds.
+LOST_ATTR = "optuna_spark:lost"
 # Why a trial failed, as text: the name Optuna itself used for this system attribute.
 FAIL_REASON_ATTR = "fail_reason"
 

@@ -1,0 +1,55 @@
+"""Trials lost with their worker, on a real SQLite storage: the mark a stale trial gets before
+Optuna fails it, and the driver finishing a retry that a killed worker never queued."""
+
+from __future__ import annotations
+
+import time
+
+import optuna
+from optuna.storages import RDBStorage
+from optuna.trial import TrialState
+
+from optuna_spark.config import HeartbeatSpec, StorageSpec
+from optuna_spark.storage import count_trials, create_or_load_study, open_storage
+from optuna_spark.storage.lost import requeue_orphans
+from optuna_spark.storage.retrying_storage import RetryingStorage
+from optuna_spark.storage.trials import LOST_ATTR
+
+
+def _study(url: str, heartbeat: HeartbeatSpec | None = None) -> tuple[optuna.Study, RDBStorage]:
+    spec = StorageSpec(url)
+    storage = open_storage(spec, driver=True, heartbeat=heartbeat)
+    create_or_load_study(storage, spec, "s", None, "minimize")
+    return optuna.load_study(study_name="s", storage=storage), storage
+
+
+def test_a_stale_trial_is_marked_lost_before_optuna_fails_it(sqlite_url: str) -> None:
+    study, storage = _study(sqlite_url, HeartbeatSpec(interval=1, grace_period=2))
+    trial_id = storage.create_new_trial(study._study_id)
+    storage.record_heartbeat(trial_id)  # then its worker dies: no heartbeat any more
+    time.sleep(3.5)  # the grace period, and SQLite's timestamps keep whole seconds
+    retrying = RetryingStorage(storage)
+    assert retrying._get_stale_trial_ids(study._study_id) == [trial_id]
+    assert storage.get_trial(trial_id).system_attrs[LOST_ATTR] is True
+    assert storage.get_trial(trial_id).state == TrialState.RUNNING  # failing it is Optuna's
+
+
+def test_the_driver_queues_a_lost_trial_whose_worker_died_before_queueing_it(
+    sqlite_url: str,
+) -> None:
+    """A worker failed a stale trial and was killed before Optuna called the retry callback:
+    at the end of the fan-out the driver queues it, once, and it no longer counts."""
+    study, storage = _study(sqlite_url)
+    lost = storage.create_new_trial(study._study_id)
+    storage.set_trial_param(lost, "x", 0.5, optuna.distributions.FloatDistribution(0, 1))
+    storage.set_trial_system_attr(lost, LOST_ATTR, True)
+    storage.set_trial_state_values(lost, TrialState.FAIL)
+    failed = storage.create_new_trial(study._study_id)  # failed by its objective: stays
+    storage.set_trial_state_values(failed, TrialState.FAIL)
+
+    assert requeue_orphans(study, 0, max_retry=2) == 1
+    retries = study.get_trials(states=(TrialState.WAITING,))
+    assert [(t.params, t.system_attrs["retry_history"]) for t in retries] == [({"x": 0.5}, [0])]
+    assert requeue_orphans(study, 0, max_retry=2) == 0  # queued once, not on every sweep
+    counts = count_trials(storage, study._study_id)
+    assert (counts["LOST"], counts["COUNTED"]) == (1, 1)  # the objective's failure counts
