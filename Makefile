@@ -14,24 +14,21 @@ run:
 	scripts/setup-env.sh spark,xgboost
 	$(VENV)/bin/optuna-spark run --tasks $(TASKS) --trials $(TRIALS) --jobs $(JOBS)
 
-## test: the whole test suite (unit, CLI, real local Spark, real XGBoost, real MariaDB)
-test:
-	scripts/setup-mysql.sh install
+## test: lint, then the whole test suite (unit, CLI, real local Spark, real XGBoost, real
+## MariaDB, real Spark Connect)
+test: lint
 	scripts/setup-browser.sh
-	scripts/setup-env.sh $(DEV_EXTRAS)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
-## lint: ruff (lint and format) over everything, mypy over the package (CI runs it first)
-lint:
-	scripts/setup-env.sh $(DEV_EXTRAS)
+## lint: ruff (lint and format) over everything, mypy over the package; `make test` runs it
+## before the tests. After `setup`: the mysql extra builds against the headers it installs.
+lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 ## reliability: the fault and concurrency scenarios alone, ending with their table
-reliability:
-	scripts/setup-mysql.sh install
-	scripts/setup-env.sh $(DEV_EXTRAS)
+reliability: setup
 	$(VENV)/bin/python -m pytest tests/reliability -q $(PYTEST_ARGS)
 
 ## bench: optuna-spark against Hyperopt SparkTrials, MlflowSparkStudy, the static split and plain
