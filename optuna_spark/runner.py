@@ -245,15 +245,18 @@ def _recover(
     with translate_errors(config.storage, "retry trials lost with their workers"):
         study = optuna.load_study(study_name=info.name, storage=storage)
         next_first = storage.get_n_trials(info.study_id)  # the retries are this round's
-        queued = requeue_orphans(study, first_trial_number, config.heartbeat.max_retry)
+
+        def requeue() -> int:
+            return requeue_orphans(study, first_trial_number, config.heartbeat.max_retry)
+
         if died and config.backend.name != "local":
             # A Spark job that lost a worker takes its other tasks down with it; their Python
             # workers live on for a moment (spark.python.task.killTimeout) and may start the
             # trial whose slot they had just claimed: sweep until they are quiet. (A local
             # worker reported dead is a process that has exited: nothing to wait for.)
-            queued += _sweep_until_quiet(
-                lambda: requeue_orphans(study, first_trial_number, config.heartbeat.max_retry)
-            )
+            queued = _sweep_until_quiet(requeue)
+        else:
+            queued = requeue()
         if not queued and not died:
             return None
         counted = count_trials(storage, info.study_id)["COUNTED"]

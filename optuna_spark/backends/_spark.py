@@ -118,9 +118,9 @@ def lost_worker_cause(exc: BaseException) -> str | None:
     died (``"a Spark worker process died (Python worker exited unexpectedly)"``); None when it
     failed for another reason. Our workers never raise, so a failed task is the process's
     fate, not the objective's."""
-    text = _exception_texts(exc)
+    text = _exception_texts(exc).lower()
     for marker, said in _LOST_WORKER_CAUSES:
-        if marker.lower() in text.lower():
+        if marker.lower() in text:
             return f"a Spark task's worker process died ({said})"
     return None
 

@@ -77,13 +77,13 @@ def _unqueued_lost(study: Study, first_number: int) -> list[FrozenTrial]:
     """Trials of this fan-out marked lost and failed, that no retry names: Optuna fails a
     stale trial and only then calls :class:`LostTrials`, two writes a SIGKILL can fall
     between."""
+    marked = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+        if t.number >= first_number and t.system_attrs.get(LOST_ATTR)
+    ]
+    if not marked:  # the usual case: no need to read every trial for the retry histories
+        return []
     trials = study.get_trials(deepcopy=False)
     retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
-    return [
-        t
-        for t in trials
-        if t.number >= first_number
-        and t.state == TrialState.FAIL
-        and t.system_attrs.get(LOST_ATTR)
-        and t.number not in retried
-    ]
+    return [t for t in marked if t.number not in retried]
