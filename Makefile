@@ -7,7 +7,7 @@ JOBS ?= 8
 # One venv for tests, lint and reliability: the same extras, so switching never reinstalls.
 DEV_EXTRAS := spark,connect,xgboost,mysql,pack,report,test,lint
 
-.PHONY: run test lint reliability bench setup clean
+.PHONY: run test lint compat wheel reliability bench setup clean
 
 ## run: tune XGBoost on the bundled wine data, local Spark, embedded SQLite storage
 run:
@@ -27,6 +27,20 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+## compat: the Spark, MySQL and XGBoost tests on the oldest versions pyproject.toml allows
+## (Python 3.10) and on a Databricks 15.4 LTS-like stack whose packages the install must not
+## change (constraints/); one venv each under .compat/, from the wheel. CI runs it after `test`.
+compat: wheel
+	scripts/setup-mysql.sh install
+	scripts/compat.sh oldest $(PYTEST_ARGS)
+	scripts/compat.sh databricks-15.4-lts $(PYTEST_ARGS)
+
+## wheel: dist/optuna_spark-VERSION-py3-none-any.whl, what a cluster without our package on an
+## index installs (see databricks/README.md)
+wheel:
+	rm -f dist/optuna_spark-*.whl
+	python3 -m pip wheel --quiet --no-deps --wheel-dir dist .
+
 ## reliability: the fault and concurrency scenarios alone, ending with their table
 reliability: setup
 	$(VENV)/bin/python -m pytest tests/reliability -q $(PYTEST_ARGS)
@@ -44,4 +58,4 @@ setup:
 	scripts/setup-env.sh $(DEV_EXTRAS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) .compat build dist *.egg-info .pytest_cache

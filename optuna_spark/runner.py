@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from optuna_spark import internals
 from optuna_spark._version import __version__
 from optuna_spark.backends import Backend, get_backend
 from optuna_spark.background import Background
@@ -116,7 +117,8 @@ def _run_created_or_loaded(
         if backend is not None:
             backend.prepare(config.backend)
         plan = _make_plan(config, finished_before, backend)
-        for note in plan.notes:
+        # Fast paths that fell back to Optuna's own (a moved internal, or asked for).
+        for note in [*plan.notes, *internals.missing()]:
             reporter.note(note)
         results: list[WorkerResult] = []
         wall = 0.0
@@ -247,7 +249,7 @@ def _recover(
         next_first = storage.get_n_trials(info.study_id)  # the retries are this round's
 
         def requeue() -> int:
-            return requeue_orphans(study, first_trial_number, config.heartbeat.max_retry)
+            return requeue_orphans(study, storage, first_trial_number, config.heartbeat.max_retry)
 
         if died and config.backend.name != "local":
             # A Spark job that lost a worker takes its other tasks down with it; their Python

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from optuna_spark import internals
 from optuna_spark.config import StorageSpec
 from optuna_spark.errors import StudyError
 from optuna_spark.storage import (
@@ -67,11 +68,12 @@ def list_studies(spec: StorageSpec) -> list[StudyRow]:
     rows = []
     with translate_errors(spec, "list studies"):
         for study in storage.get_all_studies():
-            counts = count_trial_states(storage, study._study_id)
+            sid = internals.study_id(study, storage)
+            counts = count_trial_states(storage, sid)
             # A multi-objective study (made with plain Optuna in the same storage) has no
             # single best value; it is listed with its directions.
             single = len(study.directions) == 1
-            best = best_value(storage, study._study_id) if counts["COMPLETE"] and single else None
+            best = best_value(storage, sid) if counts["COMPLETE"] and single else None
             rows.append(
                 StudyRow(
                     name=study.study_name,

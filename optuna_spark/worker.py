@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from optuna_spark import internals
 from optuna_spark.config import HeartbeatSpec, ObjectiveSpec, RunConfig, SamplerSpec, StorageSpec
 from optuna_spark.errors import OptunaSparkError
 from optuna_spark.prefetch import Prefetcher
@@ -27,6 +28,7 @@ from optuna_spark.storage.lost import LostTrials
 
 if TYPE_CHECKING:
     from optuna import Study, Trial
+    from optuna.storages import BaseStorage
     from optuna.trial import FrozenTrial
 
 
@@ -167,7 +169,9 @@ class _TrialLoop:
     def _record_reason(trial: Trial, reason: str) -> None:
         """Keep the exception summary on the trial, where the dashboard and ``trials`` show it."""
         try:
-            trial.storage.set_trial_system_attr(trial._trial_id, FAIL_REASON_ATTR, reason[:2000])
+            storage = trial.storage
+            trial_id = internals.trial_id(trial, storage, internals.study_id(trial.study, storage))
+            storage.set_trial_system_attr(trial_id, FAIL_REASON_ATTR, reason[:2000])
         except Exception:  # the reason is a courtesy; the failure itself is recorded anyway
             pass
 
@@ -236,11 +240,12 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
         device = getattr(objective, "device", None)
         identity["device"] = f"{device.device} ({device.reason})" if device else None
         sampler = make_sampler(task.sampler, task.index, task.n_workers)
+        retrying = RetryingStorage(storage)
         with translate_errors(task.storage, f"load study {task.study_name!r}"):
             study = call_with_retry(
                 optuna.load_study,
                 study_name=task.study_name,
-                storage=RetryingStorage(storage),
+                storage=retrying,
                 sampler=sampler,
             )
 
@@ -264,7 +269,7 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
                     gc_after_trial=False,
                 )
         finally:
-            _dispose(study, prefetcher)
+            _dispose(study, retrying, prefetcher)
             identity["prefetched"] = prefetcher.prefetched
         if not loop.stopped_by_failures:
             return _result(identity, loop, setup, started)
@@ -304,15 +309,15 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
         )
 
 
-def _dispose(study: Study, prefetcher: Prefetcher) -> None:
+def _dispose(study: Study, storage: BaseStorage, prefetcher: Prefetcher) -> None:
     """A trial asked ahead that the loop will not run (it stopped after failures, or on an
     error) is failed as cancelled, so it neither counts nor waits for a heartbeat sweep."""
     try:
         unused = prefetcher.take_unused()
         if unused is not None:
             fail_trial(
-                study._storage,
-                unused._trial_id,
+                storage,
+                internals.trial_id(unused, storage, internals.study_id(study, storage)),
                 cancelled_attrs("asked ahead, not run: the worker stopped"),
             )
     except Exception:  # the driver's sweep of orphaned trials handles it then

@@ -8,9 +8,11 @@
 #   --trials    4
 #   --backend   rdd
 # The database password comes from OPTUNA_SPARK_DB_PASSWORD or OPTUNA_SPARK_PASSWORD_FILE, as
-# for optuna-spark itself; it is never printed. PYTHON picks the interpreter [./.venv/bin/python].
+# for optuna-spark itself; it is never printed. PYTHON picks the interpreter whose installed
+# optuna-spark is checked [./.venv/bin/python, else python3]: the installed wheel, never a
+# source tree (an editable install is refused).
 set -euo pipefail
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 python="${PYTHON:-$([[ -x "$root/.venv/bin/python" ]] && echo "$root/.venv/bin/python" || echo python3)}"
 trials=4 backend=rdd common=() run=()
@@ -25,8 +27,24 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 if [[ -n "${OPTUNA_SPARK_PASSWORD_FILE:-}" ]]; then common+=(--password-file "$OPTUNA_SPARK_PASSWORD_FILE"); fi
+# Where the package comes from, asked from an empty directory (no source tree on the path).
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+where="$(cd "$scratch" && "$python" -c 'import os, optuna_spark; print(os.path.dirname(optuna_spark.__file__))' 2>/dev/null)" || {
+  echo "smoke-test: optuna-spark is not installed for $python; install the wheel (make wheel, then pip install dist/optuna_spark-*.whl) or set PYTHON." >&2
+  exit 1
+}
+if [[ -f "$where/../pyproject.toml" ]]; then
+  echo "smoke-test: $python runs optuna-spark from the source tree $(dirname "$where"), not an installed wheel; install the wheel (make wheel, then pip install dist/optuna_spark-*.whl) to check a deployment." >&2
+  exit 1
+fi
+echo "checking optuna-spark $(cd "$scratch" && "$python" -c 'from optuna_spark import __version__; print(__version__)') installed in $where" >&2
+# `python -c` would put the working directory (perhaps a source checkout) first on the path:
+# it is taken off, so the package found above is what runs.
+cli() {
+  "$python" -c 'import sys; sys.path = [p for p in sys.path if p not in ("", ".")]; sys.argv[0] = "optuna-spark"; from optuna_spark.cli import main; main()' "$@"
+}
 study="smoke-$(date +%s)-$$"
-cli() { "$python" -m optuna_spark "$@"; }
 
 cli run --objective quadratic --study-name "$study" --trials "$trials" --backend "$backend" --quiet \
   "${common[@]}" "${run[@]}" >/dev/null

@@ -286,9 +286,22 @@ def test_job_definition_runs_the_cli_with_its_parameters() -> None:
     assert (ROOT / "databricks" / Path(init).name).exists()
 
 
-def test_smoke_test_script_checks_a_deployment(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'smoke.db'}"
-    done = subprocess.run(
+@pytest.fixture(scope="module")
+def installed_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package built as a wheel and installed (without its dependencies, which this venv
+    has) into a folder of its own: what a deployment runs, not the source tree."""
+    where = tmp_path_factory.mktemp("wheel")
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
+    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(where / "dist"), str(ROOT)], check=True)
+    (wheel,) = (where / "dist").glob("optuna_spark-*-py3-none-any.whl")
+    subprocess.run(
+        [*pip, "install", "--no-deps", "--target", str(where / "site"), str(wheel)], check=True
+    )
+    return where / "site"
+
+
+def _smoke(tmp_path: Path, url: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [
             str(ROOT / "scripts" / "smoke-test.sh"),
             "--storage",
@@ -298,13 +311,32 @@ def test_smoke_test_script_checks_a_deployment(tmp_path: Path) -> None:
             "--trials",
             "3",
         ],
-        env={**os.environ, "PYTHON": sys.executable},
-        cwd=tmp_path,
+        env={**os.environ, "PYTHON": sys.executable, **env},
+        cwd=ROOT,  # the source tree is right here, and must not be what runs
         capture_output=True,
         text=True,
         check=False,
         timeout=300,
     )
+
+
+def test_smoke_test_script_checks_an_installed_wheel(tmp_path: Path, installed_wheel: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'smoke.db'}"
+    done = _smoke(tmp_path, url, PYTHONPATH=str(installed_wheel))
     assert done.returncode == 0, done.stderr
+    assert f"installed in {installed_wheel / 'optuna_spark'}" in done.stderr
     assert done.stdout.strip() == "smoke test passed: 3 of 3 trials completed through local"
     assert optuna.get_all_study_names(url) == []  # it cleaned up after itself
+
+
+def test_smoke_test_script_refuses_a_source_tree(tmp_path: Path) -> None:
+    # This venv's package is an editable install of the checkout: not a deployment.
+    url = f"sqlite:///{tmp_path / 'smoke.db'}"
+    done = _smoke(tmp_path, url)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        f"smoke-test: {sys.executable} runs optuna-spark from the source tree {ROOT}, not an "
+        "installed wheel; install the wheel (make wheel, then pip install "
+        "dist/optuna_spark-*.whl) to check a deployment."
+    ]
+    assert not (tmp_path / "smoke.db").exists()

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from optuna_spark import internals
 from optuna_spark.config import BackendSpec
 from optuna_spark.errors import BackendError, exception_chain
 from optuna_spark.extras import require
@@ -368,10 +369,11 @@ def _launch_gateway(settings: dict[str, str]) -> None:
     Only when this process is about to start its first JVM: under spark-submit, or once a
     context existed, PySpark reuses the JVM it has.
     """
-    from pyspark import SparkConf, SparkContext
+    from pyspark import SparkConf
     from pyspark.java_gateway import launch_gateway
 
-    if SparkContext._gateway is not None or os.environ.get("PYSPARK_GATEWAY_PORT"):
+    # Unknown (None): PySpark starts the JVM itself, unfiltered.
+    if internals.pyspark_gateway_started() is not False or os.environ.get("PYSPARK_GATEWAY_PORT"):
         return
     conf = SparkConf(loadDefaults=False).setAll(list(settings.items()))
     # Our own pipe, read from before the JVM starts: what it prints while starting (or
@@ -387,7 +389,7 @@ def _launch_gateway(settings: dict[str, str]) -> None:
         gateway = launch_gateway(conf, popen_kwargs={"stderr": write_fd})
     finally:
         os.close(write_fd)  # the JVM holds its own copy; at its exit the reader sees the end
-    SparkContext._ensure_initialized(gateway=gateway)
+    internals.pyspark_adopt_gateway(gateway)
 
 
 def _forward_stderr(stream: Any) -> None:

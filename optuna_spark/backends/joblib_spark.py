@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from optuna_spark import internals
 from optuna_spark.backends._spark import SparkBackend
 from optuna_spark.config import BackendSpec
 from optuna_spark.extras import require
@@ -30,40 +31,23 @@ class JoblibSparkBackend(SparkBackend):
         with joblib.parallel_backend("spark", n_jobs=max(1, plan.concurrency)):
             parallel = joblib.Parallel()
             # joblibspark runs its jobs in a job group of its own; cancel() needs its name.
-            self._job_group = getattr(getattr(parallel, "_backend", None), "_job_group", None)
+            self._job_group = internals.joblibspark_job_group(parallel)
             return self.collect(tasks, lambda: _run_all(parallel, tasks))
 
 
 def _run_all(parallel: Any, tasks: Sequence[WorkerTask]) -> list[WorkerResult]:
     """``parallel`` over the tasks; a failed Spark job raises the job's own exception.
 
-    joblibspark hands joblib a failed job's exception wrapped in an ``_ExceptionWithTraceback``,
-    which joblib 1.5-1.6 then tries to iterate as a batch of results: what reaches us is
-    ``TypeError: '_ExceptionWithTraceback' object is not iterable``, with the Spark error
-    only in a local variable of the frame that failed. It is taken from there, so the driver
-    can tell a lost worker from other failures.
+    joblib 1.5-1.6 turn it into a ``TypeError`` with the job's exception inside
+    (:func:`~optuna_spark.internals.joblib_wrapped_error`); it is taken from there, so the
+    driver can tell a lost worker from other failures.
     """
     import joblib
 
     try:
         return list(parallel(joblib.delayed(run_worker)(task) for task in tasks))
     except TypeError as exc:
-        wrapped = _wrapped_job_error(exc)
+        wrapped = internals.joblib_wrapped_error(exc)
         if wrapped is None:
             raise
         raise wrapped from exc
-
-
-def _wrapped_job_error(exc: BaseException) -> BaseException | None:
-    """The exception inside a joblib ``_ExceptionWithTraceback`` that a frame of ``exc``'s
-    traceback holds, if any."""
-    tb = exc.__traceback__
-    while tb is not None:
-        for value in tb.tb_frame.f_locals.values():
-            inner = getattr(value, "exc", None)
-            if type(value).__name__ == "_ExceptionWithTraceback" and isinstance(
-                inner, BaseException
-            ):
-                return inner
-        tb = tb.tb_next
-    return None

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from optuna import distributions
 from optuna.storages import RDBStorage
-from optuna.storages._rdb import models
 from optuna.trial import FrozenTrial, TrialState
+
+from optuna_spark.internals import RDB_MODELS as models
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 _logger = logging.getLogger(__name__)
 
 # Optuna 5 stores naive UTC and shows naive local time; Optuna 4 stored and showed local time.
-_STORED_AS_UTC = hasattr(models.TrialModel, "_datetime_start_utc")
+_STORED_AS_UTC = models is not None and hasattr(models.TrialModel, "_datetime_start_utc")
 
 
 def _local(stored: datetime | None) -> datetime | None:
@@ -53,6 +54,8 @@ class FastReadRDBStorage(RDBStorage):
         included_trial_ids: set[int],
         trial_id_greater_than: int,
     ) -> list[FrozenTrial]:
+        if models is None:  # Optuna moved its table models: its own loader then
+            return super()._get_trials(study_id, states, included_trial_ids, trial_id_greater_than)
         try:
             return read_trials(
                 self.engine, study_id, states, included_trial_ids, trial_id_greater_than

@@ -32,14 +32,18 @@ from typing import Any
 
 from optuna.distributions import BaseDistribution
 from optuna.storages import RDBStorage
-from optuna.storages._cached_storage import _CachedStorage
 from optuna.trial import FrozenTrial, TrialState
+
+from optuna_spark.internals import CACHED_STORAGE, CachedStorageBase
+
+if CACHED_STORAGE is None:  # the caller then uses the RDB storage uncached
+    raise ImportError("Optuna's _CachedStorage is not available (see optuna_spark.internals)")
 
 # Re-read other workers' trials at most this often (seconds) within one trial's sampling.
 SYNC_MAX_AGE_S = 0.05
 
 
-class LeanCachedStorage(_CachedStorage):
+class LeanCachedStorage(CachedStorageBase):
     """Optuna's ``_CachedStorage`` that also caches the trials this worker is running and
     coalesces re-reads of the study (see the module docstring)."""
 

@@ -13,14 +13,17 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias
 
+from optuna.exceptions import ExperimentalWarning
 from optuna.trial import TrialState
 
+from optuna_spark import internals
 from optuna_spark.storage import budget
 from optuna_spark.storage.retry import call_with_retry
 from optuna_spark.storage.trials import LOST_ATTR, fail_running_trials
 
 if TYPE_CHECKING:
     from optuna import Study
+    from optuna.storages import BaseStorage
     from optuna.trial import FrozenTrial
     from sqlalchemy.engine import Engine
 
@@ -31,17 +34,12 @@ StaleTrialCallback: TypeAlias = "Callable[[Study, FrozenTrial], None]"
 def _retry(study: Study, trial: FrozenTrial, max_retry: int) -> bool:
     """Queue ``trial``'s parameters again with Optuna's retry callback (which records the
     ``retry_history``). False when it was retried ``max_retry`` times already."""
-    import optuna.storages
-
     history = trial.system_attrs.get("retry_history", [])
     if len(history) + 1 > max_retry:
         return False  # retried often enough: it stays failed and counts as a failed trial
-    # Optuna 4.9 renamed the callback; older releases only have the old name.
-    callback = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
-    callback = callback or optuna.storages.RetryFailedTrialCallback
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        callback(max_retry=max_retry)(study, trial)
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        internals.retry_callback(max_retry)(study, trial)
     return True
 
 
@@ -63,12 +61,12 @@ class LostTrials:
             call_with_retry(budget.release, self.engine, self._budget_id)
 
 
-def requeue_orphans(study: Study, first_number: int, max_retry: int) -> int:
+def requeue_orphans(study: Study, storage: BaseStorage, first_number: int, max_retry: int) -> int:
     """Driver, after a fan-out: fail this fan-out's trials that are still RUNNING (their
     workers are gone) and queue them again, and queue the lost trials whose retry was never
-    queued (the worker that failed them died before it could). Returns how many were queued."""
-    storage = study._storage
-    failed = fail_running_trials(storage, study._study_id, first_number)
+    queued (the worker that failed them died before it could). ``storage`` is the study's.
+    Returns how many were queued."""
+    failed = fail_running_trials(storage, internals.study_id(study, storage), first_number)
     queued = sum(_retry(study, storage.get_trial(trial_id), max_retry) for trial_id in failed)
     return queued + sum(_retry(study, t, max_retry) for t in _unqueued_lost(study, first_number))
 

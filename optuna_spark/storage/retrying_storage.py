@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import BaseStorage, RDBStorage
-from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.trial import TrialState
 
+from optuna_spark.internals import HeartbeatBase, UpdateFinishedTrialError
 from optuna_spark.storage.retry import call_with_retry
 from optuna_spark.storage.trials import LOST_ATTR
 
@@ -25,7 +24,7 @@ def _cached(storage: RDBStorage) -> BaseStorage:
     made leaner by :mod:`optuna_spark.storage.lean_cache`."""
     try:
         from optuna_spark.storage.lean_cache import LeanCachedStorage
-    except ImportError:  # a future Optuna without _CachedStorage: plain storage, only slower
+    except ImportError:  # Optuna without _CachedStorage (internals.py): uncached, only slower
         return storage
     return LeanCachedStorage(storage)
 
@@ -41,7 +40,7 @@ def _retried(name: str) -> Callable[..., Any]:
     return method
 
 
-class RetryingStorage(BaseStorage, BaseHeartbeat):
+class RetryingStorage(BaseStorage, HeartbeatBase):
     """Delegates to ``backend`` and retries transient database errors in every call."""
 
     def __init__(self, storage: RDBStorage) -> None:

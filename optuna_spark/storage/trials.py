@@ -99,19 +99,19 @@ def fail_running_trials(
     heartbeat; one that finishes meanwhile is skipped. Returns the ids of the failed trials."""
     from optuna.trial import TrialState
 
+    from optuna_spark import internals
+
     running = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
-    return [
-        trial._trial_id
-        for trial in running
-        if trial.number >= first_number and fail_trial(storage, trial._trial_id, attrs)
-    ]
+    ids = [internals.trial_id(t, storage, study_id) for t in running if t.number >= first_number]
+    return [i for i in ids if fail_trial(storage, i, attrs)]
 
 
 def fail_trial(storage: BaseStorage, trial_id: int, attrs: dict[str, Any] | None = None) -> bool:
     """Fail one running trial, setting ``attrs`` as system attributes first; False when it
     had finished meanwhile."""
-    from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
+
+    from optuna_spark.internals import UpdateFinishedTrialError
 
     try:
         for key, value in (attrs or {}).items():

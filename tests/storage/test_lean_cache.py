@@ -5,11 +5,11 @@ from __future__ import annotations
 import optuna
 import pytest
 from optuna.distributions import FloatDistribution
-from optuna.exceptions import UpdateFinishedTrialError
-from optuna.storages._cached_storage import _CachedStorage
 from optuna.trial import TrialState
 from sqlalchemy import event
 
+from optuna_spark.internals import CachedStorageBase as _CachedStorage
+from optuna_spark.internals import UpdateFinishedTrialError
 from optuna_spark.storage.lean_cache import LeanCachedStorage
 
 X = FloatDistribution(0, 1)

@@ -6,8 +6,9 @@ import sqlite3
 
 import pytest
 import sqlalchemy.exc
-from optuna.exceptions import StorageInternalError, UpdateFinishedTrialError
+from optuna.exceptions import StorageInternalError
 
+from optuna_spark.internals import UpdateFinishedTrialError
 from optuna_spark.storage.retry import backoff_delays, call_with_retry, is_transient
 
 

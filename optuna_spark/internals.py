@@ -1,0 +1,218 @@
+"""Every private name of Optuna, joblib, joblibspark and PySpark that optuna-spark uses.
+
+Optuna's storage internals are where a distributed study's speed and reliability come from
+(a cache in front of the database, a fast bulk trial reader, heartbeats through our retrying
+storage), and they are not Optuna's API: a release may move them. Each is looked up here, once,
+by name, and each has a fallback that keeps a run correct through the library's own public path,
+only slower or with one feature less. :func:`missing` says which fallbacks are in force and what
+each costs; the driver prints them once per run.
+
+``OPTUNA_SPARK_PLAIN_OPTUNA=1`` puts every Optuna fallback in force on purpose: the escape
+hatch when a new Optuna release breaks a fast path before a release of ours catches up.
+
+``tests/test_internals.py`` checks that none is missing on the oldest Optuna we support
+(``constraints/oldest.txt``) and the newest (the development venv), and that a run with every
+fallback in force lands its exact budget; ``pyproject.toml`` caps Optuna below the next
+release nobody has tested.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from optuna.storages import BaseStorage
+    from optuna.study import Study
+    from optuna.trial import FrozenTrial
+
+PLAIN_OPTUNA_ENV = "OPTUNA_SPARK_PLAIN_OPTUNA"
+
+
+def _plain() -> bool:
+    return os.environ.get(PLAIN_OPTUNA_ENV, "").strip().lower() in {"1", "true", "yes"}
+
+
+def _module(name: str) -> Any:
+    """Module ``name``, or None when it is gone (or the plain path is asked for)."""
+    if _plain():
+        return None
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def _attr(module: str, name: str) -> Any:
+    """``module.name``, or None when either is gone (or the plain path is asked for)."""
+    return getattr(_module(module), name, None)
+
+
+def _rdb_storage() -> Any:
+    from optuna.storages import RDBStorage
+
+    return RDBStorage
+
+
+def _has_methods(cls: Any, *names: str) -> bool:
+    return cls is not None and all(callable(getattr(cls, name, None)) for name in names)
+
+
+def _takes(cls: Any, method: str, *params: str) -> bool:
+    """Whether ``cls.method`` exists with exactly these parameters (after ``self``): an
+    override of ours with another signature would never be called right."""
+    try:
+        found = list(inspect.signature(getattr(cls, method)).parameters)
+    except (AttributeError, TypeError, ValueError):
+        return False
+    return found == ["self", *params]
+
+
+# -- Optuna's storage internals (module, name, the methods we override or call)
+
+#: ``_CachedStorage``: the cache ``optuna.load_study`` puts in front of an RDB storage, which
+#: :class:`~optuna_spark.storage.lean_cache.LeanCachedStorage` makes leaner. Fallback: the
+#: workers use the RDB storage uncached (correct, more database round trips per trial).
+CACHED_STORAGE: type | None = _attr("optuna.storages._cached_storage", "_CachedStorage")
+if not _takes(CACHED_STORAGE, "_read_trials_from_remote_storage", "study_id"):
+    CACHED_STORAGE = None
+
+#: The RDB storage's table models, which :mod:`~optuna_spark.storage.fast_reader` reads in
+#: plain queries, answering ``RDBStorage._get_trials`` (its signature since Optuna 4.1).
+#: Fallback: Optuna's ORM loader (a large study loads several times slower).
+RDB_MODELS: Any = _module("optuna.storages._rdb.models")
+_GET_TRIALS = ("study_id", "states", "included_trial_ids", "trial_id_greater_than")
+if not (hasattr(RDB_MODELS, "TrialModel") and _takes(_rdb_storage(), "_get_trials", *_GET_TRIALS)):
+    RDB_MODELS = None
+
+#: ``BaseHeartbeat``: a storage must be one for Optuna to send heartbeats through it and to
+#: ask it for stale trials. Fallback: our retrying storage is a plain storage, so a worker that
+#: dies is noticed only when its fan-out ends (the driver's sweep), not by other workers.
+HEARTBEAT_BASE: type | None = _attr("optuna.storages._heartbeat", "BaseHeartbeat")
+if not (
+    _takes(HEARTBEAT_BASE, "_get_stale_trial_ids", "study_id")
+    and _has_methods(HEARTBEAT_BASE, "record_heartbeat")
+):
+    HEARTBEAT_BASE = None
+
+
+if TYPE_CHECKING:  # the real classes, for the type checker
+    from optuna.storages._cached_storage import _CachedStorage as CachedStorageBase
+    from optuna.storages._heartbeat import BaseHeartbeat as HeartbeatBase
+else:  # base classes to derive from; ``object`` when the internal is gone
+    CachedStorageBase = CACHED_STORAGE or object
+    HeartbeatBase = HEARTBEAT_BASE or object
+
+
+def _update_finished_error() -> type[Exception]:
+    import optuna.exceptions
+
+    found: type[Exception] = getattr(optuna.exceptions, "UpdateFinishedTrialError", RuntimeError)
+    return found
+
+
+#: What Optuna raises on a write to a finished trial: ``UpdateFinishedTrialError`` since 4.3,
+#: a plain ``RuntimeError`` before (of which the newer class is a subclass).
+UpdateFinishedTrialError = _update_finished_error()
+
+
+def retry_callback(max_retry: int) -> Callable[[Study, FrozenTrial], None]:
+    """Optuna's callback that queues a failed trial's parameters again and records its
+    ``retry_history``: ``RetryHeartbeatStaleTrialCallback`` since Optuna 4.9, before that
+    ``RetryFailedTrialCallback`` (both public; the name moved)."""
+    import optuna.storages
+
+    callback = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
+    callback = callback or optuna.storages.RetryFailedTrialCallback
+    made: Callable[[Study, FrozenTrial], None] = callback(max_retry=max_retry)
+    return made
+
+
+def study_id(study: Any, storage: BaseStorage) -> int:
+    """The storage id of a ``Study`` or ``FrozenStudy``; fallback: looked up by its name."""
+    found = getattr(study, "_study_id", None)
+    if isinstance(found, int) and not _plain():
+        return found
+    return storage.get_study_id_from_name(study.study_name)
+
+
+def trial_id(trial: Any, storage: BaseStorage, study_id: int) -> int:
+    """The storage id of a ``Trial`` or ``FrozenTrial`` of study ``study_id``; fallback:
+    looked up by its number."""
+    found = getattr(trial, "_trial_id", None)
+    if isinstance(found, int) and not _plain():
+        return found
+    return storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+
+
+def missing() -> list[str]:
+    """One line for each Optuna internal not found (or turned off), saying what it costs."""
+    why = " (OPTUNA_SPARK_PLAIN_OPTUNA is set)" if _plain() else ""
+    lines = []
+    if CACHED_STORAGE is None:
+        lines.append(f"Optuna's trial cache is not used{why}: more database round trips per trial")
+    if RDB_MODELS is None:
+        lines.append(f"Optuna's ORM loads the trials{why}: resuming a large study is slower")
+    if HEARTBEAT_BASE is None:
+        lines.append(
+            f"no heartbeats{why}: a trial whose worker died is retried when its fan-out "
+            "ends, not by the other workers"
+        )
+    return lines
+
+
+# -- joblib and joblibspark
+
+
+def joblibspark_job_group(parallel: Any) -> str | None:
+    """The Spark job group joblibspark runs a ``joblib.Parallel``'s jobs in (its backend's
+    ``_job_group``); None when not found: cancelling then stops every job of the session."""
+    group = getattr(getattr(parallel, "_backend", None), "_job_group", None)
+    return group if isinstance(group, str) else None
+
+
+def joblib_wrapped_error(exc: BaseException) -> BaseException | None:
+    """The exception inside a joblib ``_ExceptionWithTraceback`` that a frame of ``exc``'s
+    traceback holds, if any.
+
+    joblibspark hands joblib a failed job's exception wrapped in one, which joblib 1.5-1.6
+    then tries to iterate as a batch of results: what reaches the caller is ``TypeError:
+    '_ExceptionWithTraceback' object is not iterable``, with the Spark error only in a local
+    variable of the frame that failed. Fallback (not found): None, and the caller keeps the
+    TypeError, so a lost worker reads as a failed job.
+    """
+    tb = exc.__traceback__
+    while tb is not None:
+        for value in tb.tb_frame.f_locals.values():
+            inner = getattr(value, "exc", None)
+            if type(value).__name__ == "_ExceptionWithTraceback" and isinstance(
+                inner, BaseException
+            ):
+                return inner
+        tb = tb.tb_next
+    return None
+
+
+# -- PySpark
+
+
+def pyspark_gateway_started() -> bool | None:
+    """Whether this process already has a Py4J gateway to a Spark JVM (``SparkContext``'s
+    ``_gateway``); None when that cannot be told (then PySpark starts its JVM itself)."""
+    from pyspark import SparkContext
+
+    if not hasattr(SparkContext, "_gateway") or not callable(
+        getattr(SparkContext, "_ensure_initialized", None)
+    ):
+        return None
+    return SparkContext._gateway is not None
+
+
+def pyspark_adopt_gateway(gateway: Any) -> None:
+    """Make ``gateway`` (a JVM we launched) the one the next ``SparkContext`` uses."""
+    from pyspark import SparkContext
+
+    SparkContext._ensure_initialized(gateway=gateway)
