@@ -119,6 +119,32 @@ def _update_finished_error() -> type[Exception]:
 UpdateFinishedTrialError = _update_finished_error()
 
 
+def _stale_callback_kwarg() -> str:
+    from optuna.storages import RDBStorage
+
+    params = inspect.signature(RDBStorage.__init__).parameters
+    return (
+        "heartbeat_stale_trial_callback"
+        if "heartbeat_stale_trial_callback" in params
+        else ("failed_trial_callback")
+    )
+
+
+#: ``RDBStorage``'s argument for the callback on a stale trial: ``heartbeat_stale_trial_callback``
+#: since Optuna 4.9, ``failed_trial_callback`` before (both public; the name moved).
+STALE_CALLBACK_KWARG = _stale_callback_kwarg()
+
+
+def stale_trial_callback(storage: Any) -> Callable[..., None] | None:
+    """The stale-trial callback an RDB storage was given, under either of its names."""
+    getter = (
+        getattr(storage, "get_heartbeat_stale_trial_callback", None)
+        or storage.get_failed_trial_callback
+    )
+    callback: Callable[..., None] | None = getter()
+    return callback
+
+
 def retry_callback(max_retry: int) -> Callable[[Study, FrozenTrial], None]:
     """Optuna's callback that queues a failed trial's parameters again and records its
     ``retry_history``: ``RetryHeartbeatStaleTrialCallback`` since Optuna 4.9, before that
@@ -146,6 +172,15 @@ def trial_id(trial: Any, storage: BaseStorage, study_id: int) -> int:
     if isinstance(found, int) and not _plain():
         return found
     return storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+
+
+def mark_in_optimize_loop(study: Study) -> None:
+    """Tell ``study`` that this thread (the prefetch helper) runs inside its optimize loop,
+    through the study's per-thread flag; without it Optuna warns that heartbeats need
+    ``Study.optimize``. Fallback (no flag): nothing, and that warning may show."""
+    flags = getattr(study, "_thread_local", None)
+    if flags is not None:
+        flags.in_optimize_loop = True
 
 
 def missing() -> list[str]:

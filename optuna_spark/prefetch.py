@@ -140,8 +140,9 @@ class Prefetcher:
     def _claim_and_ask(self, space: dict[str, BaseDistribution]) -> Trial | None:
         if not self._claim():
             return None
-        # This ask is part of Optuna's optimize loop, running on a helper thread: say so to
-        # the study's per-thread flag, or Optuna warns that heartbeats need Study.optimize.
-        self._study._thread_local.in_optimize_loop = True
+        from optuna_spark import internals
+
+        # This ask is part of Optuna's optimize loop, running on a helper thread.
+        internals.mark_in_optimize_loop(self._study)
         self.prefetched += 1
         return self._ask(space or None)

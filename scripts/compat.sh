@@ -7,8 +7,9 @@
 # The constraint file's header says how:
 #   # python: 3.11            the Python it runs on (found on PATH or through pyenv)
 #   # extras: spark,xgboost   the extras installed from the wheel
-#   # runtime: yes            the file lists what a runtime owns (a Databricks LTS): those are
-#                             installed first, then the wheel, which must change none of them
+#   # runtime: databricks     the file lists what a Databricks runtime owns: those are installed
+#                             first, then the wheel through databricks/init_optuna.sh (as on a
+#                             worker node), which must change none of them
 # Without "runtime", the wheel is installed under the file as pip constraints.
 # Env: COMPAT_PYTHON overrides the interpreter; COMPAT_DIR the venvs' folder [.compat].
 set -euo pipefail
@@ -59,20 +60,22 @@ pip=("$venv/bin/python" -m pip --disable-pip-version-check)
 "${pip[@]}" install --quiet --upgrade pip
 
 spec="$wheel${extras:+[$extras]}"
-if [[ "$runtime" == "yes" ]]; then
+if [[ "$runtime" == "databricks" ]]; then
   say "installing the runtime's packages"
   "${pip[@]}" install --quiet -r "$file"
   "${pip[@]}" freeze --all | sort >"$venv/runtime-before.txt"
-  say "installing $(basename "$wheel")${extras:+[$extras]} into it"
-  "${pip[@]}" install --quiet "$spec"
+  say "installing $(basename "$wheel")${extras:+[$extras]} into it with databricks/init_optuna.sh"
+  env -u OPTUNA_SPARK_PACKAGE OPTUNA_SPARK_WHEEL="$wheel" OPTUNA_SPARK_EXTRAS="$extras" \
+    OPTUNA_SPARK_PIP="${pip[*]}" DB_IS_DRIVER=FALSE "$root/databricks/init_optuna.sh"
   "${pip[@]}" freeze --all | sort >"$venv/runtime-after.txt"
   # Every package the runtime had keeps its version: nothing upgraded, downgraded or removed.
   changed="$(comm -23 "$venv/runtime-before.txt" "$venv/runtime-after.txt")"
   if [[ -n "$changed" ]]; then
-    say "installing optuna-spark changed the runtime's packages; before:"
-    echo "$changed" | sed 's/^/  /' >&2
-    say "after:"
-    comm -13 "$venv/runtime-before.txt" "$venv/runtime-after.txt" | sed 's/^/  /' >&2
+    say "installing optuna-spark changed packages the runtime owns:"
+    while read -r line; do
+      now="$(grep -i "^${line%%==*}==" "$venv/runtime-after.txt" || echo removed)"
+      echo "  $line -> $now" >&2
+    done <<<"$changed"
     exit 1
   fi
   say "the runtime's $(wc -l <"$venv/runtime-before.txt") packages are unchanged"
@@ -99,4 +102,6 @@ tests=(
 )
 cd "$root"
 export PYSPARK_PYTHON="$venv/bin/python"
-exec "$venv/bin/python" -m pytest -p no:cacheprovider -q "${tests[@]}" "$@"
+"$venv/bin/python" -m pytest -p no:cacheprovider -q "${tests[@]}" "$@"
+# And what a deployment runs first: the smoke test, on the installed wheel, through local Spark.
+PYTHON="$venv/bin/python" scripts/smoke-test.sh --master 'local[2]' --trials 4 --storage "sqlite:///$venv/smoke.db"

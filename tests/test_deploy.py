@@ -286,6 +286,48 @@ def test_job_definition_runs_the_cli_with_its_parameters() -> None:
     assert (ROOT / "databricks" / Path(init).name).exists()
 
 
+def test_job_installs_the_wheel_that_make_wheel_builds() -> None:
+    import json
+
+    from optuna_spark import __version__
+
+    job = json.loads((ROOT / "databricks" / "job.json").read_text())
+    (library,) = job["tasks"][0]["libraries"]  # the wheel, never a package index
+    wheel = library["whl"]
+    assert Path(wheel).name == f"optuna_spark-{__version__}-py3-none-any.whl"
+    assert job["job_clusters"][0]["new_cluster"]["spark_env_vars"]["OPTUNA_SPARK_WHEEL"] == wheel
+    # The README's steps upload and install the same file.
+    guide = (ROOT / "databricks" / "README.md").read_text()
+    assert f"{wheel}[databricks]" in guide and Path(wheel).name in guide
+
+
+@pytest.mark.parametrize(
+    ("wheel", "message"),
+    [
+        (None, "OPTUNA_SPARK_WHEEL is not set; build the wheel (make wheel), upload it"),
+        ("/Volumes/nowhere/optuna_spark-0.1.0-py3-none-any.whl", "which this node cannot read"),
+    ],
+)
+def test_init_script_says_where_the_wheel_must_be(
+    tmp_path: Path, wheel: str | None, message: str
+) -> None:
+    env = _init_env(tmp_path, DB_IS_DRIVER="FALSE")
+    del env["OPTUNA_SPARK_PACKAGE"]
+    if wheel is not None:
+        env["OPTUNA_SPARK_WHEEL"] = wheel
+    done = subprocess.run(
+        [str(ROOT / "databricks" / "init_optuna.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("init_optuna: ") and message in line
+
+
 @pytest.fixture(scope="module")
 def installed_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The package built as a wheel and installed (without its dependencies, which this venv

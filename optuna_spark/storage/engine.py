@@ -140,6 +140,7 @@ def open_storage(
     """
     import optuna
 
+    from optuna_spark import internals
     from optuna_spark.storage.fast_reader import FastReadRDBStorage
 
     engine_kwargs: dict[str, Any] = {}
@@ -159,7 +160,7 @@ def open_storage(
         heartbeat_kwargs = {
             "heartbeat_interval": heartbeat.interval,
             "grace_period": heartbeat.grace_seconds,
-            "heartbeat_stale_trial_callback": on_stale,
+            internals.STALE_CALLBACK_KWARG: on_stale,
         }
     with translate_errors(spec, "open the storage"), warnings.catch_warnings():
         # The heartbeat arguments are "experimental" in Optuna and warn on every worker.

@@ -14,6 +14,7 @@ from typing import Any
 from optuna.storages import BaseStorage, RDBStorage
 from optuna.trial import TrialState
 
+from optuna_spark import internals
 from optuna_spark.internals import HeartbeatBase, UpdateFinishedTrialError
 from optuna_spark.storage.retry import call_with_retry
 from optuna_spark.storage.trials import LOST_ATTR
@@ -109,7 +110,10 @@ class RetryingStorage(BaseStorage, HeartbeatBase):
 
     def get_heartbeat_stale_trial_callback(self) -> Callable[..., None] | None:
         """What Optuna calls for each trial it finds stale (retry it, give back its slot)."""
-        return self._rdb.get_heartbeat_stale_trial_callback()
+        return internals.stale_trial_callback(self._rdb)
+
+    # The same, under the name Optuna used before 4.9.
+    get_failed_trial_callback = get_heartbeat_stale_trial_callback
 
     def remove_session(self) -> None:
         """Release this thread's database session."""

@@ -47,9 +47,9 @@ def test_the_driver_queues_a_lost_trial_whose_worker_died_before_queueing_it(
     failed = storage.create_new_trial(study._study_id)  # failed by its objective: stays
     storage.set_trial_state_values(failed, TrialState.FAIL)
 
-    assert requeue_orphans(study, 0, max_retry=2) == 1
+    assert requeue_orphans(study, storage, 0, max_retry=2) == 1
     retries = study.get_trials(states=(TrialState.WAITING,))
     assert [(t.params, t.system_attrs["retry_history"]) for t in retries] == [({"x": 0.5}, [0])]
-    assert requeue_orphans(study, 0, max_retry=2) == 0  # queued once, not on every sweep
+    assert requeue_orphans(study, storage, 0, max_retry=2) == 0  # queued once, not on every sweep
     counts = count_trials(storage, study._study_id)
     assert (counts["LOST"], counts["COUNTED"]) == (1, 1)  # the objective's failure counts
