@@ -14,6 +14,7 @@ import os
 import socket
 import time
 import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -225,6 +226,9 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
         # from every executor; the worker records each failure's reason on its trial and the
         # summary shows the first one.
         optuna.logging.set_verbosity(optuna.logging.ERROR)
+        # Older Optuna releases call the constant liar and the stale-trial sweep experimental
+        # and warn so on every executor, on every user's terminal: we use both on purpose.
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
         lost = LostTrials(task.heartbeat.max_retry, task.budget_id, task.first_trial_number)
         storage = open_storage(task.storage, driver=False, heartbeat=task.heartbeat, on_stale=lost)
         lost.engine = storage.engine
