@@ -95,18 +95,19 @@ def storage_option(command: Any) -> Any:
         type=click.Path(dir_okay=False),
         default=None,
         help="File holding the database password, for a URL that leaves it out "
-        "[else env OPTUNA_SPARK_DB_PASSWORD].",
+        "[env OPTUNA_SPARK_DB_PASSWORD_FILE; else env OPTUNA_SPARK_DB_PASSWORD].",
     )(command)
     return click.option(
         "--storage",
         metavar="URL",
         help="Study storage URL, e.g. mysql://user@127.0.0.1/optuna "
-        "[env OPTUNA_SPARK_STORAGE; default sqlite:///optuna-spark.db].",
+        "[env OPTUNA_SPARK_STORAGE, else OPTUNA_STORAGE; default sqlite:///optuna-spark.db].",
     )(command)
 
 
 study_option = click.option("--study-name", required=True, help="Name of the study.")
 format_option = click.option(
+    "-f",
     "--format",
     "fmt",
     type=click.Choice(["table", "csv", "json"]),
@@ -421,7 +422,7 @@ def studies(storage: str | None, password_file: str | None, fmt: str) -> None:
 @storage_option
 @format_option
 def best(study_name: str, storage: str | None, password_file: str | None, fmt: str) -> None:
-    """Show the best trial of a study."""
+    """Show the best trial of a study (also: best-trial)."""
     from optuna_spark import studies as study_api
     from optuna_spark.console import render_records
 
@@ -441,8 +442,13 @@ def trials(study_name: str, storage: str | None, password_file: str | None, fmt:
     click.echo(render_records(study_api.trials(_storage(storage, password_file), study_name), fmt))
 
 
+# Optuna's own name for it.
+cli.add_command(best, "best-trial")
+
+
 @cli.command()
-@click.argument("study")
+@click.argument("study", required=False)
+@click.option("--study-name", help="The study (instead of STUDY).")
 @storage_option
 @click.option(
     "--out",
@@ -451,10 +457,22 @@ def trials(study_name: str, storage: str | None, password_file: str | None, fmt:
     show_default=True,
     help="HTML file to write (replaced if it exists).",
 )
-def report(study: str, storage: str | None, password_file: str | None, output: str) -> None:
+def report(
+    study: str | None,
+    study_name: str | None,
+    storage: str | None,
+    password_file: str | None,
+    output: str,
+) -> None:
     """Write a self-contained HTML report of STUDY (opens offline): history, importances,
     parallel coordinates, slices, trials per worker, the trials table and each run's facts."""
     from optuna_spark.html_report import ReportSpec, write_report
+
+    if study and study_name and study != study_name:
+        raise click.UsageError(f"two studies given ({study!r} and --study-name {study_name!r}).")
+    study = study or study_name
+    if not study:
+        raise click.UsageError("name the study: optuna-spark report STUDY (or --study-name).")
 
     written = write_report(ReportSpec(_storage(storage, password_file), study, output))
     click.echo(

@@ -29,7 +29,11 @@ SAMPLERS: tuple[str, ...] = ("tpe", "random", "cmaes", "qmc", "gp")
 BUILTIN_OBJECTIVES: tuple[str, ...] = ("xgboost", "quadratic")
 
 STORAGE_ENV = "OPTUNA_SPARK_STORAGE"
+# Optuna's own CLI reads this one; honoured after ours, so an Optuna user's setting just works.
+OPTUNA_STORAGE_ENV = "OPTUNA_STORAGE"
 PASSWORD_ENV = "OPTUNA_SPARK_DB_PASSWORD"
+# A file holding the password: the same variable scripts/setup-mysql.sh saves a generated one to.
+PASSWORD_FILE_ENV = "OPTUNA_SPARK_DB_PASSWORD_FILE"
 
 
 def bundled_wine_csv() -> str:
@@ -40,7 +44,8 @@ def bundled_wine_csv() -> str:
 def resolve_storage_url(
     cli_value: str | None, env: Mapping[str, str], cwd: str | None = None
 ) -> tuple[str, str]:
-    """Pick the storage URL by precedence: CLI option > ``OPTUNA_SPARK_STORAGE`` > default.
+    """Pick the storage URL by precedence: CLI option > ``OPTUNA_SPARK_STORAGE`` >
+    ``OPTUNA_STORAGE`` (Optuna's own) > default.
 
     Returns ``(url, source)`` where source says where the value came from. Relative SQLite
     paths are made absolute against ``cwd`` so every worker opens the same file.
@@ -49,6 +54,8 @@ def resolve_storage_url(
         url, source = cli_value, "--storage"
     elif env.get(STORAGE_ENV):
         url, source = env[STORAGE_ENV], STORAGE_ENV
+    elif env.get(OPTUNA_STORAGE_ENV):
+        url, source = env[OPTUNA_STORAGE_ENV], OPTUNA_STORAGE_ENV
     else:
         return default_storage_url(cwd), "default"
     return absolute_sqlite_url(url, cwd), source
@@ -56,21 +63,25 @@ def resolve_storage_url(
 
 def resolve_password(url: str, password_file: str | None, env: Mapping[str, str]) -> str | None:
     """The database password for a URL that leaves it out: ``--password-file`` >
-    ``OPTUNA_SPARK_DB_PASSWORD`` > none. A password written in the URL itself wins (None here).
+    ``OPTUNA_SPARK_DB_PASSWORD_FILE`` > ``OPTUNA_SPARK_DB_PASSWORD`` > none. A password written
+    in the URL itself wins (None here).
     """
     if url_password(url) or is_sqlite(url):
         return None
+    source = "--password-file"
+    if not password_file and env.get(PASSWORD_FILE_ENV):
+        password_file, source = env[PASSWORD_FILE_ENV], PASSWORD_FILE_ENV
     if password_file:
+        path = os.path.expanduser(password_file)
         try:
-            with open(password_file, encoding="utf-8") as handle:
+            with open(path, encoding="utf-8") as handle:
                 secret = handle.read().rstrip("\r\n")
         except OSError as exc:
             raise ConfigError(
-                f"cannot read the password file {password_file} ({exc.strerror}); check "
-                "--password-file."
+                f"cannot read the password file {path} ({exc.strerror}); check {source}."
             ) from exc
         if not secret:
-            raise ConfigError(f"the password file {password_file} is empty; check --password-file.")
+            raise ConfigError(f"the password file {path} is empty; check {source}.")
         return secret
     return env.get(PASSWORD_ENV) or None
 

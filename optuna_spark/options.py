@@ -38,10 +38,10 @@ class RunOptions:
             ``"path/file.py:function"``, or a callable ``f(trial)`` / ``f(trial, data)``
             (cloudpickled to the workers).
         n_trials: the study's total budget of finished trials; a rerun resumes.
-        storage: the storage URL; default ``$OPTUNA_SPARK_STORAGE``, else the SQLite file
-            ``optuna-spark.db`` in the working directory.
+        storage: the storage URL; default ``$OPTUNA_SPARK_STORAGE``, else ``$OPTUNA_STORAGE``,
+            else the SQLite file ``optuna-spark.db`` in the working directory.
         password_file: a file holding the password of a server URL that leaves it out (else
-            ``$OPTUNA_SPARK_DB_PASSWORD``).
+            ``$OPTUNA_SPARK_DB_PASSWORD_FILE``, else ``$OPTUNA_SPARK_DB_PASSWORD``).
         study_name: default from the objective and the data, e.g. ``xgboost-winequality-red``.
         data: a CSV or Parquet path (``hdfs://`` and ``s3a://`` with the ``dataframe`` backend),
             or a Spark DataFrame (``dataframe`` backend); default the bundled wine CSV.

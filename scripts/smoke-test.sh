@@ -7,7 +7,7 @@
 #   --storage   study storage [$OPTUNA_SPARK_STORAGE, else a SQLite file here]
 #   --trials    4
 #   --backend   rdd
-# The database password comes from OPTUNA_SPARK_DB_PASSWORD or OPTUNA_SPARK_PASSWORD_FILE, as
+# The database password comes from OPTUNA_SPARK_DB_PASSWORD_FILE or OPTUNA_SPARK_DB_PASSWORD, as
 # for optuna-spark itself; it is never printed. PYTHON picks the interpreter whose installed
 # optuna-spark is checked [./.venv/bin/python, else python3]: the installed wheel, never a
 # source tree (an editable install is refused).
@@ -26,7 +26,6 @@ while [[ $# -gt 0 ]]; do
     *) echo "smoke-test: unknown option $1; see --help." >&2; exit 2 ;;
   esac
 done
-if [[ -n "${OPTUNA_SPARK_PASSWORD_FILE:-}" ]]; then common+=(--password-file "$OPTUNA_SPARK_PASSWORD_FILE"); fi
 # Where the package comes from, asked from an empty directory (no source tree on the path).
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT

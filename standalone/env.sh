@@ -50,7 +50,6 @@ submit_optuna_spark() {
     opts+=(--archives "$ARCHIVE#environment" --conf spark.pyspark.python=./environment/bin/python
       --conf "spark.pyspark.driver.python=$PYTHON")
   fi
-  if [[ -n "${OPTUNA_SPARK_PASSWORD_FILE:-}" ]]; then run_args+=(--password-file "$OPTUNA_SPARK_PASSWORD_FILE"); fi
   local package
   package="$("$PYTHON" -c 'import importlib.util; print(importlib.util.find_spec("optuna_spark").submodule_search_locations[0])')" ||
     { echo "standalone: optuna-spark is not installed for $PYTHON; set PYTHON." >&2; exit 2; }

@@ -6,7 +6,7 @@
 #   SPARK_MASTER_URL           spark://127.0.0.1:7077
 #   OPTUNA_SPARK_STORAGE       required: a database every executor reaches, for example
 #                              mysql://optuna_user@DRIVER_IP/optuna (scripts/setup-mysql.sh)
-#   OPTUNA_SPARK_DB_PASSWORD   its password (or OPTUNA_SPARK_PASSWORD_FILE, a file holding it);
+#   OPTUNA_SPARK_DB_PASSWORD   its password (or OPTUNA_SPARK_DB_PASSWORD_FILE, a file holding it);
 #                              read by the driver, shipped inside the tasks, never echoed
 #   STUDY_NAME                 quadratic-standalone
 #   TRIALS                     100 (the study's total budget; rerunning resumes)

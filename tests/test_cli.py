@@ -26,6 +26,33 @@ def test_every_command_has_help(command: str) -> None:
     assert "Usage: " in result.output and len(cli.commands[command].help or "") > 10
 
 
+def test_optunas_command_names_work_too(tmp_path: Path) -> None:
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 'names.db'}"
+    study = optuna.create_study(study_name="names", storage=url)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    best = invoke("best", "--study-name", "names", "--storage", url, "--format", "json")
+    alias = invoke("best-trial", "--study-name", "names", "--storage", url, "-f", "json")
+    assert alias.exit_code == 0 and alias.output == best.output
+    assert json.loads(alias.output)["number"] == study.best_trial.number
+    # OPTUNA_STORAGE, Optuna's own variable, finds the study too.
+    listed = invoke("studies", "-f", "csv", env={"OPTUNA_STORAGE": url})
+    assert listed.output.splitlines()[1].startswith("names,minimize,3,")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "name the study: optuna-spark report STUDY (or --study-name)."),
+        (["a", "--study-name", "b"], "two studies given ('a' and --study-name 'b')."),
+    ],
+)
+def test_report_takes_the_study_either_way_but_once(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, ["report", *args])
+    assert result.exit_code == 2 and f"Error: {message}" in result.output
+
+
 def test_run_options_are_the_api_options_with_the_same_defaults() -> None:
     """The CLI's run and optimize() take one option list: every RunOptions field is a CLI
     option (and back), with the same default, so the two cannot drift apart."""

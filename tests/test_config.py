@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,7 @@ from optuna_spark.config import (
     XGBoostOptions,
     bundled_wine_csv,
     default_study_name,
+    resolve_password,
     resolve_storage_url,
 )
 from optuna_spark.errors import ConfigError
@@ -30,6 +32,34 @@ def test_storage_precedence_cli_over_env_over_default() -> None:
     assert resolve_storage_url(None, {}, cwd="/work") == (
         "sqlite:////work/optuna-spark.db",
         "default",
+    )
+
+
+def test_optunas_own_storage_variable_comes_after_ours() -> None:
+    optuna_env = {"OPTUNA_STORAGE": "mysql://u@127.0.0.1/optuna"}
+    assert resolve_storage_url(None, optuna_env) == ("mysql://u@127.0.0.1/optuna", "OPTUNA_STORAGE")
+    both = {**optuna_env, "OPTUNA_SPARK_STORAGE": "mysql://u@127.0.0.1/ours"}
+    assert resolve_storage_url(None, both)[0] == "mysql://u@127.0.0.1/ours"
+
+
+def test_password_precedence_file_option_then_file_variable_then_password_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = "mysql://u@127.0.0.1/db"
+    (tmp_path / "given").write_text("from-option\n")
+    (tmp_path / ".pw").write_text("from-file-variable\n")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    env = {"OPTUNA_SPARK_DB_PASSWORD_FILE": "~/.pw", "OPTUNA_SPARK_DB_PASSWORD": "from-variable"}
+    assert resolve_password(url, str(tmp_path / "given"), env) == "from-option"
+    assert resolve_password(url, None, env) == "from-file-variable"  # ~ is the home folder
+    assert resolve_password(url, None, {"OPTUNA_SPARK_DB_PASSWORD": "p"}) == "p"
+    assert resolve_password("mysql://u:inline@127.0.0.1/db", None, env) is None  # URL wins
+    missing = {"OPTUNA_SPARK_DB_PASSWORD_FILE": str(tmp_path / "nope")}
+    with pytest.raises(ConfigError) as error:
+        resolve_password(url, None, missing)
+    assert str(error.value) == (
+        f"cannot read the password file {tmp_path / 'nope'} (No such file or directory); "
+        "check OPTUNA_SPARK_DB_PASSWORD_FILE."
     )
 
 

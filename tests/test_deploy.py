@@ -382,3 +382,47 @@ def test_smoke_test_script_refuses_a_source_tree(tmp_path: Path) -> None:
         "dist/optuna_spark-*.whl) to check a deployment."
     ]
     assert not (tmp_path / "smoke.db").exists()
+
+
+@pytest.mark.mysql
+def test_the_readmes_export_lines_work_as_written(tmp_path: Path, mysql_url: str) -> None:
+    """The deployment section's two export lines, pointed at the test server, are all the
+    CLI needs; without the password line the refusal names the variable to set."""
+    from urllib.parse import urlsplit
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Deploying to a cluster") :]
+    exports = [line for line in section.splitlines() if line.startswith("export OPTUNA_SPARK_")]
+    assert [line.split("=")[0] for line in exports] == [
+        "export OPTUNA_SPARK_STORAGE",
+        "export OPTUNA_SPARK_DB_PASSWORD_FILE",
+    ]
+    server = urlsplit(mysql_url)
+    storage = exports[0].replace("DRIVER_IP/optuna", f"{server.netloc.split('@')[1]}{server.path}")
+    secret = tmp_path / ".config" / "optuna-spark" / "db-password"
+    secret.parent.mkdir(parents=True)
+    secret.write_text(TEST_DB_PASSWORD)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPTUNA")}
+    env["HOME"] = str(tmp_path)  # where the README's ~ points
+
+    name = f"readme-{uuid.uuid4().hex[:8]}"
+
+    def create(*lines: str) -> subprocess.CompletedProcess[str]:
+        command = f"{sys.executable} -m optuna_spark create-study --study-name {name}"
+        script = "\n".join([*lines, command])
+        return subprocess.run(
+            ["bash", "-c", script],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+
+    refused = create(storage)
+    assert refused.returncode == 1 and "set OPTUNA_SPARK_DB_PASSWORD_FILE" in refused.stderr
+    done = create(storage, exports[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"Created study '{name}' (minimize) in mysql://optuna_user@")
+    assert TEST_DB_PASSWORD not in done.stdout + done.stderr + refused.stdout + refused.stderr

@@ -38,7 +38,8 @@ def storage_failure(spec: StorageSpec, action: str, cause: BaseException) -> Sto
     if code == _ACCESS_DENIED:
         return StorageError(
             f"the database server refused the login for {spec.masked} (wrong or missing "
-            "password); set OPTUNA_SPARK_DB_PASSWORD or --password-file, or check the user."
+            "password); set OPTUNA_SPARK_DB_PASSWORD_FILE (or --password-file, or "
+            "OPTUNA_SPARK_DB_PASSWORD), or check the user."
         )
     if code in _NO_DATABASE:
         return StorageError(
