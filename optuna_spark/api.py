@@ -35,7 +35,9 @@ def optimize(
     to the workers). The keyword options, their defaults and meaning are the fields of
     :class:`~optuna_spark.options.RunOptions` (``storage``, ``backend``, ``tasks``, ``data``,
     ``sampler``, ``timeout``, ...), the same as the CLI's options. On Spark backends the active
-    SparkSession is used if there is one. Returns a :class:`~optuna_spark.summary.RunSummary`.
+    SparkSession is used if there is one. Returns a :class:`~optuna_spark.summary.RunSummary`
+    whose ``.study`` is the study as Optuna's own ``optuna.Study`` (``best_trial``,
+    ``trials_dataframe()``, ``optuna.visualization``).
     """
     from optuna_spark.runner import run_study
 

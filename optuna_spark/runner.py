@@ -459,4 +459,5 @@ def _summarise(
         workers=tuple(results),
         created=info.created,
         stopped=stopped,
+        storage_spec=config.storage,
     )

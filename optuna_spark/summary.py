@@ -9,10 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
+from optuna_spark.config import StorageSpec
 from optuna_spark.plan import Plan
 from optuna_spark.worker import DIED_SUFFIX, OBJECTIVE_FAILED, WORKER_DIED, WorkerResult
+
+if TYPE_CHECKING:
+    import optuna
 
 
 def objective_failed(results: Iterable[WorkerResult]) -> bool:
@@ -40,6 +45,24 @@ class RunSummary:
     created: bool = False
     stopped: str | None = None  # why the run ended before its budget (timeout), if it did
     lost_before: int = 0  # trials lost with their worker (and retried) before this run
+    # Where the study is, password included (never shown: StorageSpec's repr masks it), for
+    # :attr:`study`.
+    storage_spec: StorageSpec | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def study(self) -> optuna.Study:
+        """The study as Optuna's own ``optuna.Study``, loaded on first use: ``best_trial``,
+        ``trials_dataframe()`` and ``optuna.visualization`` work on it as usual."""
+        import optuna
+
+        from optuna_spark.errors import StudyError
+        from optuna_spark.storage import open_storage, translate_errors
+
+        if self.storage_spec is None:
+            raise StudyError("this summary was made without its storage; load the study there.")
+        storage = open_storage(self.storage_spec, driver=False)
+        with translate_errors(self.storage_spec, f"load study {self.study_name!r}"):
+            return optuna.load_study(study_name=self.study_name, storage=storage)
 
     @property
     def finished(self) -> int:

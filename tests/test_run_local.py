@@ -63,6 +63,12 @@ def test_python_api_with_a_closure(sqlite_url: str) -> None:
     )
     assert summary.finished == 12 and summary.best_value is not None and summary.best_value < 0.1
     assert trial_states(sqlite_url, "api") == {"COMPLETE": 12}
+    # What Optuna users reach for next: the study itself.
+    study = summary.study
+    assert study.best_trial.number == summary.best_trial and study.best_value == summary.best_value
+    frame = study.trials_dataframe()
+    assert len(frame) == 12 and set(frame["state"]) == {"COMPLETE"}
+    assert summary.study is study  # loaded once
 
 
 def test_a_broken_objective_stops_the_run_early_with_its_traceback(

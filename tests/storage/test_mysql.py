@@ -128,3 +128,27 @@ def test_secret_in_url_is_masked_everywhere(mysql_url: str, tmp_path: Path) -> N
     assert done.returncode == 1
     assert "optuna_user:***@" in done.stderr
     _assert_no_secret(done)
+
+
+def test_the_api_result_loads_its_study_with_the_password_from_a_file(
+    mysql_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from optuna_spark import optimize
+
+    monkeypatch.delenv("OPTUNA_SPARK_DB_PASSWORD", raising=False)
+    secret = tmp_path / "pw"
+    secret.write_text(TEST_DB_PASSWORD)
+    study_name = unique_study_name()
+    summary = optimize(
+        "quadratic",
+        n_trials=6,
+        storage=mysql_url,
+        password_file=str(secret),
+        study_name=study_name,
+        backend="local",
+        tasks=2,
+    )
+    study = summary.study  # no password in the environment: the summary keeps the file's
+    assert study.study_name == study_name and len(study.trials) == 6
+    assert study.best_trial.number == summary.best_trial
+    assert TEST_DB_PASSWORD not in repr(summary) + str(summary.storage)
