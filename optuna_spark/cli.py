@@ -283,6 +283,22 @@ format_option = click.option(
     "parameters in every trial) [default: on for xgboost and quadratic].",
 )
 @click.option(
+    "--callback",
+    "callbacks",
+    metavar="REF",
+    multiple=True,
+    help="An Optuna callback, callback(study, trial), run on the workers after each trial: "
+    "package.module:function or path/file.py:function (repeatable); study.stop() in one "
+    "stops every worker.",
+)
+@click.option(
+    "--patience",
+    type=int,
+    default=DEFAULTS.patience,
+    metavar="N",
+    help="Stop the study once N trials in a row have not improved on the best value.",
+)
+@click.option(
     "--progress",
     type=click.Choice(["auto", "bar", "log", "none"]),
     default="auto",

@@ -342,6 +342,10 @@ class RunConfig:
     # Ask for each worker's next trial while its current one runs (prefetch.py). None: on for
     # the built-in objectives, whose search spaces never change; a user objective opts in.
     prefetch: bool | None = None
+    # Optuna callbacks run on the workers after each of their trials: callables (Python API)
+    # or module:function / file.py:function references; ``patience`` adds the ready one.
+    callbacks: tuple[Any, ...] = ()
+    patience: int | None = None
     # A Spark DataFrame holding the data set (Python API, ``dataframe`` backend); it stays on
     # the driver, Spark ships its rows.
     frame: Any = field(default=None, compare=False, repr=False)
@@ -349,6 +353,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         _positive("--trials", self.trials)
         _positive("--max-failures", self.max_consecutive_failures)
+        if self.patience is not None:
+            _positive("--patience", self.patience)
         if self.timeout is not None and not self.timeout > 0:
             raise ConfigError(
                 f"--timeout must be a positive number of seconds, got {self.timeout!r}."

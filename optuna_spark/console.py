@@ -130,10 +130,13 @@ def format_summary(summary: RunSummary, debug: bool = False) -> str:
             if summary.exit_code
             else "run the same command again to add them"
         )
-        lines.append(
-            f"  stopped early: {summary.stopped}; {missing} trial(s) of the budget are "
-            f"missing; {fix}"
-        )
+        if summary.stopped_by_callback:  # asked for: nothing to fix, nothing is missing
+            lines.append(f"  stopped early: {summary.stopped}; {missing} trial(s) not needed")
+        else:
+            lines.append(
+                f"  stopped early: {summary.stopped}; {missing} trial(s) of the budget are "
+                f"missing; {fix}"
+            )
     if summary.best_value is None:
         lines.append("  no complete trial yet")
     else:

@@ -10,7 +10,7 @@ and the CLI reads it from this class, so a default is written in one place.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -65,6 +65,11 @@ class RunOptions:
         max_failures: a worker stops after this many failed trials in a row.
         prefetch: ask for each worker's next trial while its current one runs; default on for
             the built-in objectives only (see :mod:`optuna_spark.prefetch`).
+        callbacks: Optuna callbacks, ``callback(study, frozen_trial)``, run on the workers
+            after each of their trials: callables (cloudpickled) or ``module:function`` /
+            ``path/file.py:function``; ``study.stop()`` in one stops every worker.
+        patience: stop the study once this many trials in a row (complete or pruned) have not
+            improved on the best value.
     """
 
     objective: str | Callable[..., Any] = RunConfig.objective
@@ -96,6 +101,8 @@ class RunOptions:
     timeout: float | None = RunConfig.timeout
     max_failures: int = RunConfig.max_consecutive_failures
     prefetch: bool | None = RunConfig.prefetch
+    callbacks: Sequence[Any] = RunConfig.callbacks
+    patience: int | None = RunConfig.patience
 
     @classmethod
     def from_keywords(cls, **options: Any) -> RunOptions:
@@ -156,6 +163,13 @@ class RunOptions:
             timeout=self.timeout,
             max_consecutive_failures=self.max_failures,
             prefetch=self.prefetch,
+            # One callback given on its own is a list of one.
+            callbacks=(
+                (self.callbacks,)
+                if callable(self.callbacks) or isinstance(self.callbacks, str)
+                else tuple(self.callbacks)
+            ),
+            patience=self.patience,
         )
 
 

@@ -19,6 +19,7 @@ from optuna_spark import internals
 from optuna_spark._version import __version__
 from optuna_spark.backends import Backend, get_backend
 from optuna_spark.background import Background
+from optuna_spark.callbacks import CallbackSpec, resolve_callbacks
 from optuna_spark.config import ObjectiveSpec, RunConfig, default_study_name
 from optuna_spark.errors import OptunaSparkError, WorkerFailedError
 from optuna_spark.objectives import default_direction, resolve_objective
@@ -62,6 +63,7 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
         config.xgboost,
         check=config.backend.name != "dataframe",
     )
+    callbacks = resolve_callbacks(config.callbacks, config.patience)
     study_name = config.study_name or default_study_name(
         objective.name, objective.data.path if objective.data else None
     )
@@ -77,7 +79,7 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
         grace_s=config.heartbeat.grace_seconds,
     )
     try:
-        return _run_created_or_loaded(config, storage, info, objective, reporter)
+        return _run_created_or_loaded(config, storage, info, objective, callbacks, reporter)
     except OptunaSparkError:
         if info.created:
             _drop_if_empty(config, storage, info)
@@ -100,6 +102,7 @@ def _run_created_or_loaded(
     storage: RDBStorage,
     info: StudyInfo,
     objective: ObjectiveSpec,
+    callbacks: tuple[CallbackSpec, ...],
     reporter: Reporter,
 ) -> RunSummary:
     """Everything after the study exists: plan, fan out, summarise."""
@@ -124,7 +127,7 @@ def _run_created_or_loaded(
         wall = 0.0
         stopped: str | None = None
         if backend is not None and not plan.nothing_to_do:
-            run = _Run(config, storage, info, objective, backend, reporter)
+            run = _Run(config, storage, info, objective, callbacks, backend, reporter)
             results, wall, stopped = _run_rounds(run, plan, finished_before, first_trial_number)
     finally:
         if backend is not None:
@@ -199,6 +202,7 @@ class _Run:
     storage: RDBStorage
     info: StudyInfo
     objective: ObjectiveSpec
+    callbacks: tuple[CallbackSpec, ...]
     backend: Backend
     reporter: Reporter
 
@@ -298,6 +302,7 @@ def _run_plan(
             heartbeat=config.heartbeat,
             first_trial_number=first_trial_number,
             prefetch=prefetch_enabled(config.prefetch, run.objective),
+            callbacks=run.callbacks,
         )
         for i in range(plan.n_workers)
     ]
@@ -309,6 +314,8 @@ def _run_plan(
             budget_table.close_budget(run.storage.engine, budget_id)
     except OptunaSparkError:  # the results stand; the next round's sweep catches stragglers
         pass
+    if stopped is None:
+        stopped = next((r.stop_reason for r in results if r.stop_reason), None)
     if stopped is None and objective_failed(results):
         stopped = (
             f"the objective failed {config.max_consecutive_failures} times in a row "

@@ -75,6 +75,11 @@ class RunSummary:
         return self.finished - self.finished_before
 
     @property
+    def stopped_by_callback(self) -> bool:
+        """True when a callback (``--patience`` included) called ``study.stop()``."""
+        return self.stopped is not None and any(w.stop_reason == self.stopped for w in self.workers)
+
+    @property
     def objective_failed(self) -> bool:
         """True when a worker stopped because the objective failed too often in a row."""
         return objective_failed(self.workers)

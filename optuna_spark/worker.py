@@ -15,13 +15,14 @@ import socket
 import time
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from optuna_spark import internals
+from optuna_spark.callbacks import Callback, CallbackSpec, build_callback
 from optuna_spark.config import HeartbeatSpec, ObjectiveSpec, RunConfig, SamplerSpec, StorageSpec
-from optuna_spark.errors import OptunaSparkError
+from optuna_spark.errors import ObjectiveError, OptunaSparkError
 from optuna_spark.prefetch import Prefetcher
 from optuna_spark.spark_task import current_task
 from optuna_spark.storage import FAIL_REASON_ATTR, cancelled_attrs, fail_trial
@@ -49,6 +50,7 @@ class WorkerTask:
     heartbeat: HeartbeatSpec = field(default_factory=HeartbeatSpec)
     first_trial_number: int = 0  # trials numbered from here on belong to this run
     prefetch: bool = False  # may ask for the next trial while one runs (prefetch.py)
+    callbacks: tuple[CallbackSpec, ...] = ()  # the user's, run after each of its trials
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class WorkerResult:
     # Spark's attempt number of the task that ran this worker: above 0 when Spark re-ran the
     # task because an earlier attempt's Python worker or executor was lost.
     attempt: int = 0
+    stop_reason: str | None = None  # a callback stopped the study: which, and why
 
     @property
     def trials(self) -> int:
@@ -129,10 +132,13 @@ class _TrialLoop:
         claim: Callable[[], bool],
         max_consecutive_failures: int,
         give_up: Callable[[], None] = lambda: None,
+        callbacks: Sequence[tuple[CallbackSpec, Callback]] = (),
     ) -> None:
         self._claim = claim
         self._max_failures = max_consecutive_failures
         self._give_up = give_up
+        self._callbacks = callbacks
+        self.stop_reason: str | None = None  # set when a callback called study.stop()
         self.counts = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0}
         self.numbers: list[int] = []  # finished trials, for the report's per-worker timeline
         self.consecutive_failures = 0
@@ -180,6 +186,29 @@ class _TrialLoop:
         if len(self.errors) < 5:
             self.errors.append(message)
 
+    def _run_callbacks(self, study: Study, trial: FrozenTrial) -> bool:
+        """Run the user's callbacks; True when one of them called ``study.stop()``."""
+        if not self._callbacks:
+            return False
+        stop = study.stop  # Optuna's own, called through once we have noted who asked
+        for spec, callback in self._callbacks:
+
+            def noted_stop(spec: CallbackSpec = spec) -> None:
+                if self.stop_reason is None:
+                    self.stop_reason = spec.stop_reason
+                stop()
+
+            vars(study)["stop"] = noted_stop
+            try:
+                callback(study, trial)
+            except Exception as exc:  # Optuna lets it end the loop too: say whose it was
+                raise ObjectiveError(
+                    f"callback {spec.name} raised {type(exc).__name__}: {exc}"
+                ) from exc
+            finally:
+                vars(study).pop("stop", None)
+        return self.stop_reason is not None
+
     def after_trial(self, study: Study, trial: FrozenTrial) -> None:
         state = trial.state.name
         self.counts[state] = self.counts.get(state, 0) + 1
@@ -191,7 +220,11 @@ class _TrialLoop:
                 self._remember(f"trial {trial.number}: the objective returned no valid number")
         else:
             self.consecutive_failures = 0
-        if self.consecutive_failures >= self._max_failures:
+        if self._run_callbacks(study, trial):
+            # study.stop() in a callback stops the study, not only this worker: closing the
+            # budget ends every other worker at its next trial boundary.
+            self._give_up()
+        elif self.consecutive_failures >= self._max_failures:
             # A broken objective: stop here, and close the budget so the other workers stop
             # too instead of burning it.
             self.stopped_by_failures = True
@@ -241,6 +274,7 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
                 return _result(identity, loop, 0.0, started)
         # Build first: a data or import error must not consume a budget slot.
         objective = build_objective(task.objective, threads, frame, task.index)
+        callbacks = [(spec, build_callback(spec)) for spec in task.callbacks]
         device = getattr(objective, "device", None)
         identity["device"] = f"{device.device} ({device.reason})" if device else None
         sampler = make_sampler(task.sampler, task.index, task.n_workers)
@@ -262,7 +296,12 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
                 call_with_retry(budget.close_budget, engine, task.budget_id)
 
         prefetcher = Prefetcher(study, take_slot, task.n_workers if task.prefetch else 1)
-        loop = _TrialLoop(prefetcher.next_slot, task.max_consecutive_failures, give_up=close_budget)
+        loop = _TrialLoop(
+            prefetcher.next_slot,
+            task.max_consecutive_failures,
+            give_up=close_budget,
+            callbacks=callbacks,
+        )
         setup = time.perf_counter() - started
         try:
             if take_slot():
@@ -347,5 +386,6 @@ def _result(
         seconds=time.perf_counter() - started,
         trial_errors=tuple(loop.errors) if loop else (),
         trial_numbers=tuple(loop.numbers) if loop else (),
+        stop_reason=loop.stop_reason if loop else None,
         **extra,
     )
