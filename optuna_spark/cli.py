@@ -13,6 +13,7 @@ from optuna_spark._version import __version__
 from optuna_spark.config import (
     BACKENDS,
     DIRECTIONS,
+    PRUNERS,
     SAMPLERS,
     XGBOOST_DEVICES,
     XGBOOST_METRICS,
@@ -281,6 +282,14 @@ format_option = click.option(
     help="Ask for each worker's next trial while its current one runs (hides 20-30 ms "
     "per trial on short objectives; needs an objective that suggests the same "
     "parameters in every trial) [default: on for xgboost and quadratic].",
+)
+@click.option(
+    "--pruner",
+    type=click.Choice(PRUNERS),
+    default=DEFAULTS.pruner,
+    show_default=True,
+    help="The pruner every worker shares: it stops a trial whose intermediate values "
+    "(trial.report) fall behind every worker's trials at the same step.",
 )
 @click.option(
     "--callback",

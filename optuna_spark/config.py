@@ -26,6 +26,8 @@ from optuna_spark.urls import (
 BACKENDS: tuple[str, ...] = ("joblibspark", "rdd", "dataframe", "local")
 DIRECTIONS: tuple[str, ...] = ("minimize", "maximize")
 SAMPLERS: tuple[str, ...] = ("tpe", "random", "cmaes", "qmc", "gp")
+# Optuna's default is the median pruner; "custom" is a pruner object from the Python API.
+PRUNERS: tuple[str, ...] = ("median", "percentile", "hyperband", "successive-halving", "none")
 BUILTIN_OBJECTIVES: tuple[str, ...] = ("xgboost", "quadratic")
 
 STORAGE_ENV = "OPTUNA_SPARK_STORAGE"
@@ -154,6 +156,23 @@ class SamplerSpec:
 
     def __post_init__(self) -> None:
         _one_of("--sampler", self.name, SAMPLERS)
+
+
+@dataclass(frozen=True)
+class PrunerSpec:
+    """Which Optuna pruner every worker builds (the same one everywhere, so its decisions use
+    every worker's intermediate values, read through the shared storage), or a pickled pruner
+    object from the Python API."""
+
+    name: str = "median"
+    payload: bytes | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.name == "custom":
+            if self.payload is None:
+                raise ConfigError("a custom pruner needs its pickled object.")
+        else:
+            _one_of("--pruner", self.name, PRUNERS)
 
 
 @dataclass(frozen=True)
@@ -330,6 +349,7 @@ class RunConfig:
     backend: BackendSpec = field(default_factory=BackendSpec)
     direction: str | None = None
     sampler: SamplerSpec = field(default_factory=SamplerSpec)
+    pruner: PrunerSpec = field(default_factory=PrunerSpec)
     fresh: bool = False
     xgboost: XGBoostOptions = field(default_factory=XGBoostOptions)
     # A worker stops after this many failed trials in a row, so a broken objective does not

@@ -15,9 +15,11 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from optuna_spark.config import (
+    PRUNERS,
     BackendSpec,
     DataSpec,
     HeartbeatSpec,
+    PrunerSpec,
     RunConfig,
     SamplerSpec,
     StorageSpec,
@@ -63,6 +65,9 @@ class RunOptions:
             found and tried again; ``heartbeat_interval`` 0 or None turns this off.
         timeout: seconds after which no trial starts and running ones are cancelled.
         max_failures: a worker stops after this many failed trials in a row.
+        pruner: ``median`` (Optuna's default), ``percentile``, ``hyperband``,
+            ``successive-halving`` or ``none``, or an ``optuna.pruners`` object; every worker
+            builds the same one, so it judges by every worker's intermediate values.
         prefetch: ask for each worker's next trial while its current one runs; default on for
             the built-in objectives only (see :mod:`optuna_spark.prefetch`).
         callbacks: Optuna callbacks, ``callback(study, frozen_trial)``, run on the workers
@@ -88,6 +93,7 @@ class RunOptions:
     direction: str | None = RunConfig.direction
     sampler: str = SamplerSpec.name
     seed: int | None = SamplerSpec.seed
+    pruner: Any = PrunerSpec.name
     fresh: bool = RunConfig.fresh
     num_boost_round: int = XGBoostOptions.num_boost_round
     device: str = XGBoostOptions.device
@@ -146,6 +152,7 @@ class RunOptions:
             ),
             direction=self.direction,
             sampler=SamplerSpec(name=self.sampler, seed=self.seed),
+            pruner=pruner_spec(self.pruner),
             fresh=self.fresh,
             xgboost=XGBoostOptions(
                 num_boost_round=self.num_boost_round,
@@ -171,6 +178,21 @@ class RunOptions:
             ),
             patience=self.patience,
         )
+
+
+def pruner_spec(pruner: Any) -> PrunerSpec:
+    """A pruner by name (``--pruner``), or an Optuna pruner object (Python API), pickled."""
+    if isinstance(pruner, str):
+        return PrunerSpec(pruner)
+    import cloudpickle
+    import optuna
+
+    if not isinstance(pruner, optuna.pruners.BasePruner):
+        raise ConfigError(
+            f"pruner={pruner!r} is neither a pruner name ({', '.join(PRUNERS)}) nor an "
+            "optuna.pruners.BasePruner."
+        )
+    return PrunerSpec("custom", payload=cloudpickle.dumps(pruner))
 
 
 # The defaults, for the CLI's option declarations.

@@ -297,6 +297,7 @@ def _run_plan(
             budget_id=budget_id,
             objective=run.objective,
             sampler=config.sampler,
+            pruner=config.pruner,
             threads=plan.threads_per_worker,
             max_consecutive_failures=config.max_consecutive_failures,
             heartbeat=config.heartbeat,

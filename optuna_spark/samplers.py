@@ -1,14 +1,15 @@
-"""Build the Optuna sampler a worker uses, from a picklable :class:`SamplerSpec`."""
+"""Build the Optuna sampler and pruner a worker uses, from picklable specs."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from optuna_spark.config import SamplerSpec
+from optuna_spark.config import PrunerSpec, SamplerSpec
 from optuna_spark.errors import ConfigError
 from optuna_spark.extras import require
 
 if TYPE_CHECKING:
+    from optuna.pruners import BasePruner
     from optuna.samplers import BaseSampler
 
 
@@ -38,3 +39,24 @@ def make_sampler(spec: SamplerSpec, worker_index: int, n_workers: int) -> BaseSa
         require("torch", "gp", "The gp sampler")
         return optuna.samplers.GPSampler(seed=seed)
     raise ConfigError(f"--sampler {spec.name!r} is not supported.")
+
+
+def make_pruner(spec: PrunerSpec) -> BasePruner:
+    """The pruner every worker builds alike; it judges a trial by the intermediate values of
+    every worker's trials, which it reads from the shared storage."""
+    import optuna
+
+    if spec.name == "custom":
+        import cloudpickle
+
+        pruner: BasePruner = cloudpickle.loads(spec.payload)
+        return pruner
+    if spec.name == "median":
+        return optuna.pruners.MedianPruner()
+    if spec.name == "percentile":
+        return optuna.pruners.PercentilePruner(25.0)
+    if spec.name == "hyperband":
+        return optuna.pruners.HyperbandPruner()
+    if spec.name == "successive-halving":
+        return optuna.pruners.SuccessiveHalvingPruner()
+    return optuna.pruners.NopPruner()

@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from optuna_spark import internals
 from optuna_spark.callbacks import Callback, CallbackSpec, build_callback
-from optuna_spark.config import HeartbeatSpec, ObjectiveSpec, RunConfig, SamplerSpec, StorageSpec
+from optuna_spark.config import (
+    HeartbeatSpec,
+    ObjectiveSpec,
+    PrunerSpec,
+    RunConfig,
+    SamplerSpec,
+    StorageSpec,
+)
 from optuna_spark.errors import ObjectiveError, OptunaSparkError
 from optuna_spark.prefetch import Prefetcher
 from optuna_spark.spark_task import current_task
@@ -45,6 +52,7 @@ class WorkerTask:
     budget_id: str
     objective: ObjectiveSpec
     sampler: SamplerSpec
+    pruner: PrunerSpec = field(default_factory=PrunerSpec)
     threads: int | None = None  # None: the Spark task's CPUs, else 1
     max_consecutive_failures: int = RunConfig.max_consecutive_failures
     heartbeat: HeartbeatSpec = field(default_factory=HeartbeatSpec)
@@ -250,7 +258,7 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
         import optuna
 
         from optuna_spark.objectives import build_objective
-        from optuna_spark.samplers import make_sampler
+        from optuna_spark.samplers import make_pruner, make_sampler
         from optuna_spark.storage import budget, open_storage, translate_errors
         from optuna_spark.storage.retry import call_with_retry
         from optuna_spark.storage.retrying_storage import RetryingStorage
@@ -285,6 +293,7 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
                 study_name=task.study_name,
                 storage=retrying,
                 sampler=sampler,
+                pruner=make_pruner(task.pruner),
             )
 
         def take_slot() -> bool:
