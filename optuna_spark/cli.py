@@ -292,6 +292,19 @@ format_option = click.option(
     "(trial.report) fall behind every worker's trials at the same step.",
 )
 @click.option(
+    "--enqueue",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="A JSON list of parameter objects to try first, enqueued once (a resumed run does "
+    "not repeat them); they count inside --trials.",
+)
+@click.option(
+    "--warm-start-from",
+    metavar="STUDY",
+    help="Copy the complete trials of STUDY (same storage, same direction) in first, so the "
+    "sampler starts from them; they do not count against --trials.",
+)
+@click.option(
     "--callback",
     "callbacks",
     metavar="REF",

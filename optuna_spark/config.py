@@ -366,6 +366,10 @@ class RunConfig:
     # or module:function / file.py:function references; ``patience`` adds the ready one.
     callbacks: tuple[Any, ...] = ()
     patience: int | None = None
+    # Warm start (warm_start.py): a JSON file of parameter sets to try first, counted inside
+    # ``trials``; a study whose complete trials are copied in first, not counted.
+    enqueue: str | None = None
+    warm_start_from: str | None = None
     # A Spark DataFrame holding the data set (Python API, ``dataframe`` backend); it stays on
     # the driver, Spark ships its rows.
     frame: Any = field(default=None, compare=False, repr=False)

@@ -75,6 +75,10 @@ class RunOptions:
             ``path/file.py:function``; ``study.stop()`` in one stops every worker.
         patience: stop the study once this many trials in a row (complete or pruned) have not
             improved on the best value.
+        enqueue: a JSON file, a list of parameter objects to try first (enqueued once, on the
+            driver; counted inside ``n_trials``).
+        warm_start_from: a study in the same storage whose complete trials are copied in once,
+            before the first trial, so the sampler starts from them (not counted).
     """
 
     objective: str | Callable[..., Any] = RunConfig.objective
@@ -109,6 +113,8 @@ class RunOptions:
     prefetch: bool | None = RunConfig.prefetch
     callbacks: Sequence[Any] = RunConfig.callbacks
     patience: int | None = RunConfig.patience
+    enqueue: str | None = RunConfig.enqueue
+    warm_start_from: str | None = RunConfig.warm_start_from
 
     @classmethod
     def from_keywords(cls, **options: Any) -> RunOptions:
@@ -177,6 +183,8 @@ class RunOptions:
                 else tuple(self.callbacks)
             ),
             patience=self.patience,
+            enqueue=os.path.abspath(os.path.expanduser(self.enqueue)) if self.enqueue else None,
+            warm_start_from=self.warm_start_from,
         )
 
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from optuna_spark import internals
 from optuna_spark._version import __version__
@@ -39,7 +39,9 @@ from optuna_spark.storage import (
 )
 from optuna_spark.storage import budget as budget_table
 from optuna_spark.storage.lost import requeue_orphans
+from optuna_spark.storage.trials import STATES
 from optuna_spark.summary import RunSummary, objective_failed
+from optuna_spark.warm_start import copy_trials_once, enqueue_once, read_enqueue_file
 from optuna_spark.worker import WORKER_DIED, WorkerResult, WorkerTask
 
 if TYPE_CHECKING:
@@ -64,6 +66,7 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
         check=config.backend.name != "dataframe",
     )
     callbacks = resolve_callbacks(config.callbacks, config.patience)
+    enqueued = read_enqueue_file(config.enqueue) if config.enqueue else []
     study_name = config.study_name or default_study_name(
         objective.name, objective.data.path if objective.data else None
     )
@@ -79,6 +82,7 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
         grace_s=config.heartbeat.grace_seconds,
     )
     try:
+        _warm_start(config, storage, info, enqueued, reporter)
         return _run_created_or_loaded(config, storage, info, objective, callbacks, reporter)
     except OptunaSparkError:
         if info.created:
@@ -91,10 +95,38 @@ def _drop_if_empty(config: RunConfig, storage: RDBStorage, info: StudyInfo) -> N
     Spark that would not start) is removed, so bad input leaves nothing half-written."""
     try:
         with translate_errors(config.storage, f"remove the empty study {info.name!r}"):
-            if storage.get_n_trials(info.study_id) == 0:
+            counts = count_trials(storage, info.study_id)
+            # Only what this run's own set-up put there: copies and enqueued (waiting) trials.
+            if sum(counts[s] for s in STATES) == counts["COPIED"] + counts["WAITING"]:
                 drop_study(storage, info.study_id)
     except OptunaSparkError:  # the first error is the one to show
         pass
+
+
+def _warm_start(
+    config: RunConfig,
+    storage: RDBStorage,
+    info: StudyInfo,
+    enqueued: list[dict[str, Any]],
+    reporter: Reporter,
+) -> None:
+    """Copy another study's trials in and enqueue the given parameters, each once."""
+    with translate_errors(config.storage, f"warm-start study {info.name!r}"):
+        if config.warm_start_from:
+            source = config.warm_start_from
+            copied, now = copy_trials_once(storage, config.storage, info, source)
+            if now:
+                reporter.note(
+                    f"warm start: copied {copied} complete trial(s) from study {source!r} "
+                    "(they do not count against --trials)"
+                )
+        if enqueued:
+            added = enqueue_once(storage, info, enqueued)
+            held = len(enqueued) - added
+            reporter.note(
+                f"enqueued {added} of the {len(enqueued)} parameter set(s) of {config.enqueue}"
+                + (f" ({held} already in the study)" if held else "")
+            )
 
 
 def _run_created_or_loaded(

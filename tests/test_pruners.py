@@ -47,7 +47,7 @@ def test_a_pruner_object_travels_pickled_and_anything_else_is_refused() -> None:
     spec = pruner_spec(optuna.pruners.MedianPruner(n_startup_trials=2))
     rebuilt = make_pruner(spec)
     assert spec.name == "custom" and isinstance(rebuilt, optuna.pruners.MedianPruner)
-    with pytest.raises(ConfigError, match="^--pruner must be one of median, .*, got 'aggressive'"):
+    with pytest.raises(ConfigError, match=r"^--pruner must be one of median, .*, got 'aggressive'"):
         pruner_spec("aggressive")
     with pytest.raises(ConfigError, match="is neither a pruner name"):
         pruner_spec(42)

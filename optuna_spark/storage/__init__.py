@@ -33,6 +33,7 @@ from optuna_spark.storage.translate import translate_errors
 from optuna_spark.storage.trials import (
     CANCELLED_ATTR,
     FAIL_REASON_ATTR,
+    WARM_START_ATTR,
     best_value,
     cancelled_attrs,
     count_trial_states,
@@ -45,6 +46,7 @@ from optuna_spark.storage.trials import (
 __all__ = [
     "CANCELLED_ATTR",
     "FAIL_REASON_ATTR",
+    "WARM_START_ATTR",
     "StudyInfo",
     "best_value",
     "call_with_retry",

@@ -21,6 +21,9 @@ CANCELLED_ATTR = "optuna_spark:cancelled"
 # System attribute set on a trial found stale (its worker died) just before it is failed, so a
 # worker that dies between failing it and queueing its retry leaves a mark the driver finds.
 LOST_ATTR = "optuna_spark:lost"
+# Set on each trial copied in from another study (--warm-start-from; its value names it), and
+# on the study itself once it was warm-started: such trials do not count against --trials.
+WARM_START_ATTR = "optuna_spark:warm_start"
 # Why a trial failed, as text: the name Optuna itself used for this system attribute.
 FAIL_REASON_ATTR = "fail_reason"
 
@@ -48,12 +51,14 @@ def n_finished(counts: dict[str, int]) -> int:
     return sum(counts[s] for s in FINISHED_STATES)
 
 
-def uncounted_trial_numbers(storage: RDBStorage, study_id: int) -> tuple[set[int], set[int]]:
-    """``(lost, cancelled)``: failed trials that do not count against the budget.
+def uncounted_trial_numbers(
+    storage: RDBStorage, study_id: int
+) -> tuple[set[int], set[int], set[int]]:
+    """``(lost, cancelled, copied)``: finished trials that do not count against the budget.
 
     Lost trials failed with their worker and were queued again: Optuna's retry callback names
     them in the ``retry_history`` system attribute of each new attempt. Cancelled trials carry
-    :data:`CANCELLED_ATTR`.
+    :data:`CANCELLED_ATTR`, trials copied from another study :data:`WARM_START_ATTR`.
     """
     from sqlalchemy import column, select, table
 
@@ -65,29 +70,52 @@ def uncounted_trial_numbers(storage: RDBStorage, study_id: int) -> tuple[set[int
     query = (
         select(attrs.c.key, attrs.c.value_json, trials.c.number)
         .select_from(attrs.join(trials, trials.c.trial_id == attrs.c.trial_id))
-        .where(trials.c.study_id == study_id, attrs.c.key.in_(["retry_history", CANCELLED_ATTR]))
+        .where(
+            trials.c.study_id == study_id,
+            attrs.c.key.in_(["retry_history", CANCELLED_ATTR, WARM_START_ATTR]),
+        )
     )
     lost: set[int] = set()
     cancelled: set[int] = set()
+    copied: set[int] = set()
     with storage.engine.connect() as conn:
         for key, value, number in conn.execute(query):
             if key == CANCELLED_ATTR:
                 cancelled.add(int(number))
+            elif key == WARM_START_ATTR:
+                copied.add(int(number))
             else:
                 lost.update(int(n) for n in json.loads(value))
-    return lost, cancelled
+    return lost, cancelled, copied
+
+
+def warm_started(storage: RDBStorage, study_id: int) -> bool:
+    """Whether trials were copied into the study from another one (one small query)."""
+    from sqlalchemy import column, select, table
+
+    attrs = table("study_system_attributes", column("study_id"), column("key"))
+    query = select(attrs.c.key).where(attrs.c.study_id == study_id, attrs.c.key == WARM_START_ATTR)
+    with storage.engine.connect() as conn:
+        return conn.execute(query).first() is not None
 
 
 def count_trials(storage: RDBStorage, study_id: int) -> dict[str, int]:
     """Trial counts by state, plus ``LOST`` (failed with their worker and retried),
-    ``CANCELLED`` (stopped by the driver) and ``COUNTED``: what the budget counts, the
-    finished trials that were neither."""
+    ``CANCELLED`` (stopped by the driver), ``COPIED`` (complete trials copied in from another
+    study) and ``COUNTED``: what the budget counts, the finished trials that were none of
+    those."""
     counts = count_trial_states(storage, study_id)
-    no_failures: tuple[set[int], set[int]] = (set(), set())
-    lost, cancelled = uncounted_trial_numbers(storage, study_id) if counts["FAIL"] else no_failures
+    lost: set[int] = set()
+    cancelled: set[int] = set()
+    copied: set[int] = set()
+    # The attribute query only when something can be uncounted: most studies skip it.
+    if counts["FAIL"] or warm_started(storage, study_id):
+        lost, cancelled, copied = uncounted_trial_numbers(storage, study_id)
     counts["LOST"] = len(lost)
     counts["CANCELLED"] = len(cancelled - lost)
-    counts["COUNTED"] = n_finished(counts) - counts["LOST"] - counts["CANCELLED"]
+    counts["COPIED"] = len(copied)
+    uncounted = counts["LOST"] + counts["CANCELLED"] + counts["COPIED"]
+    counts["COUNTED"] = n_finished(counts) - uncounted
     return counts
 
 
