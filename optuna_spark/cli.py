@@ -292,6 +292,13 @@ format_option = click.option(
     "(trial.report) fall behind every worker's trials at the same step.",
 )
 @click.option(
+    "--trial-timeout",
+    type=float,
+    metavar="S",
+    help="Fail a trial still running after S seconds (fail_reason 'timed out after S s'; "
+    "it counts as a failed trial) and go on with the next one.",
+)
+@click.option(
     "--enqueue",
     metavar="FILE",
     type=click.Path(dir_okay=False),

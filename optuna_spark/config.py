@@ -370,6 +370,8 @@ class RunConfig:
     # ``trials``; a study whose complete trials are copied in first, not counted.
     enqueue: str | None = None
     warm_start_from: str | None = None
+    # Seconds one trial may run before it is failed as timed out (trial_timeout.py).
+    trial_timeout: float | None = None
     # A Spark DataFrame holding the data set (Python API, ``dataframe`` backend); it stays on
     # the driver, Spark ships its rows.
     frame: Any = field(default=None, compare=False, repr=False)
@@ -379,6 +381,10 @@ class RunConfig:
         _positive("--max-failures", self.max_consecutive_failures)
         if self.patience is not None:
             _positive("--patience", self.patience)
+        if self.trial_timeout is not None and not self.trial_timeout > 0:
+            raise ConfigError(
+                f"--trial-timeout must be a positive number of seconds, got {self.trial_timeout!r}."
+            )
         if self.timeout is not None and not self.timeout > 0:
             raise ConfigError(
                 f"--timeout must be a positive number of seconds, got {self.timeout!r}."

@@ -77,6 +77,8 @@ class RunOptions:
             improved on the best value.
         enqueue: a JSON file, a list of parameter objects to try first (enqueued once, on the
             driver; counted inside ``n_trials``).
+        trial_timeout: seconds a trial may run; a longer one is failed as "timed out after S s"
+            (a counted failure), see :mod:`optuna_spark.trial_timeout`.
         warm_start_from: a study in the same storage whose complete trials are copied in once,
             before the first trial, so the sampler starts from them (not counted).
     """
@@ -115,6 +117,7 @@ class RunOptions:
     patience: int | None = RunConfig.patience
     enqueue: str | None = RunConfig.enqueue
     warm_start_from: str | None = RunConfig.warm_start_from
+    trial_timeout: float | None = RunConfig.trial_timeout
 
     @classmethod
     def from_keywords(cls, **options: Any) -> RunOptions:
@@ -185,6 +188,7 @@ class RunOptions:
             patience=self.patience,
             enqueue=os.path.abspath(os.path.expanduser(self.enqueue)) if self.enqueue else None,
             warm_start_from=self.warm_start_from,
+            trial_timeout=self.trial_timeout,
         )
 
 

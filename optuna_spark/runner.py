@@ -336,6 +336,7 @@ def _run_plan(
             first_trial_number=first_trial_number,
             prefetch=prefetch_enabled(config.prefetch, run.objective),
             callbacks=run.callbacks,
+            trial_timeout=config.trial_timeout,
         )
         for i in range(plan.n_workers)
     ]

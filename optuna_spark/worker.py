@@ -16,6 +16,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,8 @@ from optuna_spark.prefetch import Prefetcher
 from optuna_spark.spark_task import current_task
 from optuna_spark.storage import FAIL_REASON_ATTR, cancelled_attrs, fail_trial
 from optuna_spark.storage.lost import LostTrials
+from optuna_spark.trial_timeout import TrialTimeout, TrialTimer
+from optuna_spark.trial_timeout import reason as timeout_reason
 
 if TYPE_CHECKING:
     from optuna import Study, Trial
@@ -59,6 +62,7 @@ class WorkerTask:
     first_trial_number: int = 0  # trials numbered from here on belong to this run
     prefetch: bool = False  # may ask for the next trial while one runs (prefetch.py)
     callbacks: tuple[CallbackSpec, ...] = ()  # the user's, run after each of its trials
+    trial_timeout: float | None = None  # seconds a trial may run (trial_timeout.py)
 
 
 @dataclass(frozen=True)
@@ -141,11 +145,14 @@ class _TrialLoop:
         max_consecutive_failures: int,
         give_up: Callable[[], None] = lambda: None,
         callbacks: Sequence[tuple[CallbackSpec, Callback]] = (),
+        timer: TrialTimer | None = None,
     ) -> None:
         self._claim = claim
         self._max_failures = max_consecutive_failures
         self._give_up = give_up
         self._callbacks = callbacks
+        self._timer = timer
+        self.current: Trial | None = None  # the trial whose objective runs now
         self.stop_reason: str | None = None  # set when a callback called study.stop()
         self.counts = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0}
         self.numbers: list[int] = []  # finished trials, for the report's per-worker timeline
@@ -161,20 +168,24 @@ class _TrialLoop:
         def run(trial: Trial) -> float:
             if prefetcher is not None:
                 prefetcher.objective_started()
+            self.current = trial
             try:
-                return objective(trial)
+                with self._timer.limit() if self._timer else nullcontext():
+                    return objective(trial)
             except Exception as exc:
                 import optuna
 
                 if not isinstance(exc, optuna.TrialPruned):
                     self._raised.add(trial.number)
-                    reason = f"{type(exc).__name__}: {exc}"
+                    timed_out = isinstance(exc, TrialTimeout)
+                    reason = str(exc) if timed_out else f"{type(exc).__name__}: {exc}"
                     self._remember(f"trial {trial.number}: {reason}")
                     if self.first_traceback is None:
                         self.first_traceback = traceback.format_exc()
                     self._record_reason(trial, reason)
                 raise
             finally:
+                self.current = None
                 if prefetcher is not None:
                     prefetcher.objective_ended(trial)
 
@@ -305,11 +316,15 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
                 call_with_retry(budget.close_budget, engine, task.budget_id)
 
         prefetcher = Prefetcher(study, take_slot, task.n_workers if task.prefetch else 1)
+        timer = None
+        if task.trial_timeout is not None:
+            timer = TrialTimer(task.trial_timeout, lambda: _fail_stuck(loop, retrying, study, task))
         loop = _TrialLoop(
             prefetcher.next_slot,
             task.max_consecutive_failures,
             give_up=close_budget,
             callbacks=callbacks,
+            timer=timer,
         )
         setup = time.perf_counter() - started
         try:
@@ -359,6 +374,18 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
             error_type=type(exc).__name__,
             details=traceback.format_exc(),
         )
+
+
+def _fail_stuck(
+    loop: _TrialLoop | None, storage: BaseStorage, study: Study, task: WorkerTask
+) -> None:
+    """The running trial outlived its time limit and its objective never returned to Python:
+    fail it as timed out (a counted failure, not a lost trial) before the worker exits."""
+    trial = loop.current if loop is not None else None
+    if trial is None or task.trial_timeout is None:
+        return
+    trial_id = internals.trial_id(trial, storage, internals.study_id(study, storage))
+    fail_trial(storage, trial_id, {FAIL_REASON_ATTR: timeout_reason(task.trial_timeout)})
 
 
 def _dispose(study: Study, storage: BaseStorage, prefetcher: Prefetcher) -> None:

@@ -19,6 +19,7 @@ from typing import cast
 from optuna_spark.config import BackendSpec
 from optuna_spark.errors import BackendError
 from optuna_spark.plan import Plan
+from optuna_spark.trial_timeout import HARD_EXIT_STATUS
 from optuna_spark.worker import WorkerResult, WorkerTask, died_result, run_worker
 
 
@@ -91,5 +92,8 @@ class LocalBackend:
 
 
 def _died(task: WorkerTask, exitcode: int | None) -> WorkerResult:
+    if exitcode == HARD_EXIT_STATUS:
+        cause = "the worker process was ended: its trial ran past --trial-timeout in native code"
+        return died_result(task, os.uname().nodename, cause)
     how = f"killed by signal {-exitcode}" if exitcode and exitcode < 0 else f"exit code {exitcode}"
     return died_result(task, os.uname().nodename, f"the worker process died ({how})")
