@@ -182,6 +182,13 @@ format_option = click.option(
     help="Optimisation direction [default: the existing study's, else minimize].",
 )
 @click.option(
+    "--directions",
+    multiple=True,
+    metavar="D1,D2,...",
+    help="A multi-objective study: one direction per value the objective returns, e.g. "
+    "--directions minimize,maximize (or the option repeated).",
+)
+@click.option(
     "--sampler",
     type=click.Choice(SAMPLERS),
     default=DEFAULTS.sampler,
@@ -489,6 +496,20 @@ def trials(study_name: str, storage: str | None, password_file: str | None, fmt:
 
 # Optuna's own name for it.
 cli.add_command(best, "best-trial")
+
+
+@cli.command("best-trials")
+@study_option
+@storage_option
+@format_option
+def best_trials(study_name: str, storage: str | None, password_file: str | None, fmt: str) -> None:
+    """Show the Pareto front of a multi-objective study: the trials no other trial beats on
+    every objective (the best trial of a single-objective one)."""
+    from optuna_spark import studies as study_api
+    from optuna_spark.console import render_records
+
+    records = study_api.best_trials(_storage(storage, password_file), study_name)
+    click.echo(render_records(records, fmt))
 
 
 @cli.command()

@@ -390,7 +390,9 @@ class RunConfig:
                 f"--timeout must be a positive number of seconds, got {self.timeout!r}."
             )
         if self.direction is not None:
-            _one_of("--direction", self.direction, DIRECTIONS)
+            # One direction, or several joined by commas (a multi-objective study).
+            for one in self.direction.split(","):
+                _one_of("--direction", one, DIRECTIONS)
         if isinstance(self.objective, str) and not self.objective.strip():
             raise ConfigError("--objective is empty; name xgboost, quadratic or module:function.")
         if self.frame is not None and self.backend.name != "dataframe":

@@ -137,7 +137,9 @@ def format_summary(summary: RunSummary, debug: bool = False) -> str:
                 f"  stopped early: {summary.stopped}; {missing} trial(s) of the budget are "
                 f"missing; {fix}"
             )
-    if summary.best_value is None:
+    if summary.pareto_front:
+        lines.extend(_pareto_lines(summary.pareto_front))
+    elif summary.best_value is None:
         lines.append("  no complete trial yet")
     else:
         lines.append(
@@ -162,6 +164,23 @@ def format_summary(summary: RunSummary, debug: bool = False) -> str:
             "(--debug shows its traceback)"
         )
     return "\n".join(lines)
+
+
+# The Pareto front's trials shown in the text summary (all of them are in --json).
+PARETO_SHOWN = 10
+
+
+def _pareto_lines(front: tuple[dict[str, Any], ...]) -> list[str]:
+    lines = [f"  Pareto front: {len(front)} trial(s)"]
+    for trial in front[:PARETO_SHOWN]:
+        values = ", ".join(format_value(v) for v in trial["values"])
+        params = ", ".join(f"{k}={_param(v)}" for k, v in trial["params"].items())
+        lines.append(f"    trial {trial['number']}: [{values}]  {params}")
+    if len(front) > PARETO_SHOWN:
+        lines.append(
+            f"    ... {len(front) - PARETO_SHOWN} more (optuna-spark best-trials lists them all)"
+        )
+    return lines
 
 
 def failure_location(traceback_text: str) -> str | None:
@@ -191,6 +210,7 @@ def summary_record(summary: RunSummary) -> dict[str, Any]:
         "best_value": summary.best_value,
         "best_trial": summary.best_trial,
         "best_params": summary.best_params,
+        "pareto_front": list(summary.pareto_front),
         "wall_seconds": round(summary.wall_seconds, 3),
         "backend": summary.backend,
         "workers": summary.plan.n_workers,
@@ -202,7 +222,12 @@ def summary_record(summary: RunSummary) -> dict[str, Any]:
 
 
 def _flatten(record: dict[str, Any]) -> dict[str, Any]:
-    flat = {k: v for k, v in record.items() if k != "params"}
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        if key == "values":  # one column per objective, named as in Optuna's trials_dataframe
+            flat.update({f"values_{i}": v for i, v in enumerate(value)})
+        elif key != "params" and not (key == "value" and "values" in record):
+            flat[key] = value
     flat.update({f"params_{k}": v for k, v in record.get("params", {}).items()})
     return flat
 

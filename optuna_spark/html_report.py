@@ -14,6 +14,7 @@ import json
 import math
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -197,25 +198,34 @@ def _figures(
 
     complete = [t for t in trials if t.state.name == "COMPLETE"]
     params = {name for t in complete for name in t.params}
+    several = len(study.directions) > 1
+    # A multi-objective study: its Pareto front first, the other plots of its first objective.
+    first: dict[str, Any] = (
+        {"target": lambda t: t.values[0], "target_name": "objective 0"} if several else {}
+    )
+
+    def on_first(plot: Any) -> Any:
+        return lambda s: plot(s, **first)
+
     wanted: list[tuple[str, Any, str | None]] = [
         (
-            "Optimization history",
-            vis.plot_optimization_history,
+            "Pareto front" if several else "Optimization history",
+            vis.plot_pareto_front if several else vis.plot_optimization_history,
             None if complete else "no complete trial yet",
         ),
         (
-            "Parameter importances",
-            vis.plot_param_importances,
+            "Parameter importances" + (" (objective 0)" if several else ""),
+            on_first(vis.plot_param_importances),
             None if len(complete) >= 2 and params else "needs two complete trials with parameters",
         ),
         (
-            "Parallel coordinates",
-            vis.plot_parallel_coordinate,
+            "Parallel coordinates" + (" (objective 0)" if several else ""),
+            on_first(vis.plot_parallel_coordinate),
             None if complete and params else "needs a complete trial with parameters",
         ),
         (
-            "Slices",
-            vis.plot_slice,
+            "Slices" + (" (objective 0)" if several else ""),
+            on_first(vis.plot_slice),
             None if complete and params else "needs a complete trial with parameters",
         ),
     ]
@@ -226,7 +236,10 @@ def _figures(
             skipped.append(f"{title}: {missing}")
             continue
         try:
-            figures.append((title, plot(study)))
+            with warnings.catch_warnings():
+                # Optuna's importance evaluator notes it ranks for low values, on every call.
+                warnings.filterwarnings("ignore", message="PedAnovaImportanceEvaluator")
+                figures.append((title, plot(study)))
         except Exception as exc:  # a plot Optuna cannot draw for this study: say so, go on
             skipped.append(f"{title}: {type(exc).__name__}: {exc}")
     if bars:
@@ -376,16 +389,23 @@ def _page(
     for t in trials:
         states[t.state.name] = states.get(t.state.name, 0) + 1
     complete = [t for t in trials if t.state.name == "COMPLETE"]
-    best = study.best_trial if complete else None
+    several = len(study.directions) > 1
+    best = study.best_trial if complete and not several else None
+    answer: list[tuple[str, Any]] = [
+        ("best value", best.value if best else None),
+        ("best trial", best.number if best else None),
+        ("best parameters", json.dumps(best.params) if best else None),
+    ]
+    if several:
+        front = sorted(t.number for t in study.best_trials) if complete else []
+        answer = [("Pareto front", f"{len(front)} trial(s): {front}" if front else None)]
     summary = _facts(
         [
             ("study", spec.study_name),
             ("storage", spec.storage.masked),
-            ("direction", study.direction.name.lower()),
+            ("direction", ",".join(d.name.lower() for d in study.directions)),
             ("trials", ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items())) or "none"),
-            ("best value", best.value if best else None),
-            ("best trial", best.number if best else None),
-            ("best parameters", json.dumps(best.params) if best else None),
+            *answer,
         ]
     )
     plots = []

@@ -54,6 +54,8 @@ class RunOptions:
         jobs: ``joblibspark``: at most this many Spark jobs at a time.
         master: the Spark master; default the active session, else ``local[*]``.
         archive: a packed environment (``pack-env``) for a cluster ``master``'s executors.
+        directions: two or more directions, for a multi-objective study (an objective that
+            returns that many values); a list, or one string joined by commas.
         direction: ``minimize`` or ``maximize``; default the existing study's, else the
             objective's own (``minimize``; ``maximize`` for XGBoost's ``auc``).
         sampler, seed: the Optuna sampler (``tpe``, ``random``, ``cmaes``, ``qmc``, ``gp``) and
@@ -97,6 +99,7 @@ class RunOptions:
     master: str | None = BackendSpec.master
     archive: str | None = BackendSpec.archive
     direction: str | None = RunConfig.direction
+    directions: Sequence[str] = ()
     sampler: str = SamplerSpec.name
     seed: int | None = SamplerSpec.seed
     pruner: Any = PrunerSpec.name
@@ -132,6 +135,20 @@ class RunOptions:
             )
         return cls(**options)
 
+    def _direction(self) -> str | None:
+        """``direction``, or the ``directions`` of a multi-objective study joined by commas."""
+        given = [self.directions] if isinstance(self.directions, str) else self.directions
+        wanted = [d.strip() for part in given for d in part.split(",") if d.strip()]
+        if not wanted:
+            return self.direction
+        if self.direction is not None:
+            raise ConfigError("give --direction or --directions, not both.")
+        if len(wanted) < 2:
+            raise ConfigError(
+                "--directions is for two or more objectives; use --direction for one."
+            )
+        return ",".join(wanted)
+
     def to_config(self, env: Mapping[str, str] | None = None) -> RunConfig:
         """The validated :class:`RunConfig`: storage URL and password resolved from ``env``
         (default ``os.environ``), relative paths made absolute."""
@@ -159,7 +176,7 @@ class RunOptions:
                 master=self.master,
                 archive=os.path.abspath(self.archive) if self.archive else None,
             ),
-            direction=self.direction,
+            direction=self._direction(),
             sampler=SamplerSpec(name=self.sampler, seed=self.seed),
             pruner=pruner_spec(self.pruner),
             fresh=self.fresh,

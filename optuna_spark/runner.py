@@ -33,6 +33,7 @@ from optuna_spark.storage import (
     drop_study,
     mark_cancelled,
     open_storage,
+    pareto_front,
     prepare_sqlite_file,
     run_log,
     translate_errors,
@@ -483,6 +484,10 @@ def _summarise(
         counts = count_trials(storage, info.study_id)
         best = best_value(storage, info.study_id)
         best_trial = storage.get_best_trial(info.study_id) if best is not None else None
+        front = tuple(
+            {"number": t.number, "values": list(t.values), "params": dict(t.params)}
+            for t in (pareto_front(storage, info.name) if "," in info.direction else ())
+        )
     return RunSummary(
         study_name=info.name,
         storage=config.storage.masked,
@@ -501,4 +506,5 @@ def _summarise(
         created=info.created,
         stopped=stopped,
         storage_spec=config.storage,
+        pareto_front=front,
     )

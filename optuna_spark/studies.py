@@ -17,12 +17,14 @@ from optuna_spark.storage import (
     drop_study,
     n_finished,
     open_storage,
+    pareto_front,
     prepare_sqlite_file,
     require_study_id,
     translate_errors,
 )
 
 if TYPE_CHECKING:
+    from optuna.storages import RDBStorage
     from optuna.trial import FrozenTrial
 
 
@@ -102,13 +104,33 @@ def best(spec: StorageSpec, name: str) -> dict[str, Any]:
     storage = open_storage(spec, driver=False)
     study_id = require_study_id(storage, spec, name)
     with translate_errors(spec, f"read the best trial of {name!r}"):
-        counts = count_trial_states(storage, study_id)
-        if not counts["COMPLETE"]:
+        _require_complete(storage, study_id, name)
+        directions = storage.get_study_directions(study_id)
+        if len(directions) > 1:
             raise StudyError(
-                f"study {name!r} has no complete trial yet ({n_finished(counts)} finished); "
-                "run it first with optuna-spark run."
+                f"study {name!r} has {len(directions)} objectives, so no single best trial; "
+                "optuna-spark best-trials lists its Pareto front."
             )
         return trial_record(storage.get_best_trial(study_id))
+
+
+def best_trials(spec: StorageSpec, name: str) -> list[dict[str, Any]]:
+    """The trials no other trial beats on every objective (a single-objective study: its
+    best trial), as records by number."""
+    storage = open_storage(spec, driver=False)
+    study_id = require_study_id(storage, spec, name)
+    with translate_errors(spec, f"read the best trials of {name!r}"):
+        _require_complete(storage, study_id, name)
+        return [trial_record(t) for t in pareto_front(storage, name)]
+
+
+def _require_complete(storage: RDBStorage, study_id: int, name: str) -> None:
+    counts = count_trial_states(storage, study_id)
+    if not counts["COMPLETE"]:
+        raise StudyError(
+            f"study {name!r} has no complete trial yet ({n_finished(counts)} finished); "
+            "run it first with optuna-spark run."
+        )
 
 
 def trial_record(trial: FrozenTrial) -> dict[str, Any]:
@@ -118,11 +140,13 @@ def trial_record(trial: FrozenTrial) -> dict[str, Any]:
         if trial.datetime_complete and trial.datetime_start
         else None
     )
-    value = trial.value
-    return {
+    values = [None if v is None or math.isnan(v) else v for v in trial.values or ()]
+    record: dict[str, Any] = {
         "number": trial.number,
         "state": trial.state.name,
-        "value": None if value is None or math.isnan(value) else value,
-        "seconds": seconds,
-        "params": dict(trial.params),
+        "value": values[0] if len(values) == 1 else None,
     }
+    if len(values) > 1:  # a multi-objective study: one value per objective
+        record["values"] = values
+    record.update(seconds=seconds, params=dict(trial.params))
+    return record

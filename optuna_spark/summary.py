@@ -48,6 +48,8 @@ class RunSummary:
     # Where the study is, password included (never shown: StorageSpec's repr masks it), for
     # :attr:`study`.
     storage_spec: StorageSpec | None = field(default=None, repr=False, compare=False)
+    # A multi-objective study's answer: its Pareto front (number, values, params), by number.
+    pareto_front: tuple[dict[str, Any], ...] = ()
 
     @cached_property
     def study(self) -> optuna.Study:

@@ -85,10 +85,10 @@ def copy_trials_once(
             "optuna-spark studies lists the studies there."
         )
     origin = optuna.load_study(study_name=source, storage=storage)
-    if [d.name.lower() for d in origin.directions] != [info.direction]:
+    directions = ",".join(d.name.lower() for d in origin.directions)
+    if directions != info.direction:
         raise StudyError(
-            f"--warm-start-from {source!r} is a study to "
-            f"{'/'.join(d.name.lower() for d in origin.directions)}, this one is to "
+            f"--warm-start-from {source!r} is a study to {directions}, this one is to "
             f"{info.direction}; warm-start from a study with the same direction."
         )
     complete = optuna.trial.TrialState.COMPLETE

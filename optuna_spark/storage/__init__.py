@@ -41,6 +41,7 @@ from optuna_spark.storage.trials import (
     fail_trial,
     mark_cancelled,
     n_finished,
+    pareto_front,
 )
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "mark_cancelled",
     "n_finished",
     "open_storage",
+    "pareto_front",
     "prepare_sqlite_file",
     "require_study_id",
     "translate_errors",

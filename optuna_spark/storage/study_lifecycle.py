@@ -40,7 +40,8 @@ def create_or_load_study(
     """Create the study, or load it to resume; with ``fresh`` delete it first.
 
     ``direction=None`` means "whatever the existing study has, else ``default_direction``";
-    an explicit direction that contradicts the existing study is a :class:`StudyError`, and
+    several directions joined by commas (``minimize,maximize``) make a multi-objective study.
+    An explicit direction that contradicts the existing study is a :class:`StudyError`, and
     so is ``fresh`` on a study another run is using (see :func:`live_running_trials`).
     """
     import optuna
@@ -60,20 +61,16 @@ def create_or_load_study(
         if study_id is None:
             chosen = direction or default_direction
             study_id = storage.create_new_study(
-                [optuna.study.StudyDirection[chosen.upper()]], study_name=name
+                [optuna.study.StudyDirection[one.upper()] for one in chosen.split(",")],
+                study_name=name,
             )
             return StudyInfo(study_id, name, chosen, created=True)
-        directions = storage.get_study_directions(study_id)
-        if len(directions) != 1:
-            raise StudyError(
-                f"study {name!r} is multi-objective; optuna-spark runs single-objective "
-                "studies, so pick another --study-name."
-            )
-        existing = directions[0].name.lower()
+        existing = ",".join(d.name.lower() for d in storage.get_study_directions(study_id))
         if direction is not None and direction != existing:
+            option = "--directions" if "," in existing + direction else "--direction"
             raise StudyError(
                 f"study {name!r} already exists with direction {existing}, not {direction}; "
-                "drop --direction, use --fresh to start over, or pick another --study-name."
+                f"drop {option}, use --fresh to start over, or pick another --study-name."
             )
         return StudyInfo(study_id, name, existing, created=False)
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage, RDBStorage
+    from optuna.trial import FrozenTrial
 
 # System attribute set on a trial the driver cancelled (timeout, Ctrl-C); its value says why.
 CANCELLED_ATTR = "optuna_spark:cancelled"
@@ -163,9 +164,19 @@ def mark_cancelled(storage: BaseStorage, study_id: int, first_number: int, reaso
 
 
 def best_value(storage: BaseStorage, study_id: int) -> float | None:
-    """Best objective value so far, or None before the first complete trial."""
+    """Best objective value so far, or None before the first complete trial (and always for a
+    multi-objective study, which has a Pareto front instead)."""
     try:
         value = storage.get_best_trial(study_id).value
-    except ValueError:
+    except (ValueError, RuntimeError):  # no complete trial; several objectives
         return None
     return value if value is not None and not math.isnan(value) else None
+
+
+def pareto_front(storage: BaseStorage, study_name: str) -> list[FrozenTrial]:
+    """The complete trials no other complete trial dominates (a multi-objective study's
+    answer), by number."""
+    import optuna
+
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    return sorted(study.best_trials, key=lambda t: t.number)
