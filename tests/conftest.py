@@ -113,3 +113,13 @@ def mysql_env(mysql_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """The MySQL URL, with the password in this process's (and its children's) environment."""
     monkeypatch.setenv("OPTUNA_SPARK_DB_PASSWORD", TEST_DB_PASSWORD)
     return mysql_url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mysql)])
+def any_storage(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each study storage in turn: a fresh SQLite file, then the test MariaDB server (its
+    password in the environment; read it back with ``with_test_password``)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'study.db'}"
+    url: str = request.getfixturevalue("mysql_env")
+    return url

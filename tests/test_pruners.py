@@ -13,7 +13,7 @@ from optuna_spark.config import PrunerSpec
 from optuna_spark.errors import ConfigError
 from optuna_spark.options import pruner_spec
 from optuna_spark.samplers import make_pruner
-from tests.helpers import read_trials
+from tests.helpers import read_trials, unique_study_name, with_test_password
 
 # Ten steps each; a trial with a large x is bad at every step.
 REPORTING = """
@@ -57,21 +57,22 @@ def test_a_pruner_object_travels_pickled_and_anything_else_is_refused() -> None:
 @pytest.mark.usefixtures("spark")
 @pytest.mark.parametrize("pruner", ["object", "none"])
 def test_a_shared_pruner_prunes_on_every_spark_worker(
-    sqlite_url: str, tmp_path: Path, pruner: str
+    any_storage: str, tmp_path: Path, pruner: str
 ) -> None:
     (tmp_path / "reporting.py").write_text(REPORTING)
+    name = unique_study_name()
     summary = optimize(
         f"{tmp_path / 'reporting.py'}:objective",
         40,
-        storage=sqlite_url,
-        study_name="p",
+        storage=any_storage,
+        study_name=name,
         backend="rdd",
         tasks=2,
         sampler="random",
         seed=7,
         pruner=optuna.pruners.MedianPruner(n_startup_trials=4) if pruner == "object" else "none",
     )
-    trials = read_trials(sqlite_url, "p")
+    trials = read_trials(with_test_password(any_storage), name)
     states = [t.state.name for t in trials]
     assert len(trials) == 40 and set(states) <= {"COMPLETE", "PRUNED"}
     if pruner == "none":

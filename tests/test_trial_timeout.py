@@ -10,7 +10,7 @@ import pytest
 
 from optuna_spark import optimize
 from optuna_spark.errors import ConfigError
-from tests.helpers import read_trials
+from tests.helpers import read_trials, unique_study_name, with_test_password
 
 # Trial 3 hangs in Python code (a sleep): the signal interrupts it.
 HANGS = """
@@ -47,21 +47,22 @@ def _timed_out(trials: list, seconds: str) -> list:
 @pytest.mark.spark
 @pytest.mark.usefixtures("spark")
 def test_a_hanging_trial_on_the_rdd_backend_fails_and_the_budget_is_kept(
-    sqlite_url: str, tmp_path: Path
+    any_storage: str, tmp_path: Path
 ) -> None:
     (tmp_path / "hangs.py").write_text(HANGS)
+    name = unique_study_name()
     started = time.monotonic()
     summary = optimize(
         f"{tmp_path / 'hangs.py'}:objective",
         10,
-        storage=sqlite_url,
-        study_name="t",
+        storage=any_storage,
+        study_name=name,
         backend="rdd",
         tasks=2,
         trial_timeout=2,
     )
     elapsed = time.monotonic() - started
-    trials = read_trials(sqlite_url, "t")
+    trials = read_trials(with_test_password(any_storage), name)
     states = sorted(t.state.name for t in trials)
     assert states == ["COMPLETE"] * 9 + ["FAIL"]
     (late,) = _timed_out(trials, "2")
