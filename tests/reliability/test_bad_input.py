@@ -307,7 +307,7 @@ def _cases(url: str, tmp: Path) -> list[Case]:
         Case(
             "unknown output format",
             ["studies", "--storage", url, "--format", "xml"],
-            "Invalid value for '--format'",
+            "Invalid value for '-f' / '--format': 'xml' is not one of",
         ),
         Case(
             "pack-env into a missing directory",
