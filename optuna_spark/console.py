@@ -88,9 +88,13 @@ def format_counts(counts: dict[str, int]) -> str:
     listed apart.
     """
     lost, cancelled = counts.get("LOST", 0), counts.get("CANCELLED", 0)
+    copied = counts.get("COPIED", 0)  # complete trials copied in by a warm start
     failed = counts["FAIL"] - lost - cancelled
-    counted = counts["COMPLETE"] + counts["PRUNED"] + failed
-    parts = [f"{counts['COMPLETE']} complete", f"{counts['PRUNED']} pruned", f"{failed} failed"]
+    complete = counts["COMPLETE"] - copied
+    counted = complete + counts["PRUNED"] + failed
+    parts = [f"{complete} complete", f"{counts['PRUNED']} pruned", f"{failed} failed"]
+    if copied:
+        parts.append(f"plus {copied} copied in by the warm start")
     if cancelled:
         parts.append(f"plus {cancelled} cancelled")
     if lost:
