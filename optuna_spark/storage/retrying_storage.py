@@ -94,7 +94,19 @@ class RetryingStorage(BaseStorage, HeartbeatBase):
     def set_trial_state_values(
         self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
     ) -> bool:
-        """Finish a trial; a retry that finds it already finished means the first try landed."""
+        """Finish a trial; a retry that finds it already finished means the first try landed.
+
+        Taking a waiting trial (``RUNNING``) that is finished already means another worker
+        took it first (its cached state was stale): not ours, so False, as for any taken
+        trial. Optuna 4.1 raised out of ``ask`` there and the worker died with its slot.
+        """
+        if state == TrialState.RUNNING:
+            try:
+                return call_with_retry(
+                    self._backend.set_trial_state_values, trial_id, state=state, values=values
+                )
+            except UpdateFinishedTrialError:
+                return False
         return call_with_retry(
             self._backend.set_trial_state_values,
             trial_id,

@@ -92,6 +92,24 @@ def test_a_queued_retry_taken_by_this_worker_is_cached_as_its_own(sqlite_url: st
     assert other.get_trial(waiting).params == {"x": 0.5}
 
 
+def test_a_queued_trial_another_worker_took_and_finished_is_not_ours(sqlite_url: str) -> None:
+    """Two workers see the same queued retry; the other one takes it and finishes it before
+    this one tries: taking it is a plain "no" (Optuna's ask goes on to sample), not an error
+    that ends the worker with its budget slot (seen with Optuna 4.1 under make compat)."""
+    from optuna_spark.storage.retrying_storage import RetryingStorage
+
+    mine = RetryingStorage(optuna.storages.RDBStorage(sqlite_url))
+    other = RetryingStorage(optuna.storages.RDBStorage(sqlite_url))
+    study_id = other.create_new_study([optuna.study.StudyDirection.MINIMIZE], "s")
+    optuna.load_study(study_name="s", storage=other).enqueue_trial({"x": 0.5})
+    (queued,) = mine.get_all_trials(study_id, states=(TrialState.WAITING,))
+    assert other.set_trial_state_values(queued._trial_id, TrialState.RUNNING)
+    other.set_trial_state_values(queued._trial_id, TrialState.COMPLETE, [1.0])
+    assert mine.set_trial_state_values(queued._trial_id, TrialState.RUNNING) is False
+    with pytest.raises(UpdateFinishedTrialError):  # finishing it is still refused
+        mine.set_trial_state_values(queued._trial_id, TrialState.FAIL)
+
+
 def _statements_per_trial(storage: object, engine: object, sqlite_url: str) -> float:
     study = optuna.create_study(
         study_name="c",
