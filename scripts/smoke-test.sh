@@ -27,17 +27,20 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 # Where the package comes from, asked from an empty directory (no source tree on the path).
+# A relative PYTHON must still name it from the empty directory below.
+if [[ "$python" == */* ]]; then python="$(cd "$(dirname "$python")" && pwd)/$(basename "$python")"; fi
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
-where="$(cd "$scratch" && "$python" -c 'import os, optuna_spark; print(os.path.dirname(optuna_spark.__file__))' 2>/dev/null)" || {
+found="$(cd "$scratch" && "$python" -c 'import os, optuna_spark as p; print(p.__version__, os.path.dirname(p.__file__))' 2>/dev/null)" || {
   echo "smoke-test: optuna-spark is not installed for $python; install the wheel (make wheel, then pip install dist/optuna_spark-*.whl) or set PYTHON." >&2
   exit 1
 }
+read -r version where <<<"$found"
 if [[ -f "$where/../pyproject.toml" ]]; then
   echo "smoke-test: $python runs optuna-spark from the source tree $(dirname "$where"), not an installed wheel; install the wheel (make wheel, then pip install dist/optuna_spark-*.whl) to check a deployment." >&2
   exit 1
 fi
-echo "checking optuna-spark $(cd "$scratch" && "$python" -c 'from optuna_spark import __version__; print(__version__)') installed in $where" >&2
+echo "checking optuna-spark $version installed in $where" >&2
 # `python -c` would put the working directory (perhaps a source checkout) first on the path:
 # it is taken off, so the package found above is what runs.
 cli() {

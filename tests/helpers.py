@@ -5,6 +5,8 @@ these from here; ``conftest.py`` holds fixtures only."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -14,6 +16,22 @@ import optuna
 TEST_DB_PASSWORD = "opt-Spark-T3st-pw-9f2c"
 # The repository root (scripts, examples, the README).
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``optuna-spark ARGS`` in a fresh interpreter (this venv's), as a user runs it; its
+    output captured as text, its exit status left to the test."""
+    return subprocess.run(
+        [sys.executable, "-m", "optuna_spark", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def free_port() -> int:

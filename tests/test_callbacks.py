@@ -12,7 +12,13 @@ import pytest
 from optuna_spark import optimize
 from optuna_spark.callbacks import StopWhenNoImprovement, resolve_callbacks
 from optuna_spark.errors import ConfigError
-from tests.helpers import read_trials, trial_states, unique_study_name, with_test_password
+from tests.helpers import (
+    read_trials,
+    run_cli,
+    trial_states,
+    unique_study_name,
+    with_test_password,
+)
 
 # A user's callback module, shipped to the workers as a file: stop once 6 trials are complete.
 STOP_AT_SIX = """
@@ -140,41 +146,30 @@ def test_patience_and_a_pickled_callback_act_across_workers_on_mariadb(
 
 
 def test_the_cli_takes_patience_and_callbacks_and_says_why_it_stopped(tmp_path: Path) -> None:
-    import subprocess
-    import sys
 
     callback, _ = _stop_files(tmp_path)
     (tmp_path / "flat.py").write_text(
         "def objective(trial):\n    trial.suggest_float('x', 0, 1)\n    return 1.0\n"
     )
     url = f"sqlite:///{tmp_path / 'cli.db'}"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "optuna_spark",
-            "run",
-            "--objective",
-            f"{tmp_path / 'flat.py'}:objective",
-            "--trials",
-            "100",
-            "--patience",
-            "20",  # the callback below stops first
-            "--callback",
-            callback,
-            "--backend",
-            "local",
-            "--tasks",
-            "2",
-            "--storage",
-            url,
-            "--progress",
-            "none",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    done = run_cli(
+        "run",
+        "--objective",
+        f"{tmp_path / 'flat.py'}:objective",
+        "--trials",
+        "100",
+        "--patience",
+        "20",  # the callback below stops first
+        "--callback",
+        callback,
+        "--backend",
+        "local",
+        "--tasks",
+        "2",
+        "--storage",
+        url,
+        "--progress",
+        "none",
     )
     assert done.returncode == 0, done.stderr
     complete = trial_states(url, "objective")["COMPLETE"]

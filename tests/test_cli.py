@@ -12,7 +12,14 @@ import pytest
 from click.testing import CliRunner
 
 from optuna_spark.cli import cli
-from tests.helpers import cancelled, finished, finished_so_far, free_port, trial_states
+from tests.helpers import (
+    cancelled,
+    finished,
+    finished_so_far,
+    free_port,
+    run_cli,
+    trial_states,
+)
 
 
 def invoke(*args: str, env: dict[str, str] | None = None):
@@ -215,22 +222,8 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     assert type(result.exception).__name__ == "DataError"
 
 
-def _subprocess(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "optuna_spark", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 def test_subprocess_default_storage_is_a_file_in_the_working_directory(tmp_path: Path) -> None:
-    done = _subprocess(
+    done = run_cli(
         "run", "--objective", "quadratic", "--backend", "local", "--trials", "6", cwd=tmp_path
     )
     assert done.returncode == 0, done.stderr
@@ -240,7 +233,7 @@ def test_subprocess_default_storage_is_a_file_in_the_working_directory(tmp_path:
 
 
 def test_subprocess_bad_input_exit_code_and_message(tmp_path: Path) -> None:
-    done = _subprocess("run", "--filepath", "missing.csv", cwd=tmp_path)
+    done = run_cli("run", "--filepath", "missing.csv", cwd=tmp_path)
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: data file ") and lines[0].endswith(".")
@@ -256,7 +249,7 @@ def test_subprocess_local_cluster_ships_everything_across_processes(tmp_path: Pa
     objective = tmp_path / "obj.py"
     objective.write_text("def objective(trial):\n    return trial.suggest_float('z', -1, 1) ** 2\n")
     url = f"sqlite:///{tmp_path / 'lc.db'}"
-    done = _subprocess(
+    done = run_cli(
         "run",
         "--storage",
         url,
@@ -283,7 +276,7 @@ def test_subprocess_local_cluster_ships_everything_across_processes(tmp_path: Pa
 def test_a_standalone_master_that_is_not_running_fails_at_once(tmp_path: Path) -> None:
     port = free_port()  # a loopback port nothing listens on
     url = f"sqlite:///{tmp_path / 'm.db'}"
-    done = _subprocess(
+    done = run_cli(
         "run",
         "--storage",
         url,
@@ -310,7 +303,7 @@ def test_a_spark_connect_server_that_is_not_running_fails_at_once(tmp_path: Path
     """A Connect client would retry for minutes; the address is probed first."""
     port = free_port()
     url = f"sqlite:///{tmp_path / 'm.db'}"
-    done = _subprocess(
+    done = run_cli(
         "run",
         "--storage",
         url,
@@ -384,7 +377,7 @@ def test_timeout_exits_0_with_the_partial_result(tmp_path: Path) -> None:
         "    time.sleep(0.5)\n    return trial.suggest_float('x', 0, 1)\n"
     )
     url = f"sqlite:///{tmp_path / 's.db'}"
-    done = _subprocess(
+    done = run_cli(
         "run",
         "--objective",
         "slow.py:objective",

@@ -5,15 +5,13 @@ with every fallback in force still lands exactly its budget."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import optuna
 import pytest
 
 from optuna_spark import internals
-from tests.helpers import ROOT, read_trials, trial_states
+from tests.helpers import ROOT, read_trials, run_cli, trial_states
 
 
 def test_every_optuna_internal_is_found_on_this_optuna() -> None:
@@ -45,33 +43,24 @@ def test_the_public_fallbacks_find_the_same_ids(
 
 def test_a_run_on_optunas_public_paths_alone_lands_its_exact_budget(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'plain.db'}"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "optuna_spark",
-            "run",
-            "--backend",
-            "local",
-            "--tasks",
-            "2",
-            "--objective",
-            "quadratic",
-            "--trials",
-            "14",
-            "--study-name",
-            "plain",
-            "--storage",
-            url,
-            "--progress",
-            "log",
-        ],
+    result = run_cli(
+        "run",
+        "--backend",
+        "local",
+        "--tasks",
+        "2",
+        "--objective",
+        "quadratic",
+        "--trials",
+        "14",
+        "--study-name",
+        "plain",
+        "--storage",
+        url,
+        "--progress",
+        "log",
         cwd=ROOT,
         env={**os.environ, internals.PLAIN_OPTUNA_ENV: "1"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert trial_states(url, "plain") == {"COMPLETE": 14}

@@ -4,8 +4,6 @@ summary and --json, best-trials, and every management command on such a study.""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import optuna
@@ -15,7 +13,7 @@ from click.testing import CliRunner
 from optuna_spark import optimize
 from optuna_spark.cli import cli
 from optuna_spark.errors import ConfigError, StudyError
-from tests.helpers import read_trials, unique_study_name, with_test_password
+from tests.helpers import read_trials, run_cli, unique_study_name, with_test_password
 
 # Binh and Korn: two objectives to minimise, a curved Pareto front.
 BINH_KORN = """
@@ -36,32 +34,23 @@ def test_a_two_objective_run_on_two_spark_workers_reports_its_pareto_front(
     sqlite_url: str, tmp_path: Path
 ) -> None:
     (tmp_path / "bk.py").write_text(BINH_KORN)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "optuna_spark",
-            "run",
-            "--objective",
-            f"{tmp_path / 'bk.py'}:objective",
-            "--directions",
-            "minimize,minimize",
-            "--trials",
-            "16",
-            "--backend",
-            "joblibspark",
-            "--tasks",
-            "2",
-            "--storage",
-            sqlite_url,
-            "--study-name",
-            "bk",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    done = run_cli(
+        "run",
+        "--objective",
+        f"{tmp_path / 'bk.py'}:objective",
+        "--directions",
+        "minimize,minimize",
+        "--trials",
+        "16",
+        "--backend",
+        "joblibspark",
+        "--tasks",
+        "2",
+        "--storage",
+        sqlite_url,
+        "--study-name",
+        "bk",
+        "--json",
     )
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)

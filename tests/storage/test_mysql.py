@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from optuna_spark.config import BackendSpec, RunConfig, SamplerSpec, StorageSpec
 from optuna_spark.runner import run_study
-from tests.helpers import TEST_DB_PASSWORD, read_trials, unique_study_name, with_test_password
+from tests.helpers import (
+    TEST_DB_PASSWORD,
+    read_trials,
+    run_cli,
+    unique_study_name,
+    with_test_password,
+)
 
 pytestmark = pytest.mark.mysql
-
-
-def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "optuna_spark", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def _assert_no_secret(done: subprocess.CompletedProcess[str]) -> None:
@@ -33,7 +27,7 @@ def _assert_no_secret(done: subprocess.CompletedProcess[str]) -> None:
 @pytest.mark.spark
 def test_run_two_spark_tasks_exact_budget(mysql_env: str, tmp_path: Path) -> None:
     study = unique_study_name()
-    done = _cli(
+    done = run_cli(
         "run",
         "--storage",
         mysql_env,
@@ -107,7 +101,7 @@ def test_password_file_and_management_commands(
     ]
     outputs = []
     for step in steps:
-        done = _cli(*step, cwd=tmp_path)
+        done = run_cli(*step, cwd=tmp_path)
         assert done.returncode == 0, (step, done.stderr)
         _assert_no_secret(done)
         outputs.append(done.stdout)
@@ -119,7 +113,7 @@ def test_password_file_and_management_commands(
 
 
 def test_secret_in_url_is_masked_everywhere(mysql_url: str, tmp_path: Path) -> None:
-    done = _cli(
+    done = run_cli(
         "studies",
         "--storage",
         with_test_password(mysql_url).replace("/optuna_test", "/nope"),
