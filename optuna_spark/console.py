@@ -121,6 +121,13 @@ def format_summary(summary: RunSummary, debug: bool = False) -> str:
     lines.append(f"  {format_counts(summary.counts)}")
     for device in summary.devices:
         lines.append(f"  device: {device}")
+    if summary.gpu_memory:
+        peak = max(summary.gpu_memory, key=lambda w: w["peak_mib"])
+        scope = "its process" if peak["scope"] == "process" else "the whole GPU"
+        lines.append(
+            f"  peak GPU memory: {peak['peak_mib']:,.0f} MiB (worker {peak['worker']}, "
+            f"{scope}; the largest of {len(summary.gpu_memory)} GPU worker(s))"
+        )
     if summary.exit_code and not summary.stopped:
         lines.append(
             f"  incomplete: workers failed with {summary.budget - summary.finished} trial(s) of "
@@ -222,6 +229,8 @@ def summary_record(summary: RunSummary) -> dict[str, Any]:
         "workers_lost": summary.workers_lost,
         "trials_rerun": summary.trials_rerun,
         "stopped": summary.stopped,
+        "devices": summary.devices,
+        "gpu_memory": summary.gpu_memory,
     }
 
 

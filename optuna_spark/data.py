@@ -1,6 +1,6 @@
 """Reading tabular data sets (CSV or Parquet) and splitting features from the label.
 
-Workers call :func:`load_frame` once per task (pandas on the CPU, cuDF on a GPU); the driver
+Workers call :func:`load_frame` once per task (pandas, or cuDF straight into GPU memory); the driver
 calls :func:`check_data` on a few rows first so a wrong path or label fails fast, before any
 Spark job starts.
 """
@@ -119,10 +119,12 @@ def check_data(spec: DataSpec, sample_rows: int = 200) -> str:
     return _check_frame(spec, _read(spec, nrows=sample_rows))
 
 
-def load_frame(spec: DataSpec, given: pd.DataFrame | None = None, gpu: bool = False) -> Any:
-    """Read the whole data set and check it: with pandas, or with cuDF into the current GPU's
-    memory when ``gpu``. ``given`` is a pandas copy Spark already handed over (the
-    ``dataframe`` backend), checked the same way (and moved to the GPU when ``gpu``)."""
+def load_frame(spec: DataSpec, given: pd.DataFrame | None = None, loader: str = "pandas") -> Any:
+    """Read the whole data set and check it: with pandas (``loader`` ``pandas``, or ``cupy``,
+    which moves the arrays to the GPU later), or with cuDF into the current GPU's memory
+    (``cudf``). ``given`` is a pandas copy Spark already handed over (the ``dataframe``
+    backend), checked the same way (and moved to the GPU by cuDF for ``cudf``)."""
+    gpu = loader == "cudf"
     if given is None:
         frame = _read(spec, nrows=None, gpu=gpu)
     else:
@@ -144,7 +146,7 @@ def check_gpu_path(path: str, env: Mapping[str, str]) -> None:
 def _cudf() -> Any:
     from optuna_spark.extras import require
 
-    return require("cudf", "gpu", "Loading data on the GPU")
+    return require("cudf", "gpu-cu12|gpu-cu13", "Loading data with cuDF")
 
 
 def split_xy(spec: DataSpec, frame: Any) -> tuple[Any, Any]:

@@ -56,9 +56,12 @@ class MissingExtraError(OptunaSparkError):
     def __init__(self, module: str, extra: str, purpose: str) -> None:
         self.module = module
         self.extra = extra
+        # "gpu-cu12|gpu-cu13": one extra per CUDA major version, the user picks theirs.
+        install = " or ".join(f"pip install 'optuna-spark[{e}]'" for e in extra.split("|"))
+        which = " (the one of the CUDA version nvidia-smi shows)" if "|" in extra else ""
         super().__init__(
             f"{purpose} needs the Python package '{module}', which is not installed: "
-            f"run pip install 'optuna-spark[{extra}]'."
+            f"run {install}{which}."
         )
 
 

@@ -110,6 +110,21 @@ class RunSummary:
         return sorted({w.device for w in self.workers if w.device})
 
     @property
+    def gpu_memory(self) -> list[dict[str, Any]]:
+        """Each GPU worker's peak GPU memory: worker, host, device, MiB and scope."""
+        return [
+            {
+                "worker": w.index,
+                "host": w.host,
+                "device": (w.device or "").split(" ")[0],
+                "peak_mib": w.peak_gpu_mib,
+                "scope": w.gpu_memory_scope,
+            }
+            for w in self.workers
+            if w.peak_gpu_mib is not None
+        ]
+
+    @property
     def failure(self) -> str | None:
         """One sentence for a run that exits non-zero (None when it does not): what stopped it
         and how to go on."""

@@ -88,6 +88,8 @@ class WorkerResult:
     # task because an earlier attempt's Python worker or executor was lost.
     attempt: int = 0
     stop_reason: str | None = None  # a callback stopped the study: which, and why
+    peak_gpu_mib: float | None = None  # on a GPU: the most GPU memory seen while it ran
+    gpu_memory_scope: str | None = None  # "process" (NVML) or "device" (all of that GPU)
 
     @property
     def trials(self) -> int:
@@ -338,6 +340,9 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
         finally:
             _dispose(study, retrying, prefetcher)
             identity["prefetched"] = prefetcher.prefetched
+            memory = getattr(objective, "gpu_memory", None)
+            if memory is not None:
+                identity["peak_gpu_mib"], identity["gpu_memory_scope"] = memory.stop()
         if not loop.stopped_by_failures:
             return _result(identity, loop, setup, started)
         error = (

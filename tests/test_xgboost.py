@@ -96,10 +96,12 @@ def test_metric_must_fit_the_task() -> None:
         XGBoostOptions(metric="auc")
 
 
-def test_max_bin_is_searched_with_one_matrix_pair_per_value(
+def test_max_bin_is_searched_with_a_bounded_cache_of_matrix_pairs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import xgboost
+
+    from optuna_spark.objectives.xgboost import MATRIX_CACHE
 
     built: list[int] = []
     original = xgboost.QuantileDMatrix
@@ -113,9 +115,40 @@ def test_max_bin_is_searched_with_one_matrix_pair_per_value(
     options = XGBoostOptions(num_boost_round=5, tune_max_bin=True, device="cpu")
     spec = resolve_objective("xgboost", DataSpec(bundled_wine_csv()), options)
     study = _study(build_objective(spec, threads=1), 12)
-    used = {t.params["max_bin"] for t in study.trials}
-    assert used <= {32, 64, 96, 128, 160, 192, 224, 256} and len(used) > 1
-    assert sorted(built) == sorted(used)  # each value built once, reused by later trials
+    asked = [t.params["max_bin"] for t in study.trials]
+    assert set(asked) <= {32, 64, 96, 128, 160, 192, 224, 256} and len(set(asked)) > 1
+    # A value is built again only after MATRIX_CACHE other values pushed it out.
+    expected: list[int] = []
+    held: list[int] = []
+    for value in asked:
+        if value in held:
+            held.remove(value)
+        else:
+            expected.append(value)
+            held = held[-(MATRIX_CACHE - 1) :]
+        held.append(value)
+    assert built == expected and len(built) < len(asked)
+
+
+def test_matrices_free_the_raw_arrays_and_hold_at_most_the_cache_bound() -> None:
+    from optuna_spark.objectives.xgboost import MATRIX_CACHE, _Matrices
+
+    class FakeXGBoost:
+        @staticmethod
+        def QuantileDMatrix(x, y, max_bin, nthread, ref=None):
+            return ("valid" if ref else "train", max_bin)
+
+    arrays = ([[1.0]], [1.0], [[2.0]], [2.0])
+    once = _Matrices(FakeXGBoost, arrays, threads=1, keep_data=False)
+    assert once.get(256) == (("train", 256), ("valid", 256))
+    assert not once.holds_data and once.get(256)[0] == ("train", 256)
+    with pytest.raises(RuntimeError, match="freed"):
+        once.get(32)
+    searched = _Matrices(FakeXGBoost, arrays, threads=1, keep_data=True)
+    for max_bin in (32, 64, 96, 32, 128):
+        searched.get(max_bin)
+        assert len(searched.cached) <= MATRIX_CACHE
+    assert searched.holds_data and searched.cached == [32, 128][-MATRIX_CACHE:]
 
 
 def test_pruning_stops_unpromising_trials() -> None:
