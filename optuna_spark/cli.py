@@ -412,6 +412,15 @@ def make_data(rows: int, cols: int, output: str, seed: int, force: bool) -> None
     )
 
 
+@cli.command("gpu-discovery-script")
+def gpu_discovery_script_command() -> None:
+    """Print the path of the bundled Spark GPU discovery script (for
+    spark.worker.resource.gpu.discoveryScript; pip-installed pyspark lacks Spark's own)."""
+    from optuna_spark.config import gpu_discovery_script
+
+    click.echo(gpu_discovery_script())
+
+
 @cli.command("create-study")
 @study_option
 @storage_option

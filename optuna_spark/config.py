@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from optuna_spark.errors import ConfigError
@@ -41,6 +43,16 @@ PASSWORD_FILE_ENV = "OPTUNA_SPARK_DB_PASSWORD_FILE"
 def bundled_wine_csv() -> str:
     """Absolute path of the bundled UCI red wine quality CSV (Cortez et al., 2009)."""
     return str(resources.files("optuna_spark") / "resources" / "winequality-red.csv")
+
+
+def gpu_discovery_script() -> str:
+    """Absolute path of the bundled Spark GPU discovery script, made executable (Spark runs
+    it directly; an install may have dropped the mode bit)."""
+    path = Path(str(resources.files("optuna_spark") / "resources" / "get-gpus-resources.sh"))
+    mode = path.stat().st_mode
+    if not mode & stat.S_IXUSR:
+        path.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return str(path)
 
 
 def resolve_storage_url(

@@ -251,3 +251,13 @@ def pyspark_adopt_gateway(gateway: Any) -> None:
     from pyspark import SparkContext
 
     SparkContext._ensure_initialized(gateway=gateway)
+
+
+def spark_executor_count(context: Any) -> int | None:
+    """Executors registered with a classic SparkContext (the driver not counted), through the
+    JVM's public ``SparkStatusTracker`` reached by PySpark's private ``_jsc``; None when that
+    path is not there."""
+    try:
+        return len(context._jsc.sc().statusTracker().getExecutorInfos()) - 1
+    except Exception:
+        return None

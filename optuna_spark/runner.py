@@ -242,6 +242,14 @@ class _Run:
 
 def _make_plan(config: RunConfig, finished: int, backend: Backend | None) -> Plan:
     """The plan for the trials ``config``'s budget still misses after ``finished``."""
+    slots = backend.slots() if backend else None
+    if slots is not None and _local_gpu_run(config):
+        # One worker per GPU by default: more would share a GPU (--tasks can still ask).
+        from optuna_spark.device import visible_gpus
+
+        gpus = visible_gpus()
+        if gpus:
+            slots = gpus, f"{gpus} GPU(s) on this machine"
     return make_plan(
         budget=config.trials,
         finished=finished,
@@ -249,7 +257,16 @@ def _make_plan(config: RunConfig, finished: int, backend: Backend | None) -> Pla
         jobs=config.backend.jobs,
         backend=config.backend.name,
         host_cpus=os.cpu_count() or 1,
-        slots=backend.slots() if backend else None,
+        slots=slots[0] if slots else None,
+        slots_why=slots[1] if slots else "",
+    )
+
+
+def _local_gpu_run(config: RunConfig) -> bool:
+    return (
+        config.backend.name == "local"
+        and config.objective == "xgboost"
+        and config.xgboost.device == "cuda"
     )
 
 

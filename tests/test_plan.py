@@ -56,3 +56,43 @@ def test_more_tasks_than_slots_on_spark_is_an_error_that_says_the_fix() -> None:
     assert make_plan(100, 0, 2, 8, "rdd", host_cpus=2, slots=2).n_workers == 2
     # local processes may oversubscribe the cores (sleepy or I/O-bound objectives)
     assert make_plan(100, 0, 8, 8, "local", host_cpus=2, slots=2).n_workers == 8
+
+
+def test_gpu_tasks_are_capped_by_the_gpus_not_the_cores() -> None:
+    from optuna_spark.plan import SparkResources, task_slots
+
+    # The Databricks job: 2 nodes with 1 GPU and 8 cores each, a whole GPU per task.
+    gpu_job = SparkResources(total_cores=16, executors=2, executor_gpus=1, task_gpus=1)
+    assert task_slots(gpu_job) == (
+        2,
+        "2 executor(s) x 8 core(s), 1 GPU(s) each at 1 GPU per task",
+    )
+    # A quarter of a GPU per task: 4 tasks per GPU, still within the cores.
+    assert task_slots(SparkResources(16, 2, executor_gpus=1, task_gpus=0.25))[0] == 8
+    assert task_slots(SparkResources(4, 2, executor_gpus=1, task_gpus=0.25))[0] == 4
+    assert task_slots(SparkResources(16, 2, executor_gpus=4, task_gpus=2))[0] == 4
+    # spark.task.cpus = the executor's cores (the standalone scripts): one task per executor.
+    assert task_slots(SparkResources(16, 2, task_cpus=8))[0] == 2
+    # No executor count (Spark Connect) or local[N]: cores only.
+    assert task_slots(SparkResources(8, None, executor_gpus=1, task_gpus=1)) == (8, "8 core(s)")
+    assert task_slots(SparkResources(8, None, task_cpus=2, local=True)) == (
+        4,
+        "8 core(s) / 2 per task",
+    )
+
+
+def test_a_fraction_of_a_gpu_is_told_apart() -> None:
+    from optuna_spark.plan import SparkResources, gpus_per_executor_slots
+
+    assert SparkResources(4, 2, executor_gpus=1, task_gpus=0.5).gpu_fraction
+    assert not SparkResources(4, 2, executor_gpus=1, task_gpus=1).gpu_fraction
+    assert not SparkResources(4, 2).gpu_fraction
+    assert gpus_per_executor_slots(2, 1 / 3) == 6
+
+
+def test_gpu_slots_cap_the_tasks_with_the_reason() -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_plan(100, 0, 8, 8, "rdd", 4, slots=2, slots_why="2 executor(s) x 8 core(s), ...")
+    assert "the 2 task slot(s) this Spark cluster has (2 executor(s) x 8 core(s), ...)" in str(
+        caught.value
+    )

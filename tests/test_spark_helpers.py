@@ -94,3 +94,12 @@ def test_spark_connect_urls() -> None:
         connect_url("local[2]", {"SPARK_REMOTE": "sc://h:2"})
     assert connect_address("sc://db.example:443/;token=x;use_ssl=true") == ("db.example", 443)
     assert connect_address("sc://localhost") == ("localhost", 15002)
+
+
+def test_local_cluster_shape_reads_executors_and_cores() -> None:
+    from optuna_spark.backends._spark import local_cluster_shape
+
+    assert local_cluster_shape("local-cluster[2,4,1024]") == (2, 4)
+    assert local_cluster_shape("local-cluster[ 3 , 1 , 512 ]") == (3, 1)
+    assert local_cluster_shape("local[4]") is None
+    assert local_cluster_shape("spark://127.0.0.1:7077") is None

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -23,6 +24,7 @@ from optuna_spark import internals
 from optuna_spark.config import BackendSpec
 from optuna_spark.errors import BackendError, exception_chain
 from optuna_spark.extras import require
+from optuna_spark.plan import SparkResources, task_slots
 from optuna_spark.worker import WorkerResult, WorkerTask, died_result
 
 if TYPE_CHECKING:
@@ -75,6 +77,20 @@ def check_java() -> None:
             f"Spark needs Java {MIN_JAVA} or newer but {java} is Java {major}; install a newer "
             "JDK and point JAVA_HOME at it."
         )
+
+
+def local_cluster_shape(master: str) -> tuple[int, int] | None:
+    """(executors, cores each) of ``local-cluster[N,C,MB]``; None for any other master."""
+    match = re.fullmatch(r"local-cluster\[\s*(\d+)\s*,\s*(\d+)\s*,\s*\d+\s*\]", master)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _number(value: str | None) -> float | None:
+    """A numeric Spark setting ("1", "0.25"); None when unset or not a number."""
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def is_local_master(master: str | None) -> bool:
@@ -206,6 +222,7 @@ class SparkSessionHandle:
         from pyspark.sql import SparkSession
 
         self._set_remote: str | None = None  # SPARK_REMOTE as we set it, removed at close
+        self._resources: SparkResources | None = None
         active = SparkSession.getActiveSession()
         self.created = active is None
         self.connect = active is not None and is_connect_session(active)
@@ -260,6 +277,56 @@ class SparkSessionHandle:
             rows = self.session.range(0, 1 << 16).select(spark_partition_id().alias("p"))
             return int(rows.distinct().count())
         return int(self.context.defaultParallelism)
+
+    def conf(self, key: str) -> str | None:
+        """A Spark setting of the running session (None when unset)."""
+        try:
+            value = self.session.conf.get(key, None)
+        except Exception:  # a Connect server that refuses to show a setting
+            return None
+        return None if value in (None, "") else str(value)
+
+    def resources(self) -> SparkResources:
+        """The cluster's cores, executors and GPU settings, as :func:`~optuna_spark.plan.
+        task_slots` needs them (read once per session handle)."""
+        if self._resources is None:
+            self._resources = self._read_resources()
+        return self._resources
+
+    def _read_resources(self) -> SparkResources:
+        master = None if self.connect else self.context.master
+        shape = local_cluster_shape(master) if master else None
+        executors: int | None = None
+        if shape is not None:
+            executors = shape[0]
+            total = shape[0] * shape[1]
+        else:
+            total = self.default_parallelism()
+            if master is not None and not is_local_master(master):
+                executors = self._registered_executors()
+        if executors is None and self.connect:
+            cores = _number(self.conf("spark.executor.cores"))
+            executors = int(total // cores) if cores else None
+        return SparkResources(
+            total_cores=total,
+            executors=executors,
+            task_cpus=int(_number(self.conf("spark.task.cpus")) or 1),
+            executor_gpus=_number(self.conf("spark.executor.resource.gpu.amount")),
+            task_gpus=_number(self.conf("spark.task.resource.gpu.amount")),
+            local=master is not None and master.startswith("local") and shape is None,
+        )
+
+    def _registered_executors(self, wait_s: float = 10.0) -> int | None:
+        """Executors that have registered with the driver, waiting up to ``wait_s`` for the
+        first (a new cluster application starts its executors after the driver)."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            count = internals.spark_executor_count(self.context)
+            if count is None:
+                return None
+            if count > 0 or time.monotonic() > deadline:
+                return count or None
+            time.sleep(0.2)
 
     def enter_group(self, group: str) -> None:
         """Run this thread's next jobs under ``group`` (a job group; a tag under Connect),
@@ -437,9 +504,13 @@ class SparkBackend:
             self._handle = SparkSessionHandle(spec.master, spec.archive)
         return self._handle
 
-    def slots(self) -> int | None:
-        """Spark's default parallelism: the cluster's concurrent task slots."""
-        return self._handle.default_parallelism() if self._handle is not None else None
+    def slots(self) -> tuple[int, str] | None:
+        """The tasks the cluster runs at once, and how that was counted: cores per
+        ``spark.task.cpus``, and GPUs per ``spark.task.resource.gpu.amount`` when tasks ask
+        for GPUs (:func:`~optuna_spark.plan.task_slots`)."""
+        if self._handle is None:
+            return None
+        return task_slots(self._handle.resources())
 
     def enter_job_group(self, handle: SparkSessionHandle) -> None:
         """Run this thread's next jobs in our own job group (a tag under Spark Connect), so

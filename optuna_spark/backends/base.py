@@ -19,8 +19,9 @@ class Backend(Protocol):
         """Start what the fan-out needs (a Spark session) before it is timed."""
         ...
 
-    def slots(self) -> int | None:
-        """Tasks that can run at the same time (after :meth:`prepare`); None if unknown."""
+    def slots(self) -> tuple[int, str] | None:
+        """Tasks that can run at the same time (after :meth:`prepare`) and how that was
+        counted (shown when --tasks asks for more); None if unknown."""
         ...
 
     def run(self, tasks: Sequence[WorkerTask], plan: Plan, spec: BackendSpec) -> list[WorkerResult]:

@@ -12,6 +12,7 @@ from typing import Any
 from optuna_spark import internals
 from optuna_spark.backends._spark import SparkBackend
 from optuna_spark.config import BackendSpec
+from optuna_spark.errors import BackendError
 from optuna_spark.extras import require
 from optuna_spark.plan import Plan
 from optuna_spark.worker import WorkerResult, WorkerTask, run_worker
@@ -21,6 +22,18 @@ class JoblibSparkBackend(SparkBackend):
     """One Spark job per worker through joblibspark."""
 
     name = "joblibspark"
+
+    def prepare(self, spec: BackendSpec) -> None:
+        """Start (or attach to) the session, and refuse a fraction of a GPU per task:
+        joblibspark asks Spark for ``int(spark.task.resource.gpu.amount)`` GPUs, which fails
+        on "0.5" before any task starts."""
+        resources = self.session(spec).resources()
+        if resources.gpu_fraction:
+            raise BackendError(
+                f"spark.task.resource.gpu.amount is {resources.task_gpus:g}, a fraction of a "
+                "GPU, which the joblibspark backend cannot ask Spark for; use --backend rdd or "
+                "--backend dataframe (they share GPUs that way), or set a whole number."
+            )
 
     def run(self, tasks: Sequence[WorkerTask], plan: Plan, spec: BackendSpec) -> list[WorkerResult]:
         self.session(spec)

@@ -41,9 +41,10 @@ class LocalBackend:
     def prepare(self, spec: BackendSpec) -> None:
         pass
 
-    def slots(self) -> int | None:
+    def slots(self) -> tuple[int, str] | None:
         """This machine's CPUs."""
-        return os.cpu_count()
+        cpus = os.cpu_count() or 1
+        return cpus, f"{cpus} CPU(s) on this machine"
 
     def run(self, tasks: Sequence[WorkerTask], plan: Plan, spec: BackendSpec) -> list[WorkerResult]:
         context = multiprocessing.get_context("spawn")
