@@ -38,7 +38,7 @@ submit_optuna_spark() {
     exit 2
   fi
   local opts=(--master "$SPARK_MASTER_URL" --deploy-mode client
-    --conf "spark.executor.cores=${EXECUTOR_CORES:-1}" --conf "spark.task.cpus=${EXECUTOR_CORES:-1}"
+    --conf "spark.executor.cores=${EXECUTOR_CORES:-1}" --conf "spark.task.cpus=${TASK_CPUS:-${EXECUTOR_CORES:-1}}"
     --conf "spark.executor.memory=${EXECUTOR_MEMORY:-1g}" --conf spark.ui.showConsoleProgress=false)
   if [[ -n "${SPARK_DRIVER_HOST:-}" ]]; then
     opts+=(--conf "spark.driver.host=$SPARK_DRIVER_HOST" --conf "spark.driver.bindAddress=$SPARK_DRIVER_HOST")

@@ -12,14 +12,15 @@
 #   TRIALS                     100 (the study's total budget; rerunning resumes)
 #   TASKS                      the cluster's task slots
 #   BACKEND                    rdd (or joblibspark, dataframe)
-#   EXECUTOR_CORES             1 (cores per executor and per task)
+#   EXECUTOR_CORES             1 (cores per executor)
+#   TASK_CPUS                  EXECUTOR_CORES (cores per task: one task per executor)
 #   EXECUTOR_MEMORY            1g
 #   SPARK_DRIVER_HOST          the address executors reach the driver on [Spark's choice]
 #   ARCHIVE                    a packed environment (optuna-spark pack-env) for the executors
 #   PYTHON                     the driver's Python with optuna-spark [./.venv/bin/python]
 # Further arguments go to `optuna-spark run`.
 set -euo pipefail
-if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 # shellcheck source=standalone/env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 

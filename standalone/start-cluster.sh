@@ -13,7 +13,7 @@
 #   SPARK_WORKER_MEMORY        2g
 #   SPARK_WORKER_WEBUI_PORT    8081 (worker i uses this + i)
 #   SPARK_WORKER_GPUS          0; with N > 0 each worker offers N GPUs found by
-#   SPARK_GPU_DISCOVERY_SCRIPT $SPARK_HOME/examples/src/main/scripts/getGpusResources.sh
+#   SPARK_GPU_DISCOVERY_SCRIPT the one optuna-spark ships (optuna-spark gpu-discovery-script)
 #   OPTUNA_SPARK_CLUSTER_DIR   ./.spark-cluster in the repository (pids, logs, work dirs)
 set -euo pipefail
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
@@ -47,7 +47,7 @@ port_open "$SPARK_MASTER_HOST" "$SPARK_MASTER_PORT" ||
 
 worker_opts=""
 if [[ "$gpus" != "0" ]]; then
-  discovery="${SPARK_GPU_DISCOVERY_SCRIPT:-$SPARK_HOME/examples/src/main/scripts/getGpusResources.sh}"
+  discovery="${SPARK_GPU_DISCOVERY_SCRIPT:-$("$PYTHON" -m optuna_spark gpu-discovery-script)}"
   [[ -x "$discovery" ]] || { echo "start-cluster: GPU discovery script $discovery is missing or not executable; set SPARK_GPU_DISCOVERY_SCRIPT." >&2; exit 1; }
   worker_opts="-Dspark.worker.resource.gpu.amount=$gpus -Dspark.worker.resource.gpu.discoveryScript=$discovery"
 fi

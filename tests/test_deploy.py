@@ -16,7 +16,9 @@ import pytest
 from tests.helpers import ROOT, TEST_DB_PASSWORD, free_port, read_trials, with_test_password
 
 SCRIPTS = sorted(
-    p for folder in ("scripts", "standalone", "databricks") for p in (ROOT / folder).glob("*.sh")
+    p
+    for folder in ("scripts", "standalone", "databricks", "optuna_spark/resources")
+    for p in (ROOT / folder).glob("*.sh")
 )
 
 
@@ -426,3 +428,67 @@ def test_the_readmes_export_lines_work_as_written(tmp_path: Path, mysql_url: str
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"Created study '{name}' (minimize) in mysql://optuna_user@")
     assert TEST_DB_PASSWORD not in done.stdout + done.stderr + refused.stdout + refused.stderr
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_standalone_gpu_scripts_keep_every_gpu_busy(tmp_path: Path) -> None:
+    """A standalone worker with two "GPUs" (a stub nvidia-smi lists 0 and 1, found by the
+    bundled discovery script): the XGBoost script runs one task per GPU, and with
+    TASK_GPUS=0.5 two per GPU on the rdd backend; every task was given a GPU address."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "nvidia-smi").write_text("#!/bin/sh\nprintf '0\\n1\\n'\n")
+    (bin_dir / "nvidia-smi").chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "PYTHON": sys.executable,
+        "OPTUNA_SPARK_CLUSTER_DIR": str(tmp_path / "cluster"),
+        "SPARK_MASTER_PORT": str(free_port()),
+        "SPARK_MASTER_WEBUI_PORT": str(free_port()),
+        "SPARK_WORKER_WEBUI_PORT": str(free_port()),
+        "SPARK_WORKER_CORES": "4",
+        "SPARK_WORKER_MEMORY": "2g",
+        "SPARK_WORKER_GPUS": "2",
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "SPARK_DRIVER_HOST": "127.0.0.1",
+        "OPTUNA_SPARK_STORAGE": f"sqlite:///{tmp_path / 'gpu.db'}",
+        "EXECUTOR_GPUS": "2",
+        "NUM_BOOST_ROUND": "20",
+        "TRIALS": "6",
+    }
+    standalone = ROOT / "standalone"
+    started = subprocess.run(
+        [str(standalone / "start-cluster.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    try:
+        assert started.returncode == 0, started.stderr
+        assert "1 worker(s) x 4 core(s) x 2 GPU(s)" in started.stdout
+        outputs = {}
+        for task_gpus, study in (("1", "whole"), ("0.5", "half")):
+            done = subprocess.run(
+                [str(standalone / "run-optuna-spark-xgboost.sh")],
+                env={**env, "TASK_GPUS": task_gpus, "STUDY_NAME": study},
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=300,
+            )
+            assert done.returncode == 0, done.stderr[-3000:]
+            outputs[study] = done.stdout
+    finally:
+        subprocess.run([str(standalone / "stop-cluster.sh")], env=env, check=False, timeout=60)
+    # Before: spark.task.cpus was the executor's cores, so one task ran and one GPU idled.
+    assert "6 trial(s) on 2 joblibspark worker(s)" in outputs["whole"]
+    # A fraction of a GPU: the script picks the rdd backend (joblibspark cannot ask for it).
+    assert "6 trial(s) on 4 rdd worker(s)" in outputs["half"]
+    for study in ("whole", "half"):
+        trials = read_trials(env["OPTUNA_SPARK_STORAGE"], study)
+        assert len(trials) == 6 and {t.state.name for t in trials} == {"COMPLETE"}

@@ -7,6 +7,7 @@
 # package because pip-installed pyspark has no examples/src/main/scripts/getGpusResources.sh;
 # `optuna-spark gpu-discovery-script` prints where it is.
 set -euo pipefail
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 if ! ids="$(nvidia-smi --query-gpu=index --format=csv,noheader 2>&1)"; then
   echo "get-gpus-resources: nvidia-smi failed: $ids" >&2
   exit 1
