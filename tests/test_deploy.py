@@ -288,6 +288,33 @@ def test_job_definition_runs_the_cli_with_its_parameters() -> None:
     assert (ROOT / "databricks" / Path(init).name).exists()
 
 
+# (vCPUs, GPUs) of the node types the job definitions use.
+NODE_TYPES = {"g5.xlarge": (4, 1)}
+
+
+def test_job_default_tasks_fit_the_gpus_of_its_cluster() -> None:
+    """The job's --tasks default must be runnable at once: on a GPU cluster that is the GPUs
+    (over the task's GPU share), not the cores; more is refused before anything starts."""
+    import json
+
+    from optuna_spark.plan import SparkResources, task_slots
+
+    job = json.loads((ROOT / "databricks" / "job.json").read_text())
+    cluster = job["job_clusters"][0]["new_cluster"]
+    cpus, gpus = NODE_TYPES[cluster["node_type_id"]]
+    workers = cluster["num_workers"]
+    slots, _ = task_slots(
+        SparkResources(
+            total_cores=workers * cpus,
+            executors=workers,
+            executor_gpus=gpus,
+            task_gpus=float(cluster["spark_conf"]["spark.task.resource.gpu.amount"]),
+        )
+    )
+    defaults = {p["name"]: p["default"] for p in job["parameters"]}
+    assert int(defaults["tasks"]) == slots == 2
+
+
 def test_job_installs_the_wheel_that_make_wheel_builds() -> None:
     import json
 
