@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,14 +28,23 @@ current = [0]
 class Device:
     def __init__(self, ordinal):
         self.ordinal = ordinal
+        self.pci_bus_id = f"0000:{ordinal:02d}:00.0"
     def use(self):
         current[0] = self.ordinal
         gpu_events.log.append(("use", self.ordinal))
+    def __enter__(self):
+        return self
+    def __exit__(self, *exc):
+        return False
 
 class runtime:
     @staticmethod
     def getDeviceCount():
         return gpu_events.visible
+    @staticmethod
+    def memGetInfo():
+        used = gpu_events.used.pop(0) if len(gpu_events.used) > 1 else gpu_events.used[0]
+        return (80 * 2**30 - used, 80 * 2**30)
 
 class cuda:
     Device = Device
@@ -65,7 +75,7 @@ if gpu_events.cudf_breaks:
 def fake_gpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     """Fake cupy and cudf on sys.path, a CUDA XGBoost, and ``gpu_events`` to read back."""
     for name, text in {
-        "gpu_events.py": "log = []\nvisible = 4\ncudf_breaks = False\n",
+        "gpu_events.py": "log = []\nvisible = 4\ncudf_breaks = False\nused = [0]\n",
         "cupy/__init__.py": FAKE_CUPY,
         "cudf/__init__.py": FAKE_CUDF,
     }.items():
@@ -97,7 +107,19 @@ def test_the_workers_gpu_is_current_before_cudf_is_imported(fake_gpu: object) ->
     assert where == "cuda:2" and choice.loader == CUDF_LOADER
     assert fake_gpu.log == [("use", 2), ("import cudf", 2)]  # type: ignore[attr-defined]
     assert "this worker uses cuda:2, loading with cudf" in choice.reason
-    assert memory is not None and memory.stop() == (None, None)  # the fake has no memory info
+    assert memory is not None
+    memory.stop()
+
+
+def test_a_gpu_worker_reports_its_peak_memory(fake_gpu: object) -> None:
+    from optuna_spark.gpu_memory import PeakGpuMemory
+
+    mib = 2**20
+    fake_gpu.used = [100 * mib, 3000 * mib, 1200 * mib, 800 * mib]  # type: ignore[attr-defined]
+    memory = PeakGpuMemory(0, interval=0.01)
+    time.sleep(0.2)
+    # No NVML here: the device's used memory, its highest sample.
+    assert memory.stop() == (3000.0, "device")
 
 
 def test_workers_spread_over_every_visible_gpu(fake_gpu: object) -> None:

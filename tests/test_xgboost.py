@@ -43,13 +43,18 @@ def _binary_wine(tmp_path: Path) -> str:
 
 
 def _why_not_the_gpu() -> str:
-    """What this machine (no GPU, no cuDF) lacks first: xgboost-cpu has no CUDA at all; the
-    full `xgboost` wheel (a Databricks ML runtime's, under `make compat`) has it built in."""
+    """What this machine (no GPU) lacks first: xgboost-cpu has no CUDA at all; the full
+    `xgboost` wheel (a Databricks ML runtime's, under `make compat`) has it built in, and then
+    CuPy (to find and feed a GPU) or a GPU is missing."""
+    import importlib.util
+
     import xgboost
 
-    if xgboost.build_info().get("USE_CUDA"):
-        return "cuDF cannot be imported"
-    return "the installed XGBoost has no CUDA support"
+    if not xgboost.build_info().get("USE_CUDA"):
+        return "the installed XGBoost has no CUDA support"
+    if importlib.util.find_spec("cupy") is None:
+        return "CuPy cannot be imported"
+    return "no GPU is visible"
 
 
 def test_auto_on_a_cpu_only_machine_trains_on_the_cpu_and_says_why() -> None:
@@ -225,3 +230,21 @@ def test_device_cpu_on_synthetic_parquet_through_every_backend(
     assert summary.devices == ["cpu (--device cpu)"]
     assert {t.user_attrs["device"] for t in read_trials(sqlite_url, "syn")} == {"cpu"}
     assert summary.best_value is not None and summary.best_value < 2.0  # label std is about 1.4
+
+
+def test_json_summary_says_where_auto_trained(tmp_path: Path) -> None:
+    """A job log (--json) shows when auto fell back to the CPU, and why."""
+    import json
+
+    from tests.helpers import run_cli
+
+    done = run_cli(
+        "run", "--objective", "xgboost", "--trials", "2", "--num-boost-round", "5",
+        "--backend", "local", "--tasks", "1", "--storage", f"sqlite:///{tmp_path / 'j.db'}",
+        "--json", "--progress", "none", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    (device,) = record["devices"]
+    assert device == f"cpu (auto: {_why_not_the_gpu()})"
+    assert record["gpu_memory"] == []  # only GPU workers report it
