@@ -171,3 +171,27 @@ def test_the_split_takes_the_rows_the_frame_had() -> None:
     assert x_train.shape == (8, 2) and x_valid.shape == (2, 2)
     assert np.array_equal(x_train[:, 1], y_train * 2) and np.array_equal(x_valid[:, 0], y_valid)
     assert sorted([*y_train, *y_valid]) == list(np.arange(10.0))
+
+
+@pytest.mark.parametrize(
+    ("device_option", "tasks", "workers"), [("cuda", None, 4), ("cuda", 8, 8), ("auto", None, None)]
+)
+def test_local_gpu_runs_start_one_worker_per_gpu_by_default(
+    fake_gpu: object, device_option: str, tasks: int | None, workers: int | None
+) -> None:
+    import os
+
+    from optuna_spark.backends.local import LocalBackend
+    from optuna_spark.config import BackendSpec, RunConfig, StorageSpec
+    from optuna_spark.runner import _make_plan
+
+    config = RunConfig(
+        storage=StorageSpec("sqlite:///unused.db"),
+        objective="xgboost",
+        trials=100,
+        backend=BackendSpec(name="local", tasks=tasks),
+        xgboost=XGBoostOptions(device=device_option),
+    )
+    plan = _make_plan(config, 0, LocalBackend())
+    # 4 visible GPUs; --tasks asks for more (they share GPUs); auto keeps the CPU count.
+    assert plan.n_workers == (workers or os.cpu_count())
