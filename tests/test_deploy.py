@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import optuna
@@ -55,48 +57,67 @@ def test_runnable_script_has_help(script: Path) -> None:
     assert done.returncode == 0 and len(done.stdout.splitlines()) >= 2, done.stderr
 
 
-@pytest.mark.spark
-@pytest.mark.mysql
-def test_standalone_cluster_runs_the_submit_script_with_mysql(
-    mysql_url: str, tmp_path: Path
-) -> None:
-    env = {
+STANDALONE = ROOT / "standalone"
+
+
+def _standalone_env(tmp_path: Path, **settings: str) -> dict[str, str]:
+    """The standalone scripts' settings for a cluster of this test's own (free loopback ports,
+    pid files and logs under ``tmp_path``), plus ``settings``."""
+    return {
         **os.environ,
         "PYTHON": sys.executable,
         "OPTUNA_SPARK_CLUSTER_DIR": str(tmp_path / "cluster"),
         "SPARK_MASTER_PORT": str(free_port()),
         "SPARK_MASTER_WEBUI_PORT": str(free_port()),
         "SPARK_WORKER_WEBUI_PORT": str(free_port()),
-        "SPARK_WORKER_CORES": "2",
-        "SPARK_WORKER_MEMORY": "1g",
         "SPARK_LOCAL_IP": "127.0.0.1",
         "SPARK_DRIVER_HOST": "127.0.0.1",
-        "OPTUNA_SPARK_STORAGE": mysql_url,
-        "OPTUNA_SPARK_DB_PASSWORD": TEST_DB_PASSWORD,
-        "STUDY_NAME": f"standalone-{uuid.uuid4().hex[:8]}",
-        "TRIALS": "20",
+        **settings,
     }
-    standalone = ROOT / "standalone"
-    started = subprocess.run(
-        [str(standalone / "start-cluster.sh")],
+
+
+def _script(
+    name: str, env: dict[str, str], cwd: Path | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(STANDALONE / name)],
         env=env,
+        cwd=cwd,
         capture_output=True,
         text=True,
         check=False,
-        timeout=120,
+        timeout=timeout,
     )
+
+
+@contextmanager
+def _standalone_cluster(env: dict[str, str]) -> Iterator[str]:
+    """start-cluster.sh (its output given to the test), then stop-cluster.sh whatever happens."""
+    started = _script("start-cluster.sh", env, timeout=120)
     try:
         assert started.returncode == 0, started.stderr
-        assert "1 worker(s) x 2 core(s)" in started.stdout
-        done = subprocess.run(
-            [str(standalone / "run-optuna-spark.sh")],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=300,
-        )
+        yield started.stdout
+    finally:
+        _script("stop-cluster.sh", env, timeout=60)
+
+
+@pytest.mark.spark
+@pytest.mark.mysql
+def test_standalone_cluster_runs_the_submit_script_with_mysql(
+    mysql_url: str, tmp_path: Path
+) -> None:
+    env = _standalone_env(
+        tmp_path,
+        SPARK_WORKER_CORES="2",
+        SPARK_WORKER_MEMORY="1g",
+        OPTUNA_SPARK_STORAGE=mysql_url,
+        OPTUNA_SPARK_DB_PASSWORD=TEST_DB_PASSWORD,
+        STUDY_NAME=f"standalone-{uuid.uuid4().hex[:8]}",
+        TRIALS="20",
+    )
+    with _standalone_cluster(env) as started:
+        assert "1 worker(s) x 2 core(s)" in started
+        done = _script("run-optuna-spark.sh", env, cwd=tmp_path)
         assert done.returncode == 0, done.stderr[-3000:]
         assert TEST_DB_PASSWORD not in done.stdout + done.stderr
         assert "20 trials: 20 complete" in done.stdout
@@ -114,20 +135,16 @@ def test_standalone_cluster_runs_the_submit_script_with_mysql(
         assert f"--archives {archive}#environment" in packed.stdout
         assert "spark.pyspark.python=./environment/bin/python" in packed.stdout
         # The XGBoost study on the bundled wine data, executors running the packed Python.
-        shipped = subprocess.run(
-            [str(standalone / "run-optuna-spark-xgboost.sh")],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=300,
-            env={
+        shipped = _script(
+            "run-optuna-spark-xgboost.sh",
+            {
                 **env,
                 "ARCHIVE": str(archive),
                 "STUDY_NAME": env["STUDY_NAME"] + "-xgb",
                 "TRIALS": "6",
                 "NUM_BOOST_ROUND": "30",
             },
+            cwd=tmp_path,
         )
         assert shipped.returncode == 0, shipped.stderr[-3000:]
         assert "6 trials: 6 complete" in shipped.stdout and "best value" in shipped.stdout
@@ -166,8 +183,6 @@ def test_standalone_cluster_runs_the_submit_script_with_mysql(
         assert "8 trials: 8 complete" in direct.stdout
         unpacked = list((tmp_path / "cluster" / "work-1").glob("app-*/*/environment/bin/python"))
         assert unpacked, "the executor did not unpack the archive"
-    finally:
-        subprocess.run([str(standalone / "stop-cluster.sh")], env=env, check=False, timeout=60)
     trials = read_trials(with_test_password(mysql_url), env["STUDY_NAME"])
     assert len(trials) == 20 and {t.state.name for t in trials} == {"COMPLETE"}
     # The executors were the cluster's, not the driver's: the app ran on the worker.
@@ -462,56 +477,33 @@ def test_the_readmes_export_lines_work_as_written(tmp_path: Path, mysql_url: str
 def test_standalone_gpu_scripts_keep_every_gpu_busy(tmp_path: Path) -> None:
     """A standalone worker with two "GPUs" (a stub nvidia-smi lists 0 and 1, found by the
     bundled discovery script): the XGBoost script runs one task per GPU, and with
-    TASK_GPUS=0.5 two per GPU on the rdd backend; every task was given a GPU address."""
+    TASK_GPUS=0.5 two per GPU on the rdd backend."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "nvidia-smi").write_text("#!/bin/sh\nprintf '0\\n1\\n'\n")
     (bin_dir / "nvidia-smi").chmod(0o755)
-    env = {
-        **os.environ,
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
-        "PYTHON": sys.executable,
-        "OPTUNA_SPARK_CLUSTER_DIR": str(tmp_path / "cluster"),
-        "SPARK_MASTER_PORT": str(free_port()),
-        "SPARK_MASTER_WEBUI_PORT": str(free_port()),
-        "SPARK_WORKER_WEBUI_PORT": str(free_port()),
-        "SPARK_WORKER_CORES": "4",
-        "SPARK_WORKER_MEMORY": "2g",
-        "SPARK_WORKER_GPUS": "2",
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        "SPARK_DRIVER_HOST": "127.0.0.1",
-        "OPTUNA_SPARK_STORAGE": f"sqlite:///{tmp_path / 'gpu.db'}",
-        "EXECUTOR_GPUS": "2",
-        "NUM_BOOST_ROUND": "20",
-        "TRIALS": "6",
-    }
-    standalone = ROOT / "standalone"
-    started = subprocess.run(
-        [str(standalone / "start-cluster.sh")],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
+    env = _standalone_env(
+        tmp_path,
+        PATH=f"{bin_dir}:{os.environ['PATH']}",
+        SPARK_WORKER_CORES="4",
+        SPARK_WORKER_MEMORY="2g",
+        SPARK_WORKER_GPUS="2",
+        OPTUNA_SPARK_STORAGE=f"sqlite:///{tmp_path / 'gpu.db'}",
+        EXECUTOR_GPUS="2",
+        NUM_BOOST_ROUND="20",
+        TRIALS="6",
     )
-    try:
-        assert started.returncode == 0, started.stderr
-        assert "1 worker(s) x 4 core(s) x 2 GPU(s)" in started.stdout
-        outputs = {}
+    outputs = {}
+    with _standalone_cluster(env) as started:
+        assert "1 worker(s) x 4 core(s) x 2 GPU(s)" in started
         for task_gpus, study in (("1", "whole"), ("0.5", "half")):
-            done = subprocess.run(
-                [str(standalone / "run-optuna-spark-xgboost.sh")],
-                env={**env, "TASK_GPUS": task_gpus, "STUDY_NAME": study},
+            done = _script(
+                "run-optuna-spark-xgboost.sh",
+                {**env, "TASK_GPUS": task_gpus, "STUDY_NAME": study},
                 cwd=tmp_path,
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=300,
             )
             assert done.returncode == 0, done.stderr[-3000:]
             outputs[study] = done.stdout
-    finally:
-        subprocess.run([str(standalone / "stop-cluster.sh")], env=env, check=False, timeout=60)
     # Before: spark.task.cpus was the executor's cores, so one task ran and one GPU idled.
     assert "6 trial(s) on 2 joblibspark worker(s)" in outputs["whole"]
     # A fraction of a GPU: the script picks the rdd backend (joblibspark cannot ask for it).
