@@ -287,8 +287,8 @@ format_option = click.option(
     "--prefetch/--no-prefetch",
     default=None,
     help="Ask for each worker's next trial while its current one runs (hides 20-30 ms "
-    "per trial on short objectives; needs an objective that suggests the same "
-    "parameters in every trial) [default: on for xgboost and quadratic].",
+    "per trial on short objectives; values sampled ahead are recorded only when the "
+    "objective asks for them, so conditional spaces stay exact) [default: on].",
 )
 @click.option(
     "--pruner",

@@ -25,9 +25,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
     from optuna.storages import BaseStorage
     from optuna.study import Study
-    from optuna.trial import FrozenTrial
+    from optuna.trial import FrozenTrial, Trial
 
 PLAIN_OPTUNA_ENV = "OPTUNA_SPARK_PLAIN_OPTUNA"
 
@@ -183,6 +184,61 @@ def mark_in_optimize_loop(study: Study) -> None:
         flags.in_optimize_loop = True
 
 
+def _suggest_hookable() -> bool:
+    import optuna
+
+    trial = optuna.trial.Trial
+    return not _plain() and _takes(trial, "_suggest", "name", "distribution")
+
+
+# Whether a trial can be told values sampled ahead (``answer_ahead``); without it a user's
+# objective is never asked ahead (its trials would record parameters it did not ask for).
+CAN_ANSWER_AHEAD = _suggest_hookable()
+
+
+def frozen_trial(trial: Trial) -> FrozenTrial:
+    """The ``FrozenTrial`` behind a live ``Trial`` (the one its sampler calls get); fallback:
+    read from the storage."""
+    found = getattr(trial, "_cached_frozen_trial", None)
+    if found is not None and not _plain():
+        return found  # type: ignore[no-any-return]
+    storage = trial.study._storage
+    return storage.get_trial(trial_id(trial, storage, study_id(trial.study, storage)))
+
+
+def answer_ahead(trial: Trial, values: dict[str, tuple[BaseDistribution, Any]]) -> None:
+    """Make ``trial`` answer the objective's ``suggest_*(name, ...)`` with the value sampled
+    ahead for ``name`` when the distribution asked for equals the one it was sampled from,
+    recording it then, as Optuna records any suggestion. A name the objective never asks for
+    is never recorded; a different distribution (or an enqueued value) goes to Optuna's own
+    path, sampled afresh. Through ``Trial._suggest`` (checked by :data:`CAN_ANSWER_AHEAD`)."""
+    original = trial._suggest
+    frozen = frozen_trial(trial)
+    fixed = getattr(trial, "_fixed_params", {}) or {}
+
+    def suggest(name: str, distribution: BaseDistribution) -> Any:
+        ahead = values.pop(name, None)
+        if (
+            ahead is None
+            or ahead[0] != distribution
+            or name in frozen.distributions
+            or name in fixed
+        ):
+            return original(name, distribution)
+        value = ahead[1]
+        trial.storage.set_trial_param(
+            trial_id(trial, trial.storage, study_id(trial.study, trial.storage)),
+            name,
+            distribution.to_internal_repr(value),
+            distribution,
+        )
+        frozen.distributions[name] = distribution
+        frozen.params[name] = value
+        return value
+
+    trial._suggest = suggest  # type: ignore[method-assign]
+
+
 def missing() -> list[str]:
     """One line for each Optuna internal not found (or turned off), saying what it costs."""
     why = " (OPTUNA_SPARK_PLAIN_OPTUNA is set)" if _plain() else ""
@@ -191,6 +247,11 @@ def missing() -> list[str]:
         lines.append(f"Optuna's trial cache is not used{why}: more database round trips per trial")
     if RDB_MODELS is None:
         lines.append(f"Optuna's ORM loads the trials{why}: resuming a large study is slower")
+    if not CAN_ANSWER_AHEAD:
+        lines.append(
+            f"your objective's next trial is not asked for while one runs{why}: a few ms per "
+            "trial more between trials"
+        )
     if HEARTBEAT_BASE is None:
         lines.append(
             f"no heartbeats{why}: a trial whose worker died is retried when its fan-out "

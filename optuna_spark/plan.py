@@ -143,10 +143,11 @@ def make_plan(
     )
 
 
-def prefetch_enabled(option: bool | None, objective: ObjectiveSpec) -> bool:
+def prefetch_enabled(option: bool | None, objective: ObjectiveSpec, can_answer_ahead: bool) -> bool:
     """Whether workers may ask for their next trial while one runs: as ``option`` says, else
-    only for the built-in objectives, whose search spaces are the same in every trial (a user
-    objective may suggest a parameter only sometimes, which sampling ahead would record)."""
+    for every objective when values sampled ahead can be held until the objective asks for
+    them (``can_answer_ahead``, Optuna's trial allows it), else only for the built-in
+    objectives, whose parameters are the same in every trial and so may be recorded ahead."""
     if option is not None:
         return option
-    return objective.kind == "builtin"
+    return can_answer_ahead or objective.kind == "builtin"

@@ -13,13 +13,20 @@ so). With N workers the sampler sees up to 2N running trials instead of N. So a 
 never prefetches (it keeps Optuna's sequential behaviour exactly), and neither does a worker
 whose trials are long enough that the gap does not matter.
 
-Prefetched trials are asked with the parameters every finished trial of this worker had
-(their intersection), so those are sampled up front; that is where the gain is (asking ahead
-without them measured 28 ms per trial, worse than not asking ahead, because sampling then
-re-reads the study on the critical path; with them, 7 ms). Sampling up front records a
-parameter even in a trial whose objective would not have asked for it, so only objectives
-whose parameters are the same in every trial may prefetch: the built-in ones by default, a
-user's with ``--prefetch`` (:func:`optuna_spark.plan.prefetch_enabled`).
+The parameters every finished trial of this worker had (their intersection) are sampled on
+the helper thread too; that is where the gain is (asking ahead without them measured 28 ms per
+trial, worse than not asking ahead, because sampling then re-reads the study on the critical
+path; with them, 7 ms). How they reach the trial depends on the objective:
+
+- the built-in objectives ask the same parameters in every trial, so the prefetched trial is
+  asked with them (``study.ask(fixed_distributions)``): sampled and recorded up front;
+- any other objective may ask a parameter only sometimes (a conditional space), so the values
+  are only held beside the trial (:func:`optuna_spark.internals.answer_ahead`): a parameter is
+  recorded when the objective asks for it with the distribution it was sampled from, one it
+  never asks for is never recorded, and one asked with another distribution is sampled afresh.
+  The trial's parameters are then exactly those its objective asked for. (A relative sampler's
+  joint sample, multivariate TPE's or CMA-ES's, is drawn ahead the same way: Optuna itself
+  records only the parameters asked.)
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from optuna import Study, Trial
@@ -69,10 +76,18 @@ class Prefetcher:
     objective call and :meth:`next_slot` where it would claim the next budget slot.
     """
 
-    def __init__(self, study: Study, claim: Callable[[], bool], n_workers: int) -> None:
+    def __init__(
+        self,
+        study: Study,
+        claim: Callable[[], bool],
+        n_workers: int,
+        fixed_space: bool = False,
+    ) -> None:
         self._study = study
         self._claim = claim
         self._n_workers = n_workers
+        # True: every trial asks the same parameters, so they are recorded up front.
+        self._fixed_space = fixed_space
         self._ask = study.ask  # Optuna's own
         self._pool: ThreadPoolExecutor | None = None
         self._next: Future[Trial | None] | None = None  # the next trial, or None: no slot left
@@ -145,4 +160,29 @@ class Prefetcher:
         # This ask is part of Optuna's optimize loop, running on a helper thread.
         internals.mark_in_optimize_loop(self._study)
         self.prefetched += 1
-        return self._ask(space or None)
+        if self._fixed_space:
+            return self._ask(space or None)
+        trial = self._ask()
+        if space:
+            internals.answer_ahead(trial, self._sample_ahead(trial, space))
+        return trial
+
+    def _sample_ahead(
+        self, trial: Trial, space: dict[str, BaseDistribution]
+    ) -> dict[str, tuple[BaseDistribution, Any]]:
+        """Values for ``space`` sampled now, without recording them: the sampler's joint
+        (relative) sample, which Optuna itself holds until asked, then each remaining
+        parameter sampled independently, as ``suggest_*`` would."""
+        from optuna_spark import internals
+
+        relative = trial.relative_params  # drawn now; Optuna records what is asked, later
+        sampler = self._study.sampler
+        frozen = internals.frozen_trial(trial)
+        return {
+            name: (
+                distribution,
+                sampler.sample_independent(self._study, frozen, name, distribution),
+            )
+            for name, distribution in space.items()
+            if name not in relative and not distribution.single()
+        }

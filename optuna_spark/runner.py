@@ -352,7 +352,7 @@ def _run_plan(
             max_consecutive_failures=config.max_consecutive_failures,
             heartbeat=config.heartbeat,
             first_trial_number=first_trial_number,
-            prefetch=prefetch_enabled(config.prefetch, run.objective),
+            prefetch=prefetch_enabled(config.prefetch, run.objective, internals.CAN_ANSWER_AHEAD),
             callbacks=run.callbacks,
             trial_timeout=config.trial_timeout,
         )

@@ -317,7 +317,12 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
             with translate_errors(task.storage, "close the trial budget"):
                 call_with_retry(budget.close_budget, engine, task.budget_id)
 
-        prefetcher = Prefetcher(study, take_slot, task.n_workers if task.prefetch else 1)
+        prefetcher = Prefetcher(
+            study,
+            take_slot,
+            task.n_workers if task.prefetch else 1,
+            fixed_space=task.objective.kind == "builtin",
+        )
         timer = None
         if task.trial_timeout is not None:
             timer = TrialTimer(task.trial_timeout, lambda: _fail_stuck(loop, retrying, study, task))

@@ -19,7 +19,7 @@ def test_every_optuna_internal_is_found_on_this_optuna() -> None:
     # falls back, and pyproject.toml's cap on optuna was raised past what was tested.
     assert internals.missing() == [], f"optuna {optuna.__version__}"
     assert internals.CACHED_STORAGE is not None and internals.HEARTBEAT_BASE is not None
-    assert internals.RDB_MODELS is not None
+    assert internals.RDB_MODELS is not None and internals.CAN_ANSWER_AHEAD
 
 
 def test_the_public_fallbacks_find_the_same_ids(
@@ -39,6 +39,11 @@ def test_the_public_fallbacks_find_the_same_ids(
     assert public == private
     assert [internals.trial_id(t, storage, public[0]) for t in trials] == private_trials
     assert len(set(private_trials)) == 3
+    live = study.ask()
+    monkeypatch.delenv(internals.PLAIN_OPTUNA_ENV)
+    private_frozen = internals.frozen_trial(live)
+    monkeypatch.setenv(internals.PLAIN_OPTUNA_ENV, "1")
+    assert internals.frozen_trial(live).number == private_frozen.number == 3
 
 
 def test_a_run_on_optunas_public_paths_alone_lands_its_exact_budget(tmp_path: Path) -> None:
@@ -67,5 +72,10 @@ def test_a_run_on_optunas_public_paths_alone_lands_its_exact_budget(tmp_path: Pa
     assert len({t.params["x"] for t in read_trials(url, "plain")}) == 14
     # The driver says which fast paths are off, once each.
     output = result.stdout + result.stderr
-    for phrase in ("trial cache is not used", "ORM loads the trials", "no heartbeats"):
+    for phrase in (
+        "trial cache is not used",
+        "ORM loads the trials",
+        "no heartbeats",
+        "is not asked for while one runs",
+    ):
         assert output.count(phrase) == 1, output

@@ -41,10 +41,12 @@ def test_shared_space_keeps_what_every_trial_had() -> None:
     assert shared_space(space, {"x": FloatDistribution(0, 2), "c": c}) == {"c": c}
 
 
-def test_prefetch_is_on_for_builtin_objectives_and_opt_in_for_users() -> None:
+def test_prefetch_is_on_for_every_objective_where_values_can_wait_to_be_asked() -> None:
     builtin, user = SimpleNamespace(kind="builtin"), SimpleNamespace(kind="file")
-    assert prefetch_enabled(None, builtin) and not prefetch_enabled(None, user)
-    assert prefetch_enabled(True, user) and not prefetch_enabled(False, builtin)
+    assert prefetch_enabled(None, builtin, True) and prefetch_enabled(None, user, True)
+    # An Optuna whose trial cannot hold values until asked: only fixed spaces ask ahead.
+    assert prefetch_enabled(None, builtin, False) and not prefetch_enabled(None, user, False)
+    assert prefetch_enabled(True, user, False) and not prefetch_enabled(False, builtin, True)
 
 
 SLEEPY = """
@@ -67,6 +69,32 @@ def objective(trial):
     time.sleep(0.15)
     return x * x
 """
+
+# Each model asks its own parameters; svm and lr both ask "C", from different ranges.
+MODELS = """
+import time
+
+def objective(trial):
+    model = trial.suggest_categorical("model", ["svm", "rf", "lr"])
+    if model == "svm":
+        c = trial.suggest_float("C", 0.1, 100, log=True)
+        gamma = trial.suggest_float("gamma", 1e-4, 1, log=True)
+        score = (c - 1) ** 2 + gamma
+    elif model == "rf":
+        depth = trial.suggest_int("max_depth", 2, 12)
+        trees = trial.suggest_int("n_estimators", 10, 200)
+        score = depth + trees / 100
+    else:
+        c = trial.suggest_float("C", 1e-3, 0.1, log=True)
+        score = c
+    time.sleep(0.15)
+    return score
+"""
+BRANCHES = {
+    "svm": {"model", "C", "gamma"},
+    "rf": {"model", "max_depth", "n_estimators"},
+    "lr": {"model", "C"},
+}
 
 
 def _config(url: str, source: Path, trials: int, tasks: int, **extra: object) -> RunConfig:
@@ -93,13 +121,40 @@ def test_two_workers_prefetch_and_the_budget_stays_exact(sqlite_url: str, tmp_pa
         assert trial.value == trial.params["x"] ** 2 + trial.params["y"]
 
 
-def test_a_user_objective_does_not_prefetch_unless_asked(sqlite_url: str, tmp_path: Path) -> None:
+def test_a_conditional_space_asked_ahead_records_exactly_what_each_branch_asked(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "models.py"
+    source.write_text(MODELS)
+    summary = run_study(_config(sqlite_url, source, 30, 2))  # asking ahead is the default
+    assert sum(w.prefetched for w in summary.workers) >= 10
+    trials = read_trials(sqlite_url, "p")
+    assert len(trials) == 30 and {t.state.name for t in trials} == {"COMPLETE"}
+    assert {t.params["model"] for t in trials} == {"svm", "rf", "lr"}
+    for trial in trials:
+        model = trial.params["model"]
+        assert set(trial.params) == BRANCHES[model], trial.params
+        if model == "svm":  # a value sampled ahead for the other "C" was never used here
+            assert 0.1 <= trial.params["C"] <= 100
+        elif model == "lr":
+            assert 1e-3 <= trial.params["C"] <= 0.1
+
+
+def test_a_conditional_parameter_stays_conditional(sqlite_url: str, tmp_path: Path) -> None:
     source = tmp_path / "conditional.py"
     source.write_text(CONDITIONAL)
-    summary = run_study(_config(sqlite_url, source, 12, 2))
-    assert sum(w.prefetched for w in summary.workers) == 0
-    for trial in read_trials(sqlite_url, "p"):  # so a conditional parameter stays conditional
+    summary = run_study(_config(sqlite_url, source, 16, 2))
+    assert sum(w.prefetched for w in summary.workers) >= 4
+    for trial in read_trials(sqlite_url, "p"):
         assert ("only_positive" in trial.params) == (trial.params["x"] > 0)
+
+
+def test_prefetch_can_be_turned_off(sqlite_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "sleepy.py"
+    source.write_text(SLEEPY)
+    summary = run_study(_config(sqlite_url, source, 8, 2, prefetch=False))
+    assert summary.counts["COMPLETE"] == 8
+    assert sum(w.prefetched for w in summary.workers) == 0
 
 
 def test_a_lone_worker_never_prefetches(sqlite_url: str, tmp_path: Path) -> None:
