@@ -301,9 +301,11 @@ class SparkSessionHandle:
             executors = shape[0]
             total = shape[0] * shape[1]
         else:
-            total = self.default_parallelism()
             if master is not None and not is_local_master(master):
+                # First: Spark's default parallelism counts the cores of the executors that
+                # have registered so far (2 while none has).
                 executors = self._registered_executors()
+            total = self.default_parallelism()
         if executors is None and self.connect:
             cores = _number(self.conf("spark.executor.cores"))
             executors = int(total // cores) if cores else None
@@ -316,15 +318,20 @@ class SparkSessionHandle:
             local=master is not None and master.startswith("local") and shape is None,
         )
 
-    def _registered_executors(self, wait_s: float = 10.0) -> int | None:
-        """Executors that have registered with the driver, waiting up to ``wait_s`` for the
-        first (a new cluster application starts its executors after the driver)."""
+    def _registered_executors(self, wait_s: float = 10.0, settle_s: float = 1.0) -> int | None:
+        """Executors that have registered with the driver: a new application's executors
+        register one by one after the driver starts, so wait (up to ``wait_s``) until there
+        is one and the count has not changed for ``settle_s``."""
         deadline = time.monotonic() + wait_s
+        last, since = -1, time.monotonic()
         while True:
             count = internals.spark_executor_count(self.context)
             if count is None:
                 return None
-            if count > 0 or time.monotonic() > deadline:
+            now = time.monotonic()
+            if count != last:
+                last, since = count, now
+            if (count > 0 and now - since >= settle_s) or now > deadline:
                 return count or None
             time.sleep(0.2)
 

@@ -1,0 +1,127 @@
+"""How busy the workers stay on a user's own objective, asking ahead off and on.
+
+A user's objective (a file objective with a conditional space: a categorical ``model`` whose
+branches ask their own parameters, then 0.5 s of work) runs 60 trials on 2 Spark workers, on
+the ``joblibspark`` and ``rdd`` backends, once with ``--no-prefetch`` and once with the default
+(asking ahead, values recorded only when asked). Storage: a private MariaDB on loopback,
+started by the project's own script. One Spark session (``local[2]``) serves every run.
+
+Busy fraction, from the trials' own timestamps: the time trials ran, summed, over the workers
+times the span from the first trial's start to the last trial's end (1.0: a worker was never
+between trials). Also checked: every trial's parameters are exactly its branch's.
+Prints a Markdown table (medians of --repeats; min-max).
+Usage: .venv/bin/python bench/user_objective.py [--trials 60] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+OBJECTIVE = """
+import time
+
+def objective(trial):
+    model = trial.suggest_categorical("model", ["svm", "rf", "lr"])
+    if model == "svm":
+        c = trial.suggest_float("C", 0.1, 100, log=True)
+        score = c + trial.suggest_float("gamma", 1e-4, 1, log=True)
+    elif model == "rf":
+        depth = trial.suggest_int("max_depth", 2, 12)
+        score = depth + trial.suggest_int("n_estimators", 10, 200) / 100
+    else:
+        score = trial.suggest_float("C", 1e-3, 0.1, log=True)
+    time.sleep(0.5)
+    return score
+"""
+BRANCHES = {
+    "svm": {"model", "C", "gamma"},
+    "rf": {"model", "max_depth", "n_estimators"},
+    "lr": {"model", "C"},
+}
+
+
+def busy_fraction(spans: list[tuple[float, float]], workers: int) -> float:
+    """Time the trials ran over ``workers`` x (last end - first start)."""
+    start = min(s for s, _ in spans)
+    end = max(e for _, e in spans)
+    return sum(e - s for s, e in spans) / (workers * (end - start))
+
+
+def _spans(url: str, study: str) -> tuple[list[tuple[float, float]], bool]:
+    import optuna
+
+    trials = optuna.load_study(study_name=study, storage=url).get_trials(deepcopy=False)
+    spans = [
+        (t.datetime_start.timestamp(), t.datetime_complete.timestamp())
+        for t in trials
+        if t.datetime_start and t.datetime_complete
+    ]
+    exact = all(set(t.params) == BRANCHES[t.params["model"]] for t in trials)
+    return spans, exact
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--trials", type=int, default=60)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    from peers import MariaDB, _session
+
+    from optuna_spark.config import BackendSpec, HeartbeatSpec, RunConfig, SamplerSpec, StorageSpec
+    from optuna_spark.runner import run_study
+
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch, MariaDB(str(Path(scratch) / "db")) as db:
+        objective = Path(scratch) / "models.py"
+        objective.write_text(OBJECTIVE)
+        _session(args.workers)
+        for backend in ("joblibspark", "rdd"):
+            for prefetch in (False, None):
+                fractions, walls, exact = [], [], True
+                for repeat in range(args.repeats):
+                    study = f"{backend}-{prefetch}-{repeat}"
+                    summary = run_study(
+                        RunConfig(
+                            storage=StorageSpec(db.url()),
+                            objective=f"{objective}:objective",
+                            study_name=study,
+                            trials=args.trials,
+                            backend=BackendSpec(
+                                name=backend, tasks=args.workers, jobs=args.workers
+                            ),
+                            sampler=SamplerSpec(seed=repeat),
+                            heartbeat=HeartbeatSpec(interval=None),
+                            prefetch=prefetch,
+                        )
+                    )
+                    spans, ok = _spans(db.url(), study)
+                    fractions.append(busy_fraction(spans, args.workers))
+                    walls.append(summary.wall_seconds)
+                    exact = exact and ok
+                rows.append((backend, prefetch, fractions, walls, exact))
+    print(f"{args.trials} trials of a 0.5 s conditional-space objective on {args.workers} "
+          f"workers, MariaDB, medians of {args.repeats} (min-max)\n")  # fmt: skip
+    print(
+        "| backend | asking ahead | busy fraction | fan-out s | parameters exactly the branch's |"
+    )
+    print("|---|---|---|---|---|")
+    for backend, prefetch, fractions, walls, exact in rows:
+        how = "off (--no-prefetch)" if prefetch is False else "on (the default)"
+        print(
+            f"| {backend} | {how} | {statistics.median(fractions):.3f} "
+            f"({min(fractions):.3f}-{max(fractions):.3f}) | {statistics.median(walls):.1f} "
+            f"| {'yes' if exact else 'NO'} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
