@@ -2,8 +2,8 @@
 
 A user's objective (a file objective with a conditional space: a categorical ``model`` whose
 branches ask their own parameters, then 0.5 s of work) runs 60 trials on 2 Spark workers, on
-the ``joblibspark`` and ``rdd`` backends, once with ``--no-prefetch`` and once with the default
-(asking ahead, values recorded only when asked). Storage: a private MariaDB on loopback,
+the ``joblibspark`` and ``rdd`` backends, once as by default (not asking ahead) and once with
+``--prefetch`` (asking ahead, values recorded only when asked). Storage: a private MariaDB on loopback,
 started by the project's own script. One Spark session (``local[2]``) serves every run.
 
 Busy fraction, from the trials' own timestamps: the time trials ran, summed, over the workers
@@ -85,7 +85,7 @@ def main() -> None:
         objective.write_text(OBJECTIVE)
         _session(args.workers)
         for backend in ("joblibspark", "rdd"):
-            for prefetch in (False, None):
+            for prefetch in (None, True):
                 fractions, walls, exact = [], [], True
                 for repeat in range(args.repeats):
                     study = f"{backend}-{prefetch}-{repeat}"
@@ -115,7 +115,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|")
     for backend, prefetch, fractions, walls, exact in rows:
-        how = "off (--no-prefetch)" if prefetch is False else "on (the default)"
+        how = "on (--prefetch)" if prefetch else "off (the default)"
         print(
             f"| {backend} | {how} | {statistics.median(fractions):.3f} "
             f"({min(fractions):.3f}-{max(fractions):.3f}) | {statistics.median(walls):.1f} "

@@ -144,10 +144,12 @@ def make_plan(
 
 
 def prefetch_enabled(option: bool | None, objective: ObjectiveSpec, can_answer_ahead: bool) -> bool:
-    """Whether workers may ask for their next trial while one runs: as ``option`` says, else
-    for every objective when values sampled ahead can be held until the objective asks for
-    them (``can_answer_ahead``, Optuna's trial allows it), else only for the built-in
-    objectives, whose parameters are the same in every trial and so may be recorded ahead."""
-    if option is not None:
-        return option
-    return can_answer_ahead or objective.kind == "builtin"
+    """Whether workers may ask for their next trial while one runs. The built-in objectives
+    do unless ``option`` is False. A user's objective does when ``option`` is True and values
+    sampled ahead can be held until the objective asks for them (``can_answer_ahead``:
+    Optuna's trial allows it), so its conditional parameters stay exact. Not by default: a
+    worker that dies (or a study stopped by a callback) leaves the trial it had asked ahead
+    as one more lost (or cancelled) trial in the storage."""
+    if objective.kind == "builtin":
+        return option is not False
+    return bool(option) and can_answer_ahead

@@ -325,7 +325,9 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
         )
         timer = None
         if task.trial_timeout is not None:
-            timer = TrialTimer(task.trial_timeout, lambda: _fail_stuck(loop, retrying, study, task))
+            timer = TrialTimer(
+                task.trial_timeout, lambda: _fail_stuck(loop, retrying, study, task, prefetcher)
+            )
         loop = _TrialLoop(
             prefetcher.next_slot,
             task.max_consecutive_failures,
@@ -387,15 +389,21 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
 
 
 def _fail_stuck(
-    loop: _TrialLoop | None, storage: BaseStorage, study: Study, task: WorkerTask
+    loop: _TrialLoop | None,
+    storage: BaseStorage,
+    study: Study,
+    task: WorkerTask,
+    prefetcher: Prefetcher,
 ) -> None:
     """The running trial outlived its time limit and its objective never returned to Python:
-    fail it as timed out (a counted failure, not a lost trial) before the worker exits."""
+    fail it as timed out (a counted failure, not a lost trial) and cancel the trial asked
+    ahead, if any, before the worker exits (else it would be left RUNNING, lost)."""
     trial = loop.current if loop is not None else None
     if trial is None or task.trial_timeout is None:
         return
     trial_id = internals.trial_id(trial, storage, internals.study_id(study, storage))
     fail_trial(storage, trial_id, {FAIL_REASON_ATTR: timeout_reason(task.trial_timeout)})
+    _dispose(study, storage, prefetcher)
 
 
 def _dispose(study: Study, storage: BaseStorage, prefetcher: Prefetcher) -> None:

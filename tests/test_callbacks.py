@@ -12,7 +12,6 @@ import pytest
 from optuna_spark import optimize
 from optuna_spark.callbacks import StopWhenNoImprovement, resolve_callbacks
 from optuna_spark.errors import ConfigError
-from optuna_spark.storage.trials import CANCELLED_ATTR
 from tests.helpers import (
     read_trials,
     run_cli,
@@ -102,13 +101,8 @@ def test_study_stop_in_a_callback_stops_every_spark_worker(sqlite_url: str, tmp_
         callbacks=[callback],
     )
     states = trial_states(sqlite_url, "stop")
-    # Six complete, plus at most the one trial the other worker was running then. A trial a
-    # worker had asked for ahead and never ran is failed as cancelled, and not counted.
-    assert 6 <= states["COMPLETE"] <= 7 and set(states) <= {"COMPLETE", "FAIL"}
-    cancelled = [t for t in read_trials(sqlite_url, "stop") if t.state.name == "FAIL"]
-    assert len(cancelled) <= 2
-    assert all("asked ahead, not run" in t.system_attrs[CANCELLED_ATTR] for t in cancelled)
-    assert summary.counts["COUNTED"] == states["COMPLETE"]
+    # Six complete, plus at most the one trial the other worker was running then.
+    assert set(states) == {"COMPLETE"} and 6 <= states["COMPLETE"] <= 7
     assert summary.stopped == f"callback {callback} called study.stop()"
     assert summary.exit_code == 0
     assert len({w.pid for w in summary.workers if w.trials}) == 2  # both workers ran trials

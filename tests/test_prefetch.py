@@ -41,12 +41,13 @@ def test_shared_space_keeps_what_every_trial_had() -> None:
     assert shared_space(space, {"x": FloatDistribution(0, 2), "c": c}) == {"c": c}
 
 
-def test_prefetch_is_on_for_every_objective_where_values_can_wait_to_be_asked() -> None:
+def test_prefetch_is_on_for_builtin_objectives_and_opt_in_for_users() -> None:
     builtin, user = SimpleNamespace(kind="builtin"), SimpleNamespace(kind="file")
-    assert prefetch_enabled(None, builtin, True) and prefetch_enabled(None, user, True)
-    # An Optuna whose trial cannot hold values until asked: only fixed spaces ask ahead.
-    assert prefetch_enabled(None, builtin, False) and not prefetch_enabled(None, user, False)
-    assert prefetch_enabled(True, user, False) and not prefetch_enabled(False, builtin, True)
+    assert prefetch_enabled(None, builtin, True) and not prefetch_enabled(None, user, True)
+    assert prefetch_enabled(True, user, True) and not prefetch_enabled(False, builtin, True)
+    # An Optuna whose trial cannot hold values until asked: a user's objective never asks
+    # ahead (its conditional parameters would be recorded); fixed spaces still do.
+    assert prefetch_enabled(None, builtin, False) and not prefetch_enabled(True, user, False)
 
 
 SLEEPY = """
@@ -126,7 +127,7 @@ def test_a_conditional_space_asked_ahead_records_exactly_what_each_branch_asked(
 ) -> None:
     source = tmp_path / "models.py"
     source.write_text(MODELS)
-    summary = run_study(_config(sqlite_url, source, 30, 2))  # asking ahead is the default
+    summary = run_study(_config(sqlite_url, source, 30, 2, prefetch=True))
     assert sum(w.prefetched for w in summary.workers) >= 10
     trials = read_trials(sqlite_url, "p")
     assert len(trials) == 30 and {t.state.name for t in trials} == {"COMPLETE"}
@@ -143,16 +144,16 @@ def test_a_conditional_space_asked_ahead_records_exactly_what_each_branch_asked(
 def test_a_conditional_parameter_stays_conditional(sqlite_url: str, tmp_path: Path) -> None:
     source = tmp_path / "conditional.py"
     source.write_text(CONDITIONAL)
-    summary = run_study(_config(sqlite_url, source, 16, 2))
+    summary = run_study(_config(sqlite_url, source, 16, 2, prefetch=True))
     assert sum(w.prefetched for w in summary.workers) >= 4
     for trial in read_trials(sqlite_url, "p"):
         assert ("only_positive" in trial.params) == (trial.params["x"] > 0)
 
 
-def test_prefetch_can_be_turned_off(sqlite_url: str, tmp_path: Path) -> None:
+def test_a_user_objective_does_not_prefetch_unless_asked(sqlite_url: str, tmp_path: Path) -> None:
     source = tmp_path / "sleepy.py"
     source.write_text(SLEEPY)
-    summary = run_study(_config(sqlite_url, source, 8, 2, prefetch=False))
+    summary = run_study(_config(sqlite_url, source, 8, 2))
     assert summary.counts["COMPLETE"] == 8
     assert sum(w.prefetched for w in summary.workers) == 0
 
