@@ -2,13 +2,16 @@
 
 A user's objective (a file objective with a conditional space: a categorical ``model`` whose
 branches ask their own parameters, then 0.5 s of work) runs 60 trials on 2 Spark workers, on
-the ``joblibspark`` and ``rdd`` backends, once as by default (not asking ahead) and once with
-``--prefetch`` (asking ahead, values recorded only when asked). Storage: a private MariaDB on loopback,
-started by the project's own script. One Spark session (``local[2]``) serves every run.
+the ``joblibspark`` and ``rdd`` backends, once as by default (not asking ahead) and once
+with ``--prefetch`` (asking ahead, values recorded only when asked). Storage: a private
+MariaDB on loopback, started by the project's own script. One Spark session (``local[2]``)
+serves every run.
 
-Busy fraction, from the trials' own timestamps: the time trials ran, summed, over the workers
-times the span from the first trial's start to the last trial's end (1.0: a worker was never
-between trials). Also checked: every trial's parameters are exactly its branch's.
+Efficiency, as in bench/peers.py: the ideal time (trials x 0.5 s / workers) over the fan-out's
+wall time (1.0: a worker was never between trials; the first fan-out's Python worker start-up
+is included). The trials' own timestamps cannot tell it here: MariaDB keeps whole seconds, and
+a trial asked ahead starts when it is asked. Also checked: every trial's parameters are
+exactly its branch's.
 Prints a Markdown table (medians of --repeats; min-max).
 Usage: .venv/bin/python bench/user_objective.py [--trials 60] [--repeats 3]
 """
@@ -47,24 +50,15 @@ BRANCHES = {
 }
 
 
-def busy_fraction(spans: list[tuple[float, float]], workers: int) -> float:
-    """Time the trials ran over ``workers`` x (last end - first start)."""
-    start = min(s for s, _ in spans)
-    end = max(e for _, e in spans)
-    return sum(e - s for s, e in spans) / (workers * (end - start))
+SECONDS = 0.5  # the objective's own time
 
 
-def _spans(url: str, study: str) -> tuple[list[tuple[float, float]], bool]:
+def _exact(url: str, study: str) -> bool:
+    """Every trial's parameters are exactly those of its branch."""
     import optuna
 
     trials = optuna.load_study(study_name=study, storage=url).get_trials(deepcopy=False)
-    spans = [
-        (t.datetime_start.timestamp(), t.datetime_complete.timestamp())
-        for t in trials
-        if t.datetime_start and t.datetime_complete
-    ]
-    exact = all(set(t.params) == BRANCHES[t.params["model"]] for t in trials)
-    return spans, exact
+    return all(set(t.params) == BRANCHES[t.params["model"]] for t in trials)
 
 
 def main() -> None:
@@ -103,16 +97,14 @@ def main() -> None:
                             prefetch=prefetch,
                         )
                     )
-                    spans, ok = _spans(db.url(), study)
-                    fractions.append(busy_fraction(spans, args.workers))
+                    ideal = args.trials * SECONDS / args.workers
+                    fractions.append(ideal / summary.wall_seconds)
                     walls.append(summary.wall_seconds)
-                    exact = exact and ok
+                    exact = exact and _exact(db.url(), study)
                 rows.append((backend, prefetch, fractions, walls, exact))
     print(f"{args.trials} trials of a 0.5 s conditional-space objective on {args.workers} "
           f"workers, MariaDB, medians of {args.repeats} (min-max)\n")  # fmt: skip
-    print(
-        "| backend | asking ahead | busy fraction | fan-out s | parameters exactly the branch's |"
-    )
+    print("| backend | asking ahead | efficiency | fan-out s | params exactly the branch's |")
     print("|---|---|---|---|---|")
     for backend, prefetch, fractions, walls, exact in rows:
         how = "on (--prefetch)" if prefetch else "off (the default)"
