@@ -59,16 +59,25 @@ class StopWhenNoImprovement:
         self.patience = patience
 
     def __call__(self, study: Study, trial: FrozenTrial) -> None:
+        from optuna.study import StudyDirection
         from optuna.trial import TrialState
 
         if len(study.directions) > 1:
             return  # no single best value to improve on
-        try:
-            best = study.best_trial.number
-        except ValueError:  # no complete trial yet
-            return
         done = (TrialState.COMPLETE, TrialState.PRUNED)
-        after = sum(1 for t in study.get_trials(deepcopy=False, states=done) if t.number > best)
+        trials = study.get_trials(deepcopy=False, states=done)
+        sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
+        ranked = [
+            (sign * t.value, t.number)
+            for t in trials
+            if t.state == TrialState.COMPLETE and t.value is not None
+        ]
+        if not ranked:
+            return
+        # The first trial that reached the best value: a later tie does not improve on it
+        # (study.best_trial breaks ties in whatever order the database returns them).
+        best = min(ranked)[1]
+        after = sum(1 for t in trials if t.number > best)
         if after >= self.patience:
             study.stop()
 

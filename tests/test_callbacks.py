@@ -48,6 +48,29 @@ def test_patience_stops_after_that_many_trials_without_improvement() -> None:
     assert [t.value for t in study.trials] == [5.0, 3.0, 4.0, 6.0, 3.5]
 
 
+def test_patience_counts_from_the_first_trial_that_reached_the_best_value() -> None:
+    """Ties do not improve: a database that returns an equal later trial as the best (MariaDB
+    breaks ties in any order) must not restart the count."""
+    from types import SimpleNamespace
+
+    from optuna.study import StudyDirection
+    from optuna.trial import TrialState, create_trial
+
+    trials = [create_trial(value=v, state=TrialState.COMPLETE) for v in (2.0, 1.0, 1.0, 1.0)]
+    for number, trial in enumerate(trials):
+        trial.number = number
+    stopped: list[bool] = []
+    study = SimpleNamespace(
+        directions=[StudyDirection.MINIMIZE],
+        direction=StudyDirection.MINIMIZE,
+        get_trials=lambda deepcopy, states: trials,
+        best_trial=trials[-1],  # what an arbitrary tie order may say
+        stop=lambda: stopped.append(True),
+    )
+    StopWhenNoImprovement(2)(study, trials[-1])  # type: ignore[arg-type]
+    assert stopped == [True]  # trials 2 and 3 did not beat trial 1
+
+
 def test_patience_waits_for_a_first_complete_trial_and_ignores_failures() -> None:
     study = optuna.create_study()
     outcomes = itertools.chain([float("nan")] * 4, itertools.repeat(1.0))
