@@ -108,12 +108,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def scenarios(args: argparse.Namespace) -> list[Scenario]:
     """Every run, smaller data first (so a tight budget still measures the small size)."""
     return [
-        *(
-            Scenario(rows, device, workers)
-            for rows in sorted(args.rows)
-            for device, counts in (("cuda", args.gpu_workers), ("cpu", args.cpu_workers))
-            for workers in counts
-        )
+        Scenario(rows, device, workers)
+        for rows in sorted(args.rows)
+        for device, counts in (("cuda", args.gpu_workers), ("cpu", args.cpu_workers))
+        for workers in counts
     ]
 
 

@@ -215,6 +215,8 @@ def answer_ahead(trial: Trial, values: dict[str, tuple[BaseDistribution, Any]]) 
     original = trial._suggest
     frozen = frozen_trial(trial)
     fixed = getattr(trial, "_fixed_params", {}) or {}
+    storage = trial.storage
+    own_id = trial_id(trial, storage, study_id(trial.study, storage))  # once, not per suggest
 
     def suggest(name: str, distribution: BaseDistribution) -> Any:
         ahead = values.pop(name, None)
@@ -226,12 +228,7 @@ def answer_ahead(trial: Trial, values: dict[str, tuple[BaseDistribution, Any]]) 
         ):
             return original(name, distribution)
         value = ahead[1]
-        trial.storage.set_trial_param(
-            trial_id(trial, trial.storage, study_id(trial.study, trial.storage)),
-            name,
-            distribution.to_internal_repr(value),
-            distribution,
-        )
+        storage.set_trial_param(own_id, name, distribution.to_internal_repr(value), distribution)
         frozen.distributions[name] = distribution
         frozen.params[name] = value
         return value

@@ -6,6 +6,7 @@ user meets: how many workers run, which GPU each task was given, and the refusal
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,9 @@ def _cluster_env(tmp_path: Path, task_gpus: str) -> dict[str, str]:
     return {**os.environ, "SPARK_CONF_DIR": str(conf), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
 
 
-def _run(tmp_path: Path, env: dict[str, str], backend: str, *extra: str) -> tuple:
+def _run(
+    tmp_path: Path, env: dict[str, str], backend: str, *extra: str
+) -> tuple[subprocess.CompletedProcess[str], str]:
     objective = tmp_path / "gpu_objective.py"
     objective.write_text(OBJECTIVE)
     url = f"sqlite:///{tmp_path / f'{backend}.db'}"
@@ -82,27 +85,35 @@ def test_half_a_gpu_per_task_runs_two_tasks_on_each_gpu(tmp_path: Path, backend:
     assert {tuple(t.user_attrs["gpu"]) for t in read_trials(url, "gpu")} == {("0",)}
 
 
+def _assert_refused(done: subprocess.CompletedProcess[str], url: str, code: int, said: str) -> None:
+    """Exit ``code``, one ``Error:`` sentence last, no traceback, and the study the run had
+    created removed again."""
+    assert done.returncode == code
+    assert done.stderr.strip().splitlines()[-1] == f"Error: {said}"
+    assert "Traceback" not in done.stderr
+    with pytest.raises(KeyError):
+        read_trials(url, "gpu")
+
+
 def test_gpu_slots_not_cores_cap_the_tasks(tmp_path: Path) -> None:
     done, url = _run(tmp_path, _cluster_env(tmp_path, "1"), "rdd", "--tasks", "4")
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1] == (
-        "Error: --tasks 4 is more than the 2 task slot(s) this Spark cluster has (2 executor(s) "
+    _assert_refused(
+        done,
+        url,
+        2,
+        "--tasks 4 is more than the 2 task slot(s) this Spark cluster has (2 executor(s) "
         "x 2 core(s), 1 GPU(s) each at 1 GPU per task); pass --tasks 2 or fewer, or leave "
-        "--tasks out to use every slot."
+        "--tasks out to use every slot.",
     )
-    assert "Traceback" not in done.stderr
-    with pytest.raises(KeyError):  # the study the run created was removed again
-        read_trials(url, "gpu")
 
 
 def test_joblibspark_refuses_a_fraction_of_a_gpu_in_one_sentence(tmp_path: Path) -> None:
     done, url = _run(tmp_path, _cluster_env(tmp_path, "0.5"), "joblibspark")
-    assert done.returncode == 1
-    assert done.stderr.strip().splitlines()[-1] == (
-        "Error: spark.task.resource.gpu.amount is 0.5, a fraction of a GPU, which the "
+    _assert_refused(
+        done,
+        url,
+        1,
+        "spark.task.resource.gpu.amount is 0.5, a fraction of a GPU, which the "
         "joblibspark backend cannot ask Spark for; use --backend rdd or --backend dataframe "
-        "(they share GPUs that way), or set a whole number."
+        "(they share GPUs that way), or set a whole number.",
     )
-    assert "Traceback" not in done.stderr
-    with pytest.raises(KeyError):
-        read_trials(url, "gpu")
