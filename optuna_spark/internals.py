@@ -236,6 +236,26 @@ def answer_ahead(trial: Trial, values: dict[str, tuple[BaseDistribution, Any]]) 
     trial._suggest = suggest  # type: ignore[method-assign]
 
 
+def restart_trial_clock(storage: Any, trial_id: int) -> None:
+    """Stamp a running trial's ``datetime_start`` now, the way Optuna stamps a trial that
+    starts (through its ORM model, which stores the time as Optuna's version does).
+    ``storage`` is an ``RDBStorage`` or wraps one (``_rdb``). Fallback (the model or session
+    helper gone): nothing, and the trial's duration includes the wait before it started."""
+    from datetime import datetime
+
+    from optuna.trial import TrialState
+
+    rdb = getattr(storage, "_rdb", storage)
+    models = _module("optuna.storages._rdb.models")
+    session = _attr("optuna.storages._rdb.storage", "_create_scoped_session")
+    if models is None or session is None or not hasattr(rdb, "scoped_session"):
+        return
+    with session(rdb.scoped_session) as open_session:
+        trial = models.TrialModel.find_or_raise_by_id(trial_id, open_session, for_update=True)
+        if trial.state == TrialState.RUNNING:
+            trial.datetime_start = datetime.now()
+
+
 def missing() -> list[str]:
     """One line for each Optuna internal not found (or turned off), saying what it costs."""
     why = " (OPTUNA_SPARK_PLAIN_OPTUNA is set)" if _plain() else ""

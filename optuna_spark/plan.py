@@ -144,12 +144,10 @@ def make_plan(
 
 
 def prefetch_enabled(option: bool | None, objective: ObjectiveSpec, can_answer_ahead: bool) -> bool:
-    """Whether workers may ask for their next trial while one runs. The built-in objectives
-    do unless ``option`` is False. A user's objective does when ``option`` is True and values
-    sampled ahead can be held until the objective asks for them (``can_answer_ahead``:
-    Optuna's trial allows it), so its conditional parameters stay exact. Not by default: a
-    worker that dies (or a study stopped by a callback) leaves the trial it had asked ahead
-    as one more lost (or cancelled) trial in the storage."""
-    if objective.kind == "builtin":
-        return option is not False
-    return bool(option) and can_answer_ahead
+    """Whether workers may ask for their next trial while one runs: unless ``option`` is
+    False. A user's objective only when values sampled ahead can be held until the objective
+    asks for them (``can_answer_ahead``: Optuna's trial allows it), so the parameters its
+    trials record are exactly those it asked for, conditional ones included."""
+    if option is False:
+        return False
+    return objective.kind == "builtin" or can_answer_ahead

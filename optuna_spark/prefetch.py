@@ -27,10 +27,20 @@ path; with them, 7 ms). How they reach the trial depends on the objective:
   The trial's parameters are then exactly those its objective asked for. (A relative sampler's
   joint sample, multivariate TPE's or CMA-ES's, is drawn ahead the same way: Optuna itself
   records only the parameters asked.)
+
+A trial asked ahead exists in the storage (RUNNING) before its objective starts, so it must
+never look like lost work. It sends no heartbeat until its objective starts (Optuna's trial
+loop starts the heartbeat with the trial), so: a worker that stops with one unused (a callback's
+``study.stop()``, too many failures) puts it back in the queue (WAITING) itself; one that dies
+leaves it for the driver's sweep at the end of the fan-out, which queues a heartbeat-less trial
+again instead of counting it lost (:func:`optuna_spark.storage.trials.fail_running_trials`).
+The next worker to ask, in this run or a later one, runs it. Its clock restarts when its
+objective starts, so its duration is the objective's, not the wait.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -95,6 +105,7 @@ class Prefetcher:
         self._ended_at: float | None = None
         self._started_at: float | None = None
         self._enabled = False
+        self._handed: Trial | None = None  # the trial asked ahead that ``ask`` handed out last
         self.prefetched = 0
         # Optuna's trial loop calls study.ask; this instance answers it instead.
         study.ask = self.ask  # type: ignore[method-assign]
@@ -105,17 +116,22 @@ class Prefetcher:
             ready, self._next = self._next, None
             trial = ready.result()
             if trial is not None:
+                self._handed = trial
                 return trial
         return self._ask(fixed_distributions)
 
-    def objective_started(self) -> None:
-        """The objective of the current trial starts: maybe ask for the next one now."""
+    def objective_started(self, trial: Trial) -> None:
+        """The objective starts on ``trial``: if it was asked ahead, restart its clock (on the
+        helper thread, off the trial's path); maybe ask for the next one now."""
         now = time.perf_counter()
         if self._ended_at is not None and self._started_at is not None:
             self._enabled = should_prefetch(
                 self._n_workers, self._ended_at - self._started_at, now - self._ended_at
             )
         self._started_at = now
+        if trial is self._handed and self._pool is not None:
+            self._handed = None
+            self._pool.submit(self._restart_clock, trial)
         if self._enabled and self._next is None:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="optuna-spark-prefetch")
@@ -160,12 +176,23 @@ class Prefetcher:
         # This ask is part of Optuna's optimize loop, running on a helper thread.
         internals.mark_in_optimize_loop(self._study)
         self.prefetched += 1
-        if self._fixed_space:
-            return self._ask(space or None)
-        trial = self._ask()
-        if space:
+        trial = self._ask(space or None) if self._fixed_space else self._ask()
+        if space and not self._fixed_space:
             internals.answer_ahead(trial, self._sample_ahead(trial, space))
         return trial
+
+    def _restart_clock(self, trial: Trial) -> None:
+        """Stamp the start of a trial asked ahead when its objective starts, so its duration
+        is the objective's, not the wait before it. Best effort: without it the duration
+        includes the wait."""
+        from optuna_spark import internals
+
+        storage = self._study._storage
+        try:
+            trial_id = internals.trial_id(trial, storage, internals.study_id(self._study, storage))
+            internals.restart_trial_clock(storage, trial_id)
+        except Exception:
+            logging.getLogger(__name__).debug("could not restart a trial's clock", exc_info=True)
 
     def _sample_ahead(
         self, trial: Trial, space: dict[str, BaseDistribution]

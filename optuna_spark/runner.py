@@ -303,7 +303,10 @@ def _recover(
         next_first = storage.get_n_trials(info.study_id)  # the retries are this round's
 
         def requeue() -> int:
-            return requeue_orphans(study, storage, first_trial_number, config.heartbeat.max_retry)
+            heartbeat = config.heartbeat
+            return requeue_orphans(
+                study, storage, first_trial_number, heartbeat.max_retry, heartbeat.enabled
+            )
 
         if died and config.backend.name != "local":
             # A Spark job that lost a worker takes its other tasks down with it; their Python
@@ -464,7 +467,13 @@ def _mark_cancelled_quietly(run: _Run, first_trial_number: int, reason: str) -> 
     try:
         with translate_errors(run.config.storage, "mark cancelled trials"):
             _sweep_until_quiet(
-                lambda: mark_cancelled(run.storage, run.info.study_id, first_trial_number, reason)
+                lambda: mark_cancelled(
+                    run.storage,
+                    run.info.study_id,
+                    first_trial_number,
+                    reason,
+                    run.config.heartbeat.enabled,
+                )
             )
     except BaseException:  # an interrupt or backend failure is the error to show, not this
         pass

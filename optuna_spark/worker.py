@@ -33,8 +33,9 @@ from optuna_spark.config import (
 from optuna_spark.errors import ObjectiveError, OptunaSparkError
 from optuna_spark.prefetch import Prefetcher
 from optuna_spark.spark_task import current_task
-from optuna_spark.storage import FAIL_REASON_ATTR, cancelled_attrs, fail_trial
+from optuna_spark.storage import FAIL_REASON_ATTR, fail_trial
 from optuna_spark.storage.lost import LostTrials
+from optuna_spark.storage.trials import requeue_unstarted
 from optuna_spark.trial_timeout import TrialTimeout, TrialTimer
 from optuna_spark.trial_timeout import reason as timeout_reason
 
@@ -169,7 +170,7 @@ class _TrialLoop:
     ) -> Callable[[Trial], float]:
         def run(trial: Trial) -> float:
             if prefetcher is not None:
-                prefetcher.objective_started()
+                prefetcher.objective_started(trial)
             self.current = trial
             try:
                 with self._timer.limit() if self._timer else nullcontext():
@@ -407,15 +408,14 @@ def _fail_stuck(
 
 
 def _dispose(study: Study, storage: BaseStorage, prefetcher: Prefetcher) -> None:
-    """A trial asked ahead that the loop will not run (it stopped after failures, or on an
-    error) is failed as cancelled, so it neither counts nor waits for a heartbeat sweep."""
+    """A trial asked ahead that the loop will not run (it stopped after failures, on a
+    callback's ``study.stop()`` or on an error) goes back to the queue: it never ran, so it
+    is neither failed nor counted, and the next worker to ask (now or in a later run) runs it."""
     try:
         unused = prefetcher.take_unused()
         if unused is not None:
-            fail_trial(
-                storage,
-                internals.trial_id(unused, storage, internals.study_id(study, storage)),
-                cancelled_attrs("asked ahead, not run: the worker stopped"),
+            requeue_unstarted(
+                storage, internals.trial_id(unused, storage, internals.study_id(study, storage))
             )
     except Exception:  # the driver's sweep of orphaned trials handles it then
         logging.getLogger(__name__).debug("could not dispose of a prefetched trial", exc_info=True)

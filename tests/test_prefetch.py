@@ -41,10 +41,10 @@ def test_shared_space_keeps_what_every_trial_had() -> None:
     assert shared_space(space, {"x": FloatDistribution(0, 2), "c": c}) == {"c": c}
 
 
-def test_prefetch_is_on_for_builtin_objectives_and_opt_in_for_users() -> None:
+def test_prefetch_is_on_unless_turned_off_and_needs_answer_ahead_for_users() -> None:
     builtin, user = SimpleNamespace(kind="builtin"), SimpleNamespace(kind="file")
-    assert prefetch_enabled(None, builtin, True) and not prefetch_enabled(None, user, True)
-    assert prefetch_enabled(True, user, True) and not prefetch_enabled(False, builtin, True)
+    assert prefetch_enabled(None, builtin, True) and prefetch_enabled(None, user, True)
+    assert not prefetch_enabled(False, user, True) and not prefetch_enabled(False, builtin, True)
     # An Optuna whose trial cannot hold values until asked: a user's objective never asks
     # ahead (its conditional parameters would be recorded); fixed spaces still do.
     assert prefetch_enabled(None, builtin, False) and not prefetch_enabled(True, user, False)
@@ -150,12 +150,39 @@ def test_a_conditional_parameter_stays_conditional(sqlite_url: str, tmp_path: Pa
         assert ("only_positive" in trial.params) == (trial.params["x"] > 0)
 
 
-def test_a_user_objective_does_not_prefetch_unless_asked(sqlite_url: str, tmp_path: Path) -> None:
+def test_a_user_objective_asks_ahead_by_default_and_not_with_no_prefetch(
+    sqlite_url: str, tmp_path: Path
+) -> None:
     source = tmp_path / "sleepy.py"
     source.write_text(SLEEPY)
-    summary = run_study(_config(sqlite_url, source, 8, 2))
-    assert summary.counts["COMPLETE"] == 8
+    summary = run_study(_config(sqlite_url, source, 12, 2))
+    assert summary.counts["COMPLETE"] == 12
+    assert sum(w.prefetched for w in summary.workers) >= 4
+    summary = run_study(_config(sqlite_url, source, 20, 2, prefetch=False))
+    assert summary.counts["COMPLETE"] == 20
     assert sum(w.prefetched for w in summary.workers) == 0
+
+
+def test_a_trial_asked_ahead_is_timed_from_when_its_objective_starts(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """Two workers never run more than two trials at once, so no more than two trials'
+    [start, complete] spans overlap, although each worker holds a third trial asked ahead
+    while its current one runs (without the restarted clock: up to four)."""
+    source = tmp_path / "sleepy.py"
+    source.write_text(SLEEPY)
+    summary = run_study(_config(sqlite_url, source, 16, 2))
+    assert sum(w.prefetched for w in summary.workers) >= 6
+    trials = read_trials(sqlite_url, "p")
+    events = sorted(
+        [(t.datetime_start, 1) for t in trials] + [(t.datetime_complete, -1) for t in trials],
+        key=lambda event: (event[0], event[1]),  # an end before a start at the same instant
+    )
+    running = most = 0
+    for _, change in events:
+        running += change
+        most = max(most, running)
+    assert most <= 2
 
 
 def test_a_lone_worker_never_prefetches(sqlite_url: str, tmp_path: Path) -> None:
@@ -175,19 +202,27 @@ def objective(trial):
 """
 
 
-def test_a_trial_asked_ahead_and_never_run_is_cancelled_not_left_running(
+def test_a_trial_asked_ahead_and_never_run_goes_back_to_the_queue(
     sqlite_url: str, tmp_path: Path
 ) -> None:
     source = tmp_path / "broken.py"
     source.write_text(BROKEN)
-    summary = run_study(
-        _config(sqlite_url, source, 40, 2, max_consecutive_failures=4, prefetch=True)
-    )
+    summary = run_study(_config(sqlite_url, source, 40, 2, max_consecutive_failures=4))
     assert summary.objective_failed and summary.exit_code == 1
+    assert sum(w.prefetched for w in summary.workers) >= 1
     trials = read_trials(sqlite_url, "p")
-    assert "RUNNING" not in {t.state.name for t in trials}
-    unused = [t for t in trials if CANCELLED_ATTR in t.system_attrs]
-    ran = [t for t in trials if CANCELLED_ATTR not in t.system_attrs]
-    assert all("asked ahead" in t.system_attrs[CANCELLED_ATTR] for t in unused)
+    states = [t.state.name for t in trials]
+    assert "RUNNING" not in states and CANCELLED_ATTR not in str([t.system_attrs for t in trials])
+    ran = [t for t in trials if t.state.name == "FAIL"]
+    queued = [t for t in trials if t.state.name == "WAITING"]
     assert all("RuntimeError: broken" in t.system_attrs["fail_reason"] for t in ran)
-    assert summary.counts["COUNTED"] == len(ran)  # the unused ones do not count
+    # Never started: no parameter recorded (the one sampled ahead was never asked for).
+    assert queued and all(t.params == {} for t in queued)
+    assert summary.counts["COUNTED"] == len(ran)
+    # The next run takes the queued trials first: none is left waiting, none runs twice.
+    source.write_text(SLEEPY)
+    run_study(_config(sqlite_url, source, len(ran) + 6, 2))
+    trials = read_trials(sqlite_url, "p")
+    assert [t.state.name for t in trials].count("COMPLETE") == 6
+    assert "WAITING" not in {t.state.name for t in trials}
+    assert {t.number for t in queued} <= {t.number for t in trials if t.state.name == "COMPLETE"}

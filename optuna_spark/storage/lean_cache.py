@@ -142,7 +142,7 @@ class LeanCachedStorage(CachedStorageBase):
                     self._own_ids.add(trial_id)
                 return changed
             own = self._own.get(trial_id)
-            if changed and own is not None:
+            if changed and own is not None and state.is_finished():
                 # The database's datetime_complete differs by microseconds (Optuna stamps it
                 # on the way in); the next re-read brings the stored one.
                 own.state, own.values, own.datetime_complete = state, values, datetime.now()

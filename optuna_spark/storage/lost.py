@@ -61,12 +61,16 @@ class LostTrials:
             call_with_retry(budget.release, self.engine, self._budget_id)
 
 
-def requeue_orphans(study: Study, storage: BaseStorage, first_number: int, max_retry: int) -> int:
+def requeue_orphans(
+    study: Study, storage: BaseStorage, first_number: int, max_retry: int, heartbeats: bool = False
+) -> int:
     """Driver, after a fan-out: fail this fan-out's trials that are still RUNNING (their
     workers are gone) and queue them again, and queue the lost trials whose retry was never
     queued (the worker that failed them died before it could). ``storage`` is the study's.
-    Returns how many were queued."""
-    failed = fail_running_trials(storage, internals.study_id(study, storage), first_number)
+    With ``heartbeats``, a trial that never sent one never started: it is queued again as it
+    is, not counted lost. Returns how many lost trials were queued."""
+    study_id = internals.study_id(study, storage)
+    failed = fail_running_trials(storage, study_id, first_number, heartbeats=heartbeats)
     queued = sum(_retry(study, storage.get_trial(trial_id), max_retry) for trial_id in failed)
     return queued + sum(_retry(study, t, max_retry) for t in _unqueued_lost(study, first_number))
 

@@ -27,7 +27,6 @@ LOST_ATTR = "optuna_spark:lost"
 WARM_START_ATTR = "optuna_spark:warm_start"
 # Why a trial failed, as text: the name Optuna itself used for this system attribute.
 FAIL_REASON_ATTR = "fail_reason"
-
 STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
 FINISHED_STATES = ("COMPLETE", "PRUNED", "FAIL")
 
@@ -121,18 +120,55 @@ def count_trials(storage: RDBStorage, study_id: int) -> dict[str, int]:
 
 
 def fail_running_trials(
-    storage: BaseStorage, study_id: int, first_number: int, attrs: dict[str, Any] | None = None
+    storage: BaseStorage,
+    study_id: int,
+    first_number: int,
+    attrs: dict[str, Any] | None = None,
+    heartbeats: bool = False,
 ) -> list[int]:
     """Fail the trials of one run (numbered from ``first_number``) that are still RUNNING,
-    setting ``attrs`` as system attributes first. Trials of other runs are left to their own
-    heartbeat; one that finishes meanwhile is skipped. Returns the ids of the failed trials."""
+    setting ``attrs`` as system attributes first. With ``heartbeats`` (the workers send
+    them), a trial that never sent one never started its objective (a trial a worker asked
+    ahead, or one it died right after asking for): it goes back to the queue instead
+    (:func:`requeue_unstarted`). Trials of other runs are left to their own heartbeat; one
+    that finishes meanwhile is skipped. Returns the ids of the failed trials."""
     from optuna.trial import TrialState
 
     from optuna_spark import internals
 
     running = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
     ids = [internals.trial_id(t, storage, study_id) for t in running if t.number >= first_number]
-    return [i for i in ids if fail_trial(storage, i, attrs)]
+    started = with_heartbeat(storage, ids) if heartbeats and ids else set(ids)
+    for trial_id in set(ids) - started:
+        requeue_unstarted(storage, trial_id)
+    return [i for i in ids if i in started and fail_trial(storage, i, attrs)]
+
+
+def with_heartbeat(storage: BaseStorage, trial_ids: list[int]) -> set[int]:
+    """Those of ``trial_ids`` that have sent a heartbeat: their objective started (Optuna's
+    trial loop starts a trial's heartbeat as it starts the trial). ``storage`` is an
+    ``RDBStorage``."""
+    from sqlalchemy import column, select, table
+
+    heartbeats = table("trial_heartbeats", column("trial_id"))
+    query = select(heartbeats.c.trial_id).where(heartbeats.c.trial_id.in_(trial_ids))
+    with storage.engine.connect() as conn:  # type: ignore[attr-defined]
+        return {int(row[0]) for row in conn.execute(query)}
+
+
+def requeue_unstarted(storage: BaseStorage, trial_id: int) -> bool:
+    """Put a running trial whose objective never started back in the queue (WAITING): the
+    next worker to ask runs it, as Optuna runs an enqueued trial (with whatever parameters it
+    had recorded), so it is neither lost nor counted. False when it finished meanwhile."""
+    from optuna.trial import TrialState
+
+    from optuna_spark.internals import UpdateFinishedTrialError
+
+    try:
+        storage.set_trial_state_values(trial_id, TrialState.WAITING)
+    except UpdateFinishedTrialError:
+        return False
+    return True
 
 
 def fail_trial(storage: BaseStorage, trial_id: int, attrs: dict[str, Any] | None = None) -> bool:
@@ -157,10 +193,14 @@ def cancelled_attrs(reason: str) -> dict[str, str]:
     return {CANCELLED_ATTR: reason, FAIL_REASON_ATTR: f"cancelled: {reason}"}
 
 
-def mark_cancelled(storage: BaseStorage, study_id: int, first_number: int, reason: str) -> int:
+def mark_cancelled(
+    storage: BaseStorage, study_id: int, first_number: int, reason: str, heartbeats: bool = False
+) -> int:
     """Fail this run's trials that are still RUNNING, recording ``reason`` on each (see
-    :func:`cancelled_attrs`). Returns how many were marked."""
-    return len(fail_running_trials(storage, study_id, first_number, cancelled_attrs(reason)))
+    :func:`cancelled_attrs`); those that never started go back to the queue
+    (:func:`fail_running_trials`). Returns how many were marked."""
+    attrs = cancelled_attrs(reason)
+    return len(fail_running_trials(storage, study_id, first_number, attrs, heartbeats))
 
 
 def best_value(storage: BaseStorage, study_id: int) -> float | None:

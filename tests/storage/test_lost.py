@@ -53,3 +53,24 @@ def test_the_driver_queues_a_lost_trial_whose_worker_died_before_queueing_it(
     assert requeue_orphans(study, storage, 0, max_retry=2) == 0  # queued once, not on every sweep
     counts = count_trials(storage, study._study_id)
     assert (counts["LOST"], counts["COUNTED"]) == (1, 1)  # the objective's failure counts
+
+
+def test_a_trial_that_never_started_goes_back_to_the_queue_not_counted_lost(
+    sqlite_url: str,
+) -> None:
+    """At the end of a fan-out whose worker died, its running trial (it had sent heartbeats)
+    is lost and retried, while the trial it had asked ahead (no heartbeat: its objective never
+    started) is queued again as it is: not failed, not counted, no retry of it."""
+    study, storage = _study(sqlite_url)
+    running = storage.create_new_trial(study._study_id)
+    storage.set_trial_param(running, "x", 0.5, optuna.distributions.FloatDistribution(0, 1))
+    storage.record_heartbeat(running)
+    storage.create_new_trial(study._study_id)  # asked ahead
+
+    assert requeue_orphans(study, storage, 0, max_retry=2, heartbeats=True) == 1
+    trials = study.get_trials()
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING, TrialState.WAITING]
+    assert trials[1].number == 1 and "retry_history" not in trials[1].system_attrs
+    assert trials[2].system_attrs["retry_history"] == [0] and trials[2].params == {"x": 0.5}
+    counts = count_trials(storage, study._study_id)
+    assert (counts["LOST"], counts["COUNTED"], counts["WAITING"]) == (1, 0, 2)
