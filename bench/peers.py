@@ -51,6 +51,7 @@ os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
 
 import objectives  # noqa: E402 - after the path is set
+from sections import kept_sections  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -690,6 +691,8 @@ def main() -> None:
         relative = [os.path.relpath(i, Path(args.markdown).parent) for i in images]
         table += "\n" + "\n".join(f"![{Path(i).stem}]({i})" for i in relative) + "\n"
     table = preamble(args.repeats, argv) + "\n" + kept_notes(args.markdown) + table
+    sections = kept_sections(args.markdown)  # the other scripts' blocks (bench/sections.py)
+    table += "\n" + sections if sections else ""
     print(table)
     outputs = (
         []

@@ -21,15 +21,13 @@ class Background(Generic[T]):
     or raises its exception, and SIGINT during the wait raises KeyboardInterrupt (Python's
     default) so the caller can cancel the work its own way."""
 
-    def __init__(self, work: Callable[[], T]) -> None:
+    def __init__(self, work: Callable[[], T], name: str = "optuna-spark-fan-out") -> None:
         self._result: T | None = None
         self._error: BaseException | None = None
         # An Event, not Thread.join: a join interrupted by Ctrl-C can leave the thread looking
         # finished while it still runs (CPython before 3.13).
         self._done = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, args=(work,), daemon=True, name="optuna-spark-fan-out"
-        )
+        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True, name=name)
         self._thread.start()
 
     def _run(self, work: Callable[[], T]) -> None:
@@ -48,6 +46,10 @@ class Background(Generic[T]):
         if self._error is not None:
             raise self._error
         return cast(T, self._result)
+
+    def done(self) -> bool:
+        """Whether the work has ended (returned or raised)."""
+        return self._done.is_set()
 
     def join(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for the work to end (after cancelling it)."""

@@ -358,13 +358,14 @@ def run(progress: str, quiet: bool, as_json: bool, **options: Any) -> None:
 
     from optuna_spark.console import ConsoleReporter, format_summary, summary_record
     from optuna_spark.runner import run_study
+    from optuna_spark.timeline import process_started_at
 
     config = RunOptions(**options).to_config()
     _quiet_optuna()
     if progress == "auto":
         progress = "bar" if sys.stderr.isatty() else "log"
     reporter = None if quiet else ConsoleReporter(sys.stderr, mode=progress)
-    summary = run_study(config, reporter)
+    summary = run_study(config, reporter, started_at=process_started_at())
     debug = _debug(click.get_current_context())
     click.echo(
         json.dumps(summary_record(summary), indent=2) if as_json else format_summary(summary, debug)

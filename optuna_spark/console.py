@@ -101,6 +101,8 @@ def format_counts(counts: dict[str, int]) -> str:
         parts.append(f"plus {lost} lost with their worker and retried")
     if counts.get("RUNNING"):
         parts.append(f"{counts['RUNNING']} still running")
+    if counts.get("WAITING"):  # enqueued, or asked ahead and never started: the next run's
+        parts.append(f"{counts['WAITING']} queued for the next run")
     return f"{counted} trials: " + ", ".join(parts)
 
 
@@ -231,6 +233,7 @@ def summary_record(summary: RunSummary) -> dict[str, Any]:
         "stopped": summary.stopped,
         "devices": summary.devices,
         "gpu_memory": summary.gpu_memory,
+        "timeline": summary.timeline,
     }
 
 

@@ -42,6 +42,7 @@ from optuna_spark.storage import budget as budget_table
 from optuna_spark.storage.lost import requeue_orphans
 from optuna_spark.storage.trials import STATES
 from optuna_spark.summary import RunSummary, objective_failed
+from optuna_spark.timeline import Timeline
 from optuna_spark.warm_start import copy_trials_once, enqueue_once, read_enqueue_file
 from optuna_spark.worker import WORKER_DIED, WorkerResult, WorkerTask
 
@@ -50,14 +51,35 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 
-def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary:
+def run_study(
+    config: RunConfig, reporter: Reporter | None = None, started_at: float | None = None
+) -> RunSummary:
     """Run ``config`` to completion (or resume it) and return the summary.
 
     Raises :class:`~optuna_spark.errors.OptunaSparkError` subclasses for anything the user
     can fix; no trial is written before the objective, data and storage have been checked.
+    ``started_at`` (a ``time.time()`` value) is when the user's command started, the origin
+    of the summary's time line; default: now.
     """
     reporter = reporter or SilentReporter()
+    timeline = Timeline(started_at)
+    timeline.mark("driver ready")
     config = replace(config, storage=config.storage.with_password(os.environ))
+    # Spark first: a session of our own starts on a helper thread (a JVM: seconds) while this
+    # thread checks the objective and its data and opens the study.
+    backend = get_backend(config.backend.name, config.frame)
+    backend.start(config.backend)
+    timeline.mark("backend starting")
+    try:
+        return _run_with(config, backend, reporter, timeline)
+    finally:
+        backend.close()
+
+
+def _run_with(
+    config: RunConfig, backend: Backend, reporter: Reporter, timeline: Timeline
+) -> RunSummary:
+    """:func:`run_study` once the backend is starting."""
     # With the dataframe backend Spark reads the data (maybe from HDFS or S3, or the user's
     # DataFrame): the driver does not read it with pandas first; each worker checks its copy.
     objective = resolve_objective(
@@ -67,6 +89,7 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
         check=config.backend.name != "dataframe",
     )
     callbacks = resolve_callbacks(config.callbacks, config.patience)
+    timeline.mark("objective checked")
     enqueued = read_enqueue_file(config.enqueue) if config.enqueue else []
     study_name = config.study_name or default_study_name(
         objective.name, objective.data.path if objective.data else None
@@ -82,9 +105,12 @@ def run_study(config: RunConfig, reporter: Reporter | None = None) -> RunSummary
         fresh=config.fresh,
         grace_s=config.heartbeat.grace_seconds,
     )
+    timeline.mark("study ready")
     try:
         _warm_start(config, storage, info, enqueued, reporter)
-        return _run_created_or_loaded(config, storage, info, objective, callbacks, reporter)
+        return _run_created_or_loaded(
+            config, storage, info, objective, callbacks, backend, reporter, timeline
+        )
     except OptunaSparkError:
         if info.created:
             _drop_if_empty(config, storage, info)
@@ -136,22 +162,24 @@ def _run_created_or_loaded(
     info: StudyInfo,
     objective: ObjectiveSpec,
     callbacks: tuple[CallbackSpec, ...],
+    started: Backend,
     reporter: Reporter,
+    timeline: Timeline,
 ) -> RunSummary:
-    """Everything after the study exists: plan, fan out, summarise."""
+    """Everything after the study exists: plan, fan out, summarise. ``started`` is the
+    backend, started; closed here, before the summary."""
     study_name = info.name
     with translate_errors(config.storage, f"read study {study_name!r}"):
         counts_before = count_trials(storage, info.study_id)
         finished_before = counts_before["COUNTED"]
         first_trial_number = storage.get_n_trials(info.study_id)
-    backend = None
     started_at = datetime.now(timezone.utc)
-    if remaining_trials(config.trials, finished_before):
-        # Start Spark (or nothing, for local) first: the default --tasks is its slot count.
-        backend = get_backend(config.backend.name, config.frame)
+    # Nothing to run: no backend (a Spark session still starting is stopped once up).
+    backend = started if remaining_trials(config.trials, finished_before) else None
     try:
         if backend is not None:
             backend.prepare(config.backend)
+            timeline.mark("backend ready")
         plan = _make_plan(config, finished_before, backend)
         # Fast paths that fell back to Optuna's own (a moved internal, or asked for).
         for note in [*plan.notes, *internals.missing()]:
@@ -160,15 +188,19 @@ def _run_created_or_loaded(
         wall = 0.0
         stopped: str | None = None
         if backend is not None and not plan.nothing_to_do:
-            run = _Run(config, storage, info, objective, callbacks, backend, reporter)
+            run = _Run(config, storage, info, objective, callbacks, backend, reporter, timeline)
             results, wall, stopped = _run_rounds(run, plan, finished_before, first_trial_number)
     finally:
+        started.close()
         if backend is not None:
-            backend.close()
+            timeline.mark("backend closed")
 
+    _mark_workers(timeline, results)
     summary = _summarise(config, storage, info, plan, counts_before, results, wall, stopped)
     if results:
         _record_run(config, storage, info, objective, summary, started_at, reporter)
+    timeline.mark("summary ready")
+    summary = replace(summary, timeline=timeline.as_dict())
     if (
         results
         and stopped is None
@@ -238,6 +270,20 @@ class _Run:
     callbacks: tuple[CallbackSpec, ...]
     backend: Backend
     reporter: Reporter
+    timeline: Timeline
+
+
+def _mark_workers(timeline: Timeline, results: list[WorkerResult]) -> None:
+    """Place the workers' own moments on the time line: the first worker's start, the end
+    of its set-up (storage, study, objective, data), and the first finished trial."""
+    started = [r for r in results if r.started_at]
+    if started:
+        first = min(started, key=lambda r: r.started_at)
+        timeline.mark("first worker started", first.started_at)
+        timeline.mark("first worker set up", min(r.started_at + r.setup_seconds for r in started))
+    finished = [r.first_trial_at for r in results if r.first_trial_at is not None]
+    if finished:
+        timeline.mark("first trial finished", min(finished))
 
 
 def _make_plan(config: RunConfig, finished: int, backend: Backend | None) -> Plan:
@@ -428,6 +474,7 @@ def _fan_out(
         timer.daemon = True
         timer.start()
     results: list[WorkerResult] = []
+    run.timeline.mark("fan-out started")
     fan_out = Background(lambda: run.backend.run(tasks, plan, config.backend))
     try:
         with monitor:
@@ -437,6 +484,7 @@ def _fan_out(
                 if stop.reason is None:
                     raise
                 # The backend reports its cancelled tasks as an error: that was us.
+        run.timeline.mark("fan-out ended")
         return results, time.perf_counter() - monitor.started, stop.reason
     except BaseException as exc:
         stop(

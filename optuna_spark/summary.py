@@ -50,6 +50,8 @@ class RunSummary:
     storage_spec: StorageSpec | None = field(default=None, repr=False, compare=False)
     # A multi-objective study's answer: its Pareto front (number, values, params), by number.
     pareto_front: tuple[dict[str, Any], ...] = ()
+    # Seconds from the command's start to each step of the run (timeline.py), in order.
+    timeline: dict[str, float] = field(default_factory=dict)
 
     @cached_property
     def study(self) -> optuna.Study:

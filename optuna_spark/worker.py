@@ -91,6 +91,8 @@ class WorkerResult:
     stop_reason: str | None = None  # a callback stopped the study: which, and why
     peak_gpu_mib: float | None = None  # on a GPU: the most GPU memory seen while it ran
     gpu_memory_scope: str | None = None  # "process" (NVML) or "device" (all of that GPU)
+    started_at: float = 0.0  # time.time() when the task started (for the run's time line)
+    first_trial_at: float | None = None  # time.time() when its first trial finished
 
     @property
     def trials(self) -> int:
@@ -159,6 +161,7 @@ class _TrialLoop:
         self.stop_reason: str | None = None  # set when a callback called study.stop()
         self.counts = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0}
         self.numbers: list[int] = []  # finished trials, for the report's per-worker timeline
+        self.first_finished_at: float | None = None  # time.time(), for the run's time line
         self.consecutive_failures = 0
         self.errors: list[str] = []
         self.first_traceback: str | None = None
@@ -232,6 +235,8 @@ class _TrialLoop:
         return self.stop_reason is not None
 
     def after_trial(self, study: Study, trial: FrozenTrial) -> None:
+        if self.first_finished_at is None:
+            self.first_finished_at = time.time()
         state = trial.state.name
         self.counts[state] = self.counts.get(state, 0) + 1
         self.numbers.append(trial.number)
@@ -265,6 +270,7 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "attempt": _task_attempt(),
+        "started_at": time.time(),
     }
     setup = 0.0
     loop: _TrialLoop | None = None
@@ -441,5 +447,6 @@ def _result(
         trial_errors=tuple(loop.errors) if loop else (),
         trial_numbers=tuple(loop.numbers) if loop else (),
         stop_reason=loop.stop_reason if loop else None,
+        first_trial_at=loop.first_finished_at if loop else None,
         **extra,
     )

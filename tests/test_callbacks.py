@@ -124,8 +124,10 @@ def test_study_stop_in_a_callback_stops_every_spark_worker(sqlite_url: str, tmp_
         callbacks=[callback],
     )
     states = trial_states(sqlite_url, "stop")
-    # Six complete, plus at most the one trial the other worker was running then.
-    assert set(states) == {"COMPLETE"} and 6 <= states["COMPLETE"] <= 7
+    # Six complete, plus at most the one trial the other worker was running then; a trial a
+    # worker had asked ahead and never started is back in the queue, for a later run.
+    assert set(states) <= {"COMPLETE", "WAITING"} and 6 <= states["COMPLETE"] <= 7
+    assert states.get("WAITING", 0) <= 2
     assert summary.stopped == f"callback {callback} called study.stop()"
     assert summary.exit_code == 0
     assert len({w.pid for w in summary.workers if w.trials}) == 2  # both workers ran trials

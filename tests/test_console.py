@@ -24,6 +24,12 @@ def test_lost_trials_are_listed_apart_and_not_counted() -> None:
     )
 
 
+def test_queued_trials_are_listed_apart_and_not_counted() -> None:
+    assert format_counts(_counts(COMPLETE=6, WAITING=1)) == (
+        "6 trials: 6 complete, 0 pruned, 0 failed, 1 queued for the next run"
+    )
+
+
 def test_trials_copied_by_a_warm_start_are_listed_apart_and_not_counted() -> None:
     assert format_counts(_counts(COMPLETE=30, COPIED=20)) == (
         "10 trials: 10 complete, 0 pruned, 0 failed, plus 20 copied in by the warm start"

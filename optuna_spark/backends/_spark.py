@@ -21,6 +21,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from optuna_spark import internals
+from optuna_spark.background import Background
 from optuna_spark.config import BackendSpec
 from optuna_spark.errors import BackendError, exception_chain
 from optuna_spark.extras import require
@@ -215,14 +216,26 @@ def is_connect_session(session: Any) -> bool:
 
 class SparkSessionHandle:
     """A session to run on, remembering whether we created it (and so must stop it), and
-    whether it is a Spark Connect session (:attr:`connect`)."""
+    whether it is a Spark Connect session (:attr:`connect`).
 
-    def __init__(self, master: str | None, archive: str | None = None) -> None:
+    With ``background``, a session this process must start itself (a new JVM: about 7 s on
+    two cores) starts on a helper thread, so the driver's own set-up (imports, study,
+    objective and data checks) overlaps it; :attr:`session` waits for it. Which session to
+    use (an active one, Connect, spark-submit's) is still decided here, on the caller's thread:
+    PySpark's active session is per thread.
+    """
+
+    def __init__(
+        self, master: str | None, archive: str | None = None, background: bool = False
+    ) -> None:
         require("pyspark", "spark", "Running on Spark")
         from pyspark.sql import SparkSession
 
+        if _stopping is not None:
+            _stopping.join()
         self._set_remote: str | None = None  # SPARK_REMOTE as we set it, removed at close
         self._resources: SparkResources | None = None
+        self._starting: Background[SparkSession] | None = None
         active = SparkSession.getActiveSession()
         self.created = active is None
         self.connect = active is not None and is_connect_session(active)
@@ -232,7 +245,7 @@ class SparkSessionHandle:
                     f"this process already has a Spark Connect session; leave --master "
                     f"{master!r} out to run on it, or stop it first."
                 )
-            self.session = active
+            self._session = active
             return
         if active is not None:
             running_on = active.sparkContext.master
@@ -242,7 +255,7 @@ class SparkSessionHandle:
                     f"this process already has a Spark session on {running_on!r}, not "
                     f"{master!r}; leave --master out to run on it, or stop it first."
                 )
-            self.session = active
+            self._session = active
             return
         remote = connect_url(master, os.environ)
         if remote is not None:
@@ -251,16 +264,26 @@ class SparkSessionHandle:
                 # joblibspark finds its session with a plain getOrCreate(), which needs it.
                 os.environ[CONNECT_ENV] = self._set_remote = remote
             self.connect = True
-            self.session = _connect_session(SparkSession, remote)
+            self._session = _connect_session(SparkSession, remote)
             return
         if master is None and os.environ.get("PYSPARK_GATEWAY_PORT"):
             # Under spark-submit: its --master and --conf settings are already in the JVM.
-            self.session = SparkSession.builder.appName(_APP_NAME).getOrCreate()
+            self._session = SparkSession.builder.appName(_APP_NAME).getOrCreate()
             return
-        check_java()
-        if master is not None:
-            check_master_reachable(master)
-        self.session = _build_session(SparkSession, master or "local[*]", archive)
+        if background:
+            self._starting = Background(
+                lambda: _start_session(SparkSession, master, archive), name="optuna-spark-start"
+            )
+        else:
+            self._session = _start_session(SparkSession, master, archive)
+
+    @property
+    def session(self) -> SparkSession:
+        """The session; one starting in the background is waited for (its error raised)."""
+        if self._starting is not None:
+            starting, self._starting = self._starting, None
+            self._session = starting.wait()
+        return self._session
 
     @property
     def context(self) -> SparkContext:
@@ -347,6 +370,8 @@ class SparkSessionHandle:
     def cancel(self, job_group: str | None) -> None:
         """Cancel our jobs: those of ``job_group``, or every job when we own the session
         and no group is known. A user's other jobs in a shared session are left alone."""
+        if self._starting is not None:
+            return  # still starting: no job of ours runs yet
         try:
             if job_group is not None and self.connect:
                 self.session.interruptTag(job_group)
@@ -360,11 +385,42 @@ class SparkSessionHandle:
             pass
 
     def close(self) -> None:
-        """Stop the session if we started it; a user's or notebook's session stays up."""
-        if self.created:
+        """Stop the session if we started it; a user's or notebook's session stays up. One
+        still starting is stopped once up, on its own thread: an error found meanwhile (a
+        bad objective) is shown at once, not after Spark's start."""
+        global _stopping
+        if self._starting is not None:
+            starting, self._starting = self._starting, None
+            _stopping = threading.Thread(
+                target=_stop_when_started, args=(starting,), name="optuna-spark-stop", daemon=True
+            )
+            _stopping.start()
+        elif self.created:
             self.session.stop()
         if self._set_remote is not None and os.environ.get(CONNECT_ENV) == self._set_remote:
             del os.environ[CONNECT_ENV]
+
+
+def _start_session(
+    session_cls: type[SparkSession], master: str | None, archive: str | None
+) -> SparkSession:
+    """A new session (and JVM) of this process's own, after checking Java and the master."""
+    check_java()
+    if master is not None:
+        check_master_reachable(master)
+    return _build_session(session_cls, master or "local[*]", archive)
+
+
+# A session closed while it was still starting, being stopped once up (on this thread): the
+# next session of the process waits for it, so two never start at once (the Python API).
+_stopping: threading.Thread | None = None
+
+
+def _stop_when_started(starting: Background[SparkSession]) -> None:
+    try:
+        starting.wait().stop()
+    except Exception:  # it failed to start: nothing to stop
+        pass
 
 
 def _connect_session(session_cls: type[SparkSession], remote: str) -> SparkSession:
@@ -500,9 +556,16 @@ class SparkBackend:
         # The group our jobs run in: our own, or the one joblibspark picks for its jobs.
         self._job_group: str | None = self._own_group
 
+    def start(self, spec: BackendSpec) -> None:
+        """Begin starting the session: a new one starts in the background (see
+        :class:`SparkSessionHandle`) while the driver sets up; :meth:`prepare` waits."""
+        if self._handle is None:
+            quiet_spark_warnings()
+            self._handle = SparkSessionHandle(spec.master, spec.archive, background=True)
+
     def prepare(self, spec: BackendSpec) -> None:
         """Start (or attach to) the Spark session before the timed fan-out."""
-        self.session(spec)
+        _ = self.session(spec).session
 
     def session(self, spec: BackendSpec) -> SparkSessionHandle:
         """The Spark session (created on first use, or the active one)."""

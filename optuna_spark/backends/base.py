@@ -15,6 +15,11 @@ class Backend(Protocol):
 
     name: str
 
+    def start(self, spec: BackendSpec) -> None:
+        """Begin what the fan-out needs without waiting for it (a Spark session starts in
+        the background while the driver sets up); :meth:`prepare` waits."""
+        ...
+
     def prepare(self, spec: BackendSpec) -> None:
         """Start what the fan-out needs (a Spark session) before it is timed."""
         ...

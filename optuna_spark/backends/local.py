@@ -38,6 +38,9 @@ class LocalBackend:
         self._processes: list[BaseProcess] = []
         self._cancelled = threading.Event()
 
+    def start(self, spec: BackendSpec) -> None:
+        pass
+
     def prepare(self, spec: BackendSpec) -> None:
         pass
 

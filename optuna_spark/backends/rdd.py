@@ -29,6 +29,7 @@ class RddBackend(SparkBackend):
     def prepare(self, spec: BackendSpec) -> None:
         """Start (or attach to) the session; Spark Connect has no RDDs, so refuse it here,
         before anything runs."""
+        super().prepare(spec)
         if self.session(spec).connect:
             raise BackendError(
                 "the rdd backend needs RDDs, which a Spark Connect session (SPARK_REMOTE, "
