@@ -18,7 +18,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from optuna_spark import internals
 from optuna_spark.background import Background
@@ -226,7 +226,11 @@ class SparkSessionHandle:
     """
 
     def __init__(
-        self, master: str | None, archive: str | None = None, background: bool = False
+        self,
+        master: str | None,
+        archive: str | None = None,
+        background: bool = False,
+        need_session: bool = True,
     ) -> None:
         require("pyspark", "spark", "Running on Spark")
         from pyspark.sql import SparkSession
@@ -235,7 +239,9 @@ class SparkSessionHandle:
             _stopping.join()
         self._set_remote: str | None = None  # SPARK_REMOTE as we set it, removed at close
         self._resources: SparkResources | None = None
-        self._starting: Background[SparkSession] | None = None
+        self._starting: Background[_Started] | None = None
+        self._context: SparkContext | None = None  # set when we started the context ourselves
+        self._session: SparkSession | None = None
         active = SparkSession.getActiveSession()
         self.created = active is None
         self.connect = active is not None and is_connect_session(active)
@@ -270,25 +276,40 @@ class SparkSessionHandle:
             # Under spark-submit: its --master and --conf settings are already in the JVM.
             self._session = SparkSession.builder.appName(_APP_NAME).getOrCreate()
             return
+        # Without ``need_session`` (the rdd backend) only the SparkContext is started: a
+        # SparkSession on top of it costs about 2 s more here, and it is made on first use.
         if background:
             self._starting = Background(
-                lambda: _start_session(SparkSession, master, archive), name="optuna-spark-start"
+                lambda: _start_session(SparkSession, master, archive, need_session),
+                name="optuna-spark-start",
             )
         else:
-            self._session = _start_session(SparkSession, master, archive)
+            self._context, self._session = _start_session(
+                SparkSession, master, archive, need_session
+            )
+
+    def wait(self) -> None:
+        """Wait for a start in the background to end (raising its error)."""
+        if self._starting is not None:
+            starting, self._starting = self._starting, None
+            self._context, self._session = starting.wait()
 
     @property
     def session(self) -> SparkSession:
-        """The session; one starting in the background is waited for (its error raised)."""
-        if self._starting is not None:
-            starting, self._starting = self._starting, None
-            self._session = starting.wait()
+        """The session; one starting in the background is waited for (its error raised),
+        and made now over our own context if it was started without one."""
+        self.wait()
+        if self._session is None:
+            from pyspark.sql import SparkSession
+
+            self._session = SparkSession.builder.getOrCreate()
         return self._session
 
     @property
     def context(self) -> SparkContext:
         """The SparkContext."""
-        return self.session.sparkContext
+        self.wait()
+        return self._context if self._context is not None else self.session.sparkContext
 
     def default_parallelism(self) -> int:
         """Task slots Spark reports (cores of a local master, executor cores on a cluster)."""
@@ -303,8 +324,12 @@ class SparkSessionHandle:
 
     def conf(self, key: str) -> str | None:
         """A Spark setting of the running session (None when unset)."""
+        self.wait()
         try:
-            value = self.session.conf.get(key, None)
+            if self._session is None:  # our own context alone (rdd): its settings
+                value = self.context.getConf().get(key, None)
+            else:
+                value = self._session.conf.get(key, None)
         except Exception:  # a Connect server that refuses to show a setting
             return None
         return None if value in (None, "") else str(value)
@@ -395,20 +420,27 @@ class SparkSessionHandle:
                 target=_stop_when_started, args=(starting,), name="optuna-spark-stop", daemon=True
             )
             _stopping.start()
-        elif self.created:
-            self.session.stop()
+        elif self._session is not None and self.created:
+            self._session.stop()
+        elif self._context is not None:
+            self._context.stop()
         if self._set_remote is not None and os.environ.get(CONNECT_ENV) == self._set_remote:
             del os.environ[CONNECT_ENV]
 
 
+# A context we started, and its session (None until first use when it was not needed).
+_Started: TypeAlias = "tuple[SparkContext, SparkSession | None]"
+
+
 def _start_session(
-    session_cls: type[SparkSession], master: str | None, archive: str | None
-) -> SparkSession:
-    """A new session (and JVM) of this process's own, after checking Java and the master."""
+    session_cls: type[SparkSession], master: str | None, archive: str | None, need_session: bool
+) -> _Started:
+    """A new context (and JVM) of this process's own, after checking Java and the master, and
+    its session when ``need_session``."""
     check_java()
     if master is not None:
         check_master_reachable(master)
-    return _build_session(session_cls, master or "local[*]", archive)
+    return _build_session(session_cls, master or "local[*]", archive, need_session)
 
 
 # A session closed while it was still starting, being stopped once up (on this thread): the
@@ -416,9 +448,9 @@ def _start_session(
 _stopping: threading.Thread | None = None
 
 
-def _stop_when_started(starting: Background[SparkSession]) -> None:
+def _stop_when_started(starting: Background[_Started]) -> None:
     try:
-        starting.wait().stop()
+        starting.wait()[0].stop()
     except Exception:  # it failed to start: nothing to stop
         pass
 
@@ -436,8 +468,8 @@ def _connect_session(session_cls: type[SparkSession], remote: str) -> SparkSessi
 
 
 def _build_session(
-    session_cls: type[SparkSession], master: str, archive: str | None = None
-) -> SparkSession:
+    session_cls: type[SparkSession], master: str, archive: str | None, need_session: bool
+) -> _Started:
     settings = {
         "spark.app.name": _APP_NAME,
         "spark.master": master,
@@ -473,13 +505,36 @@ def _build_session(
         builder = builder.config(key, value)
     try:
         _launch_gateway(settings)
-        session = builder.getOrCreate()
+        # The context first: the Python workers' start (about 2 s here) then overlaps the
+        # SparkSession's own (about 2 s more on top of the context's).
+        from pyspark import SparkConf, SparkContext
+
+        context = SparkContext.getOrCreate(SparkConf().setAll(list(settings.items())))
+        threading.Thread(
+            target=warm_python_workers, args=(context,), name="optuna-spark-warm-up", daemon=True
+        ).start()
+        session = builder.getOrCreate() if need_session else None
     except Exception as exc:
         raise BackendError(
             f"Spark could not start with master {master!r}: {java_message(exc)}".rstrip(".") + "."
         ) from exc
-    session.sparkContext.setLogLevel("ERROR")
-    return session
+    context.setLogLevel("ERROR")
+    return context, session
+
+
+def warm_python_workers(context: SparkContext) -> None:
+    """Run a small job that starts a Python worker in each task slot and imports what a worker
+    needs (:func:`~optuna_spark.spark_task.warm_up_partition`); Spark reuses idle Python
+    workers, so the fan-out's first tasks skip that start. Best effort: a failure here is only
+    a slower first trial (and the fan-out reports any real problem)."""
+    from optuna_spark.spark_task import warm_up_partition
+
+    try:
+        slots = max(1, int(context.defaultParallelism))
+        context.setJobDescription("optuna-spark: start the Python workers")
+        context.parallelize(range(slots), slots).mapPartitions(warm_up_partition).collect()
+    except Exception:
+        pass
 
 
 # Start-up lines no user can act on, printed straight to stderr rather than through a logger
@@ -549,6 +604,9 @@ class SparkBackend:
     """Shared by the Spark backends: the session, cancel and close."""
 
     name = "spark"
+    # Whether the backend uses a SparkSession (not only the SparkContext) of a session it
+    # starts itself: joblibspark and dataframe do, rdd does not.
+    needs_session = True
 
     def __init__(self) -> None:
         self._handle: SparkSessionHandle | None = None
@@ -561,17 +619,21 @@ class SparkBackend:
         :class:`SparkSessionHandle`) while the driver sets up; :meth:`prepare` waits."""
         if self._handle is None:
             quiet_spark_warnings()
-            self._handle = SparkSessionHandle(spec.master, spec.archive, background=True)
+            self._handle = SparkSessionHandle(
+                spec.master, spec.archive, background=True, need_session=self.needs_session
+            )
 
     def prepare(self, spec: BackendSpec) -> None:
         """Start (or attach to) the Spark session before the timed fan-out."""
-        _ = self.session(spec).session
+        self.session(spec).wait()
 
     def session(self, spec: BackendSpec) -> SparkSessionHandle:
         """The Spark session (created on first use, or the active one)."""
         if self._handle is None:
             quiet_spark_warnings()
-            self._handle = SparkSessionHandle(spec.master, spec.archive)
+            self._handle = SparkSessionHandle(
+                spec.master, spec.archive, need_session=self.needs_session
+            )
         return self._handle
 
     def slots(self) -> tuple[int, str] | None:

@@ -25,6 +25,7 @@ class RddBackend(SparkBackend):
     """One Spark job, one partition per worker."""
 
     name = "rdd"
+    needs_session = False
 
     def prepare(self, spec: BackendSpec) -> None:
         """Start (or attach to) the session; Spark Connect has no RDDs, so refuse it here,
