@@ -206,12 +206,18 @@ def frozen_trial(trial: Trial) -> FrozenTrial:
     return storage.get_trial(trial_id(trial, storage, study_id(trial.study, storage)))
 
 
-def answer_ahead(trial: Trial, values: dict[str, tuple[BaseDistribution, Any]]) -> None:
+def answer_ahead(
+    trial: Trial,
+    values: dict[str, tuple[BaseDistribution, Any]],
+    record: Callable[[Callable[[], None]], None] | None = None,
+) -> None:
     """Make ``trial`` answer the objective's ``suggest_*(name, ...)`` with the value sampled
     ahead for ``name`` when the distribution asked for equals the one it was sampled from,
     recording it then, as Optuna records any suggestion. A name the objective never asks for
     is never recorded; a different distribution (or an enqueued value) goes to Optuna's own
-    path, sampled afresh. Through ``Trial._suggest`` (checked by :data:`CAN_ANSWER_AHEAD`)."""
+    path, sampled afresh. ``record`` runs the storage write (default: at once); the trial's
+    own copy, which ``trial.params`` and a repeated suggestion read, is updated at once
+    either way. Through ``Trial._suggest`` (checked by :data:`CAN_ANSWER_AHEAD`)."""
     original = trial._suggest
     frozen = frozen_trial(trial)
     fixed = getattr(trial, "_fixed_params", {}) or {}
@@ -228,7 +234,12 @@ def answer_ahead(trial: Trial, values: dict[str, tuple[BaseDistribution, Any]]) 
         ):
             return original(name, distribution)
         value = ahead[1]
-        storage.set_trial_param(own_id, name, distribution.to_internal_repr(value), distribution)
+        internal = distribution.to_internal_repr(value)
+
+        def write() -> None:
+            storage.set_trial_param(own_id, name, internal, distribution)
+
+        (record or _now)(write)
         frozen.distributions[name] = distribution
         frozen.params[name] = value
         return value
@@ -254,6 +265,10 @@ def restart_trial_clock(storage: Any, trial_id: int) -> None:
         trial = models.TrialModel.find_or_raise_by_id(trial_id, open_session, for_update=True)
         if trial.state == TrialState.RUNNING:
             trial.datetime_start = datetime.now()
+
+
+def _now(write: Callable[[], None]) -> None:
+    write()
 
 
 def missing() -> list[str]:

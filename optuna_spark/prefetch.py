@@ -79,6 +79,15 @@ def shared_space(
     return {name: d for name, d in space.items() if distributions.get(name) == d}
 
 
+def seen_space(
+    space: dict[str, BaseDistribution] | None, distributions: dict[str, BaseDistribution]
+) -> dict[str, BaseDistribution]:
+    """The parameters of any finished trial so far, each with the distribution it had last:
+    a conditional space's every branch, sampled ahead so that no ``suggest_*`` samples on
+    the trial's path (a value never asked for is never recorded)."""
+    return {**(space or {}), **distributions}
+
+
 class Prefetcher:
     """Installs itself as ``study.ask`` and hands out trials asked on a helper thread.
 
@@ -101,11 +110,13 @@ class Prefetcher:
         self._ask = study.ask  # Optuna's own
         self._pool: ThreadPoolExecutor | None = None
         self._next: Future[Trial | None] | None = None  # the next trial, or None: no slot left
-        self._space: dict[str, BaseDistribution] | None = None
+        self._space: dict[str, BaseDistribution] | None = None  # every trial's parameters
+        self._seen: dict[str, BaseDistribution] | None = None  # any trial's parameters
         self._ended_at: float | None = None
         self._started_at: float | None = None
         self._enabled = False
         self._handed: Trial | None = None  # the trial asked ahead that ``ask`` handed out last
+        self._writes: list[Future[None]] = []  # parameter writes of the running trial
         self.prefetched = 0
         # Optuna's trial loop calls study.ask; this instance answers it instead.
         study.ask = self.ask  # type: ignore[method-assign]
@@ -135,12 +146,18 @@ class Prefetcher:
         if self._enabled and self._next is None:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="optuna-spark-prefetch")
-            self._next = self._pool.submit(self._claim_and_ask, dict(self._space or {}))
+            space = self._space if self._fixed_space else self._seen
+            self._next = self._pool.submit(self._claim_and_ask, dict(space or {}))
 
     def objective_ended(self, trial: Trial) -> None:
-        """The objective returned or raised; learn which parameters every trial has."""
+        """The objective returned or raised: wait for its parameters to be written (before
+        Optuna records its end); learn which parameters the trials have."""
+        writes, self._writes = self._writes, []
+        for write in writes:
+            write.result()  # a write that failed after its retries fails the trial
         self._ended_at = time.perf_counter()
         self._space = shared_space(self._space, trial.distributions)
+        self._seen = seen_space(self._seen, trial.distributions)
 
     def next_slot(self) -> bool:
         """Where the loop claims its next slot: True when another trial may run (a prefetched
@@ -178,8 +195,17 @@ class Prefetcher:
         self.prefetched += 1
         trial = self._ask(space or None) if self._fixed_space else self._ask()
         if space and not self._fixed_space:
-            internals.answer_ahead(trial, self._sample_ahead(trial, space))
+            internals.answer_ahead(trial, self._sample_ahead(trial, space), self._record)
         return trial
+
+    def _record(self, write: Callable[[], None]) -> None:
+        """Write a parameter answered ahead on the helper thread, in order, while the
+        objective goes on (a database round trip each, 3-5 ms on MariaDB): the trial's own
+        copy already has it, and :meth:`objective_ended` waits for the writes."""
+        if self._pool is None:
+            write()
+            return
+        self._writes.append(self._pool.submit(write))
 
     def _restart_clock(self, trial: Trial) -> None:
         """Stamp the start of a trial asked ahead when its objective starts, so its duration

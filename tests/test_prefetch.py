@@ -56,6 +56,8 @@ import time
 def objective(trial):
     x = trial.suggest_float("x", -1, 1)
     y = trial.suggest_int("y", 0, 3)
+    # Values answered ahead are written in the background: the trial's own view has them now.
+    assert trial.params == {"x": x, "y": y} and trial.suggest_float("x", -1, 1) == x
     time.sleep(0.3)  # long against the gap (20-30 ms), even on a loaded machine
     return x * x + y
 """
