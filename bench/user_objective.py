@@ -4,7 +4,8 @@ A user's objective (a file objective with a conditional space: a categorical ``m
 branches ask their own parameters, then 0.5 s of work) runs 60 trials on 2 Spark workers, on
 the ``joblibspark`` and ``rdd`` backends, once as by default (asking ahead, values recorded
 only when asked) and once with ``--no-prefetch``. Storage: a private MariaDB on loopback,
-started by the project's own script. One Spark session (``local[2]``) serves every run.
+started by the project's own script. Every other setting is the default (heartbeats on). One
+Spark session (``local[2]``) serves every run.
 
 Two figures. Busy: the objective's time over the time the workers spent in their trial loops
 (from each worker's first claim to its exit: 1.0 means a worker was never between trials),
@@ -74,7 +75,7 @@ def main() -> None:
     from peers import MariaDB, _session
     from sections import write_section
 
-    from optuna_spark.config import BackendSpec, HeartbeatSpec, RunConfig, SamplerSpec, StorageSpec
+    from optuna_spark.config import BackendSpec, RunConfig, SamplerSpec, StorageSpec
     from optuna_spark.runner import run_study
 
     rows = []
@@ -97,7 +98,6 @@ def main() -> None:
                                 name=backend, tasks=args.workers, jobs=args.workers
                             ),
                             sampler=SamplerSpec(seed=repeat),
-                            heartbeat=HeartbeatSpec(interval=None),
                             prefetch=prefetch,
                         )
                     )

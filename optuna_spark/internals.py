@@ -208,14 +208,14 @@ def frozen_trial(trial: Trial) -> FrozenTrial:
 
 def answer_ahead(
     trial: Trial,
-    values: dict[str, tuple[BaseDistribution, Any]],
+    values: dict[tuple[str, BaseDistribution], Any],
     record: Callable[[Callable[[], None]], None] | None = None,
 ) -> None:
-    """Make ``trial`` answer the objective's ``suggest_*(name, ...)`` with the value sampled
-    ahead for ``name`` when the distribution asked for equals the one it was sampled from,
-    recording it then, as Optuna records any suggestion. A name the objective never asks for
-    is never recorded; a different distribution (or an enqueued value) goes to Optuna's own
-    path, sampled afresh. ``record`` runs the storage write (default: at once); the trial's
+    """Make ``trial`` answer the objective's ``suggest_*(name, distribution)`` with the value
+    sampled ahead for that name and distribution (``values``), recording it then, as Optuna
+    records any suggestion. A name the objective never asks for is never recorded; one asked
+    with a distribution not sampled ahead (or an enqueued value) goes to Optuna's own path,
+    sampled afresh. ``record`` runs the storage write (default: at once); the trial's
     own copy, which ``trial.params`` and a repeated suggestion read, is updated at once
     either way. Through ``Trial._suggest`` (checked by :data:`CAN_ANSWER_AHEAD`)."""
     original = trial._suggest
@@ -225,15 +225,9 @@ def answer_ahead(
     own_id = trial_id(trial, storage, study_id(trial.study, storage))  # once, not per suggest
 
     def suggest(name: str, distribution: BaseDistribution) -> Any:
-        ahead = values.pop(name, None)
-        if (
-            ahead is None
-            or ahead[0] != distribution
-            or name in frozen.distributions
-            or name in fixed
-        ):
+        if (name, distribution) not in values or name in frozen.distributions or name in fixed:
             return original(name, distribution)
-        value = ahead[1]
+        value = values.pop((name, distribution))
         internal = distribution.to_internal_repr(value)
 
         def write() -> None:

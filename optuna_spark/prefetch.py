@@ -44,7 +44,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
     from optuna import Study, Trial
@@ -79,13 +79,23 @@ def shared_space(
     return {name: d for name, d in space.items() if distributions.get(name) == d}
 
 
+# A parameter (with its distribution) is sampled ahead while one of this many of the worker's
+# latest trials asked for it: every branch of a conditional space, without sampling forever a
+# name an objective made up once (``f"layer_{i}"``).
+RECENT_TRIALS = 20
+
+Asked: TypeAlias = "tuple[str, BaseDistribution]"  # a parameter's name and distribution
+
+
 def seen_space(
-    space: dict[str, BaseDistribution] | None, distributions: dict[str, BaseDistribution]
-) -> dict[str, BaseDistribution]:
-    """The parameters of any finished trial so far, each with the distribution it had last:
-    a conditional space's every branch, sampled ahead so that no ``suggest_*`` samples on
-    the trial's path (a value never asked for is never recorded)."""
-    return {**(space or {}), **distributions}
+    seen: dict[Asked, int], distributions: dict[str, BaseDistribution], trial_index: int
+) -> dict[Asked, int]:
+    """The parameters the latest :data:`RECENT_TRIALS` trials asked for, each with the index
+    of the last trial that did, given the previous answer and trial ``trial_index``'s
+    distributions. The same name asked with two distributions (two branches' ranges) is two
+    entries, each sampled ahead; a value never asked for is never recorded."""
+    updated = {**seen, **dict.fromkeys(distributions.items(), trial_index)}
+    return {asked: last for asked, last in updated.items() if last > trial_index - RECENT_TRIALS}
 
 
 class Prefetcher:
@@ -111,7 +121,8 @@ class Prefetcher:
         self._pool: ThreadPoolExecutor | None = None
         self._next: Future[Trial | None] | None = None  # the next trial, or None: no slot left
         self._space: dict[str, BaseDistribution] | None = None  # every trial's parameters
-        self._seen: dict[str, BaseDistribution] | None = None  # any trial's parameters
+        self._seen: dict[Asked, int] = {}  # the latest trials' parameters (seen_space)
+        self._ended = 0  # objective calls ended so far
         self._ended_at: float | None = None
         self._started_at: float | None = None
         self._enabled = False
@@ -146,8 +157,9 @@ class Prefetcher:
         if self._enabled and self._next is None:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="optuna-spark-prefetch")
-            space = self._space if self._fixed_space else self._seen
-            self._next = self._pool.submit(self._claim_and_ask, dict(space or {}))
+            fixed = dict(self._space or {}) if self._fixed_space else {}
+            asked = [] if self._fixed_space else list(self._seen)
+            self._next = self._pool.submit(self._claim_and_ask, fixed, asked)
 
     def objective_ended(self, trial: Trial) -> None:
         """The objective returned or raised: wait for its parameters to be written (before
@@ -157,7 +169,8 @@ class Prefetcher:
             write.result()  # a write that failed after its retries fails the trial
         self._ended_at = time.perf_counter()
         self._space = shared_space(self._space, trial.distributions)
-        self._seen = seen_space(self._seen, trial.distributions)
+        self._seen = seen_space(self._seen, trial.distributions, self._ended)
+        self._ended += 1
 
     def next_slot(self) -> bool:
         """Where the loop claims its next slot: True when another trial may run (a prefetched
@@ -185,7 +198,9 @@ class Prefetcher:
             self._pool.shutdown(wait=True)
         vars(self._study).pop("ask", None)  # Optuna's own again
 
-    def _claim_and_ask(self, space: dict[str, BaseDistribution]) -> Trial | None:
+    def _claim_and_ask(
+        self, fixed: dict[str, BaseDistribution], asked: list[Asked]
+    ) -> Trial | None:
         if not self._claim():
             return None
         from optuna_spark import internals
@@ -193,9 +208,9 @@ class Prefetcher:
         # This ask is part of Optuna's optimize loop, running on a helper thread.
         internals.mark_in_optimize_loop(self._study)
         self.prefetched += 1
-        trial = self._ask(space or None) if self._fixed_space else self._ask()
-        if space and not self._fixed_space:
-            internals.answer_ahead(trial, self._sample_ahead(trial, space), self._record)
+        trial = self._ask(fixed or None)
+        if asked:
+            internals.answer_ahead(trial, self._sample_ahead(trial, asked), self._record)
         return trial
 
     def _record(self, write: Callable[[], None]) -> None:
@@ -220,22 +235,19 @@ class Prefetcher:
         except Exception:
             logging.getLogger(__name__).debug("could not restart a trial's clock", exc_info=True)
 
-    def _sample_ahead(
-        self, trial: Trial, space: dict[str, BaseDistribution]
-    ) -> dict[str, tuple[BaseDistribution, Any]]:
-        """Values for ``space`` sampled now, without recording them: the sampler's joint
-        (relative) sample, which Optuna itself holds until asked, then each remaining
-        parameter sampled independently, as ``suggest_*`` would."""
+    def _sample_ahead(self, trial: Trial, asked: list[Asked]) -> dict[Asked, Any]:
+        """Values for the ``asked`` parameters sampled now, without recording them: the
+        sampler's joint (relative) sample, which Optuna itself holds until asked, then each
+        remaining parameter sampled independently, as ``suggest_*`` would."""
         from optuna_spark import internals
 
         relative = trial.relative_params  # drawn now; Optuna records what is asked, later
         sampler = self._study.sampler
         frozen = internals.frozen_trial(trial)
         return {
-            name: (
-                distribution,
-                sampler.sample_independent(self._study, frozen, name, distribution),
+            (name, distribution): sampler.sample_independent(
+                self._study, frozen, name, distribution
             )
-            for name, distribution in space.items()
+            for name, distribution in asked
             if name not in relative and not distribution.single()
         }

@@ -10,7 +10,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 
 from optuna_spark.config import BackendSpec, RunConfig, SamplerSpec, StorageSpec
 from optuna_spark.plan import prefetch_enabled
-from optuna_spark.prefetch import shared_space, should_prefetch
+from optuna_spark.prefetch import RECENT_TRIALS, seen_space, shared_space, should_prefetch
 from optuna_spark.runner import run_study
 from optuna_spark.storage import CANCELLED_ATTR
 from tests.helpers import read_trials
@@ -39,6 +39,18 @@ def test_shared_space_keeps_what_every_trial_had() -> None:
     space = shared_space(space, {"x": x, "c": c})  # y is conditional
     assert space == {"x": x, "c": c}
     assert shared_space(space, {"x": FloatDistribution(0, 2), "c": c}) == {"c": c}
+
+
+def test_seen_space_keeps_every_branch_of_the_latest_trials() -> None:
+    svm_c, lr_c = FloatDistribution(0.1, 100, log=True), FloatDistribution(1e-3, 0.1, log=True)
+    model = CategoricalDistribution(["svm", "lr"])
+    seen = seen_space({}, {"model": model, "C": svm_c}, 0)
+    seen = seen_space(seen, {"model": model, "C": lr_c}, 1)
+    # Both ranges of "C" are sampled ahead: whichever branch the next trial takes is answered.
+    assert set(seen) == {("model", model), ("C", svm_c), ("C", lr_c)}
+    for index in range(2, RECENT_TRIALS + 1):  # svm's "C" is not asked again for a while
+        seen = seen_space(seen, {"model": model, "C": lr_c}, index)
+    assert set(seen) == {("model", model), ("C", lr_c)}
 
 
 def test_prefetch_is_on_unless_turned_off_and_needs_answer_ahead_for_users() -> None:

@@ -32,6 +32,10 @@ def test_a_stale_trial_is_marked_lost_before_optuna_fails_it(sqlite_url: str) ->
     assert retrying._get_stale_trial_ids(study._study_id) == [trial_id]
     assert storage.get_trial(trial_id).system_attrs[LOST_ATTR] is True
     assert storage.get_trial(trial_id).state == TrialState.RUNNING  # failing it is Optuna's
+    # Optuna asks before every trial; a worker looks at most every half heartbeat interval.
+    assert retrying._get_stale_trial_ids(study._study_id) == []
+    time.sleep(0.6)
+    assert retrying._get_stale_trial_ids(study._study_id) == [trial_id]
 
 
 def test_the_driver_queues_a_lost_trial_whose_worker_died_before_queueing_it(
