@@ -13,20 +13,27 @@ so). With N workers the sampler sees up to 2N running trials instead of N. So a 
 never prefetches (it keeps Optuna's sequential behaviour exactly), and neither does a worker
 whose trials are long enough that the gap does not matter.
 
-The parameters every finished trial of this worker had (their intersection) are sampled on
-the helper thread too; that is where the gain is (asking ahead without them measured 28 ms per
-trial, worse than not asking ahead, because sampling then re-reads the study on the critical
-path; with them, 7 ms). How they reach the trial depends on the objective:
+The parameters are sampled on the helper thread too; that is where the gain is (asking ahead
+without them measured 28 ms per trial, worse than not asking ahead, because sampling then
+re-reads the study on the critical path; with them, 7 ms). How they reach the trial depends on
+the objective:
 
 - the built-in objectives ask the same parameters in every trial, so the prefetched trial is
-  asked with them (``study.ask(fixed_distributions)``): sampled and recorded up front;
-- any other objective may ask a parameter only sometimes (a conditional space), so the values
-  are only held beside the trial (:func:`optuna_spark.internals.answer_ahead`): a parameter is
-  recorded when the objective asks for it with the distribution it was sampled from, one it
-  never asks for is never recorded, and one asked with another distribution is sampled afresh.
-  The trial's parameters are then exactly those its objective asked for. (A relative sampler's
-  joint sample, multivariate TPE's or CMA-ES's, is drawn ahead the same way: Optuna itself
-  records only the parameters asked.)
+  asked with those every finished trial had (``study.ask(fixed_distributions)``): sampled and
+  recorded up front;
+- any other objective may ask a parameter only sometimes (a conditional space), so every
+  parameter (name and distribution) its latest trials asked for is sampled ahead
+  (:func:`seen_space`) and the values are only held beside the trial
+  (:func:`optuna_spark.internals.answer_ahead`): a parameter is recorded when the objective
+  asks for it with a distribution it was sampled from, one it never asks for is never
+  recorded, and one asked with another distribution is sampled afresh. The trial's parameters
+  are then exactly those its objective asked for. (A relative sampler's joint sample,
+  multivariate TPE's or CMA-ES's, is drawn ahead the same way: Optuna itself records only the
+  parameters asked.) The writes of the values answered ahead go to the helper thread too,
+  while the objective runs (the trial's own copy has them at once, so ``trial.params`` is
+  right); the trial is told only after they landed. Measured on MariaDB with two workers (a
+  0.5 s objective with a conditional space): 33 ms between and around objective calls without
+  asking ahead, 10-15 ms with it.
 
 A trial asked ahead exists in the storage (RUNNING) before its objective starts, so it must
 never look like lost work. It sends no heartbeat until its objective starts (Optuna's trial

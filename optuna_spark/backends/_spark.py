@@ -505,14 +505,9 @@ def _build_session(
         builder = builder.config(key, value)
     try:
         _launch_gateway(settings)
-        # The context first: the Python workers' start (about 2 s here) then overlaps the
-        # SparkSession's own (about 2 s more on top of the context's).
         from pyspark import SparkConf, SparkContext
 
         context = SparkContext.getOrCreate(SparkConf().setAll(list(settings.items())))
-        threading.Thread(
-            target=warm_python_workers, args=(context,), name="optuna-spark-warm-up", daemon=True
-        ).start()
         session = builder.getOrCreate() if need_session else None
     except Exception as exc:
         raise BackendError(
@@ -520,21 +515,6 @@ def _build_session(
         ) from exc
     context.setLogLevel("ERROR")
     return context, session
-
-
-def warm_python_workers(context: SparkContext) -> None:
-    """Run a small job that starts a Python worker in each task slot and imports what a worker
-    needs (:func:`~optuna_spark.spark_task.warm_up_partition`); Spark reuses idle Python
-    workers, so the fan-out's first tasks skip that start. Best effort: a failure here is only
-    a slower first trial (and the fan-out reports any real problem)."""
-    from optuna_spark.spark_task import warm_up_partition
-
-    try:
-        slots = max(1, int(context.defaultParallelism))
-        context.setJobDescription("optuna-spark: start the Python workers")
-        context.parallelize(range(slots), slots).mapPartitions(warm_up_partition).collect()
-    except Exception:
-        pass
 
 
 # Start-up lines no user can act on, printed straight to stderr rather than through a logger
