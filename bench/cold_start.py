@@ -108,7 +108,8 @@ def main() -> None:
         f"medians of {args.repeats} (min-max), measured on {time.strftime('%Y-%m-%d')}. "
         f"Target: the first trial finished within {TARGET_S:g} s.",
         "",
-        "| what | first trial finished (floor: first Python tasks done) | Spark session ready "
+        "| what | first trial finished (floor: first Python tasks done) "
+        "| Spark ready (rdd: its context alone) "
         "| command ended | within target |",
         "|---|---|---|---|---|",
     ]
