@@ -403,8 +403,8 @@ def _fail_stuck(
     prefetcher: Prefetcher,
 ) -> None:
     """The running trial outlived its time limit and its objective never returned to Python:
-    fail it as timed out (a counted failure, not a lost trial) and cancel the trial asked
-    ahead, if any, before the worker exits (else it would be left RUNNING, lost)."""
+    fail it as timed out (a counted failure, not a lost trial) and put the trial asked
+    ahead, if any, back in the queue before the worker exits."""
     trial = loop.current if loop is not None else None
     if trial is None or task.trial_timeout is None:
         return
