@@ -288,8 +288,7 @@ format_option = click.option(
     default=None,
     help="Ask for each worker's next trial while its current one runs (hides 20-30 ms "
     "per trial on short objectives; values sampled ahead are recorded only when the "
-    "objective asks for them, so conditional spaces stay exact) [default: on for xgboost "
-    "and quadratic].",
+    "objective asks for them, so conditional spaces stay exact) [default: on].",
 )
 @click.option(
     "--pruner",

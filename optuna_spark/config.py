@@ -371,8 +371,8 @@ class RunConfig:
     heartbeat: HeartbeatSpec = field(default_factory=HeartbeatSpec)
     # Seconds after which no more trials start and running ones are cancelled (None: no limit).
     timeout: float | None = None
-    # Ask for each worker's next trial while its current one runs (prefetch.py). None: on for
-    # the built-in objectives, whose search spaces never change; a user objective opts in.
+    # Ask for each worker's next trial while its current one runs (prefetch.py). None: on
+    # (off only where Optuna's trial cannot hold values until asked, for a user objective).
     prefetch: bool | None = None
     # Optuna callbacks run on the workers after each of their trials: callables (Python API)
     # or module:function / file.py:function references; ``patience`` adds the ready one.

@@ -71,8 +71,8 @@ class RunOptions:
             ``successive-halving`` or ``none``, or an ``optuna.pruners`` object; every worker
             builds the same one, so it judges by every worker's intermediate values.
         prefetch: ask for each worker's next trial while its current one runs (values sampled
-            ahead are recorded only when the objective asks for them); default on for the
-            built-in objectives only (see :func:`optuna_spark.plan.prefetch_enabled`).
+            ahead are recorded only when the objective asks for them); default on (see
+            :func:`optuna_spark.plan.prefetch_enabled`).
         callbacks: Optuna callbacks, ``callback(study, frozen_trial)``, run on the workers
             after each of their trials: callables (cloudpickled) or ``module:function`` /
             ``path/file.py:function``; ``study.stop()`` in one stops every worker.
