@@ -29,6 +29,7 @@ sys.path.insert(0, str(HERE))
 from sections import write_section  # noqa: E402
 
 CLI = Path(sys.executable).with_name("optuna-spark")
+TIMELINE = HERE.parent / "optuna_spark" / "timeline.py"
 BACKENDS = ("rdd", "joblibspark", "local")
 FIRST_TRIAL = "first trial finished"
 TARGET_S = 10.0
@@ -36,9 +37,13 @@ TARGET_S = 10.0
 # Plain PySpark, the floor: the session as optuna-spark starts it on this machine, then one
 # job of two Python tasks. Prints its own time line as JSON.
 FLOOR = """
-import json, os, sys, time
-from optuna_spark.timeline import Timeline, process_started_at
-timeline = Timeline(process_started_at())
+import importlib.util, json, os, sys, time
+# timeline.py alone, by its path: importing the optuna_spark package would import Optuna and
+# charge the floor for it.
+spec = importlib.util.spec_from_file_location("timeline", sys.argv[1])
+timeline_module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(timeline_module)
+timeline = timeline_module.Timeline(timeline_module.process_started_at())
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 from pyspark.sql import SparkSession
@@ -75,7 +80,11 @@ def run_ours(backend: str, scratch: Path, index: int) -> tuple[dict[str, float],
 def run_floor() -> tuple[dict[str, float], float]:
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-c", FLOOR], capture_output=True, text=True, check=False, timeout=300
+        [sys.executable, "-c", FLOOR, str(TIMELINE)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )
     wall = time.monotonic() - started
     if done.returncode != 0:
