@@ -47,10 +47,6 @@ class Background(Generic[T]):
             raise self._error
         return cast(T, self._result)
 
-    def done(self) -> bool:
-        """Whether the work has ended (returned or raised)."""
-        return self._done.is_set()
-
     def join(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for the work to end (after cancelling it)."""
         self._done.wait(timeout)

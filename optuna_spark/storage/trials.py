@@ -27,6 +27,7 @@ LOST_ATTR = "optuna_spark:lost"
 WARM_START_ATTR = "optuna_spark:warm_start"
 # Why a trial failed, as text: the name Optuna itself used for this system attribute.
 FAIL_REASON_ATTR = "fail_reason"
+
 STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
 FINISHED_STATES = ("COMPLETE", "PRUNED", "FAIL")
 
