@@ -57,6 +57,17 @@ def read_trials(url: str, study_name: str) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name=study_name, storage=url).get_trials(deepcopy=False)
 
 
+def assert_quadratic_best_reported(url: str, study_name: str, best_value: float | None) -> None:
+    """The summary's best is the lowest stored value, and the quadratic at its parameters."""
+    done = [t for t in read_trials(url, study_name) if t.value is not None]
+    best = min(done, key=lambda t: t.value or 0.0)
+    assert best_value == best.value
+    x, y = best.params["x"], best.params["y"]
+    assert abs((x - 2.0) ** 2 + (y + 3.0) ** 2 - best_value) < 1e-9
+    # a random point in [-10, 10]^2 scores about 80 on average, and one in three below 40
+    assert best_value < 40.0
+
+
 def trial_states(url: str, study_name: str) -> dict[str, int]:
     """Counts of trials by state, read with plain Optuna."""
     counts: dict[str, int] = {}

@@ -18,12 +18,12 @@ from optuna_spark.config import (
 )
 from optuna_spark.errors import ConfigError
 from optuna_spark.runner import run_study
-from tests.helpers import finished, study_names, trial_states
+from tests.helpers import assert_quadratic_best_reported, finished, study_names, trial_states
 
 pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("spark")]
 
 
-def test_joblibspark_quadratic_exact_budget_near_zero(sqlite_url: str) -> None:
+def test_joblibspark_quadratic_exact_budget_and_best_reported(sqlite_url: str) -> None:
     config = RunConfig(
         storage=StorageSpec(sqlite_url),
         objective="quadratic",
@@ -34,7 +34,9 @@ def test_joblibspark_quadratic_exact_budget_near_zero(sqlite_url: str) -> None:
     )
     summary = run_study(config)
     assert trial_states(sqlite_url, "q") == {"COMPLETE": 20}
-    assert summary.best_value is not None and summary.best_value < 5.0
+    # the best value is left to chance with 8 concurrent workers over 20 trials; what is
+    # checked is that the summary reports the stored best and it is the objective's value
+    assert_quadratic_best_reported(sqlite_url, "q", summary.best_value)
     # two Spark tasks ran in two Python processes and pulled from one budget (a fast
     # worker may take them all: there is no static split)
     assert len({w.pid for w in summary.workers}) == 2
