@@ -5,7 +5,7 @@ TRIALS ?= 100
 TASKS ?= 2
 JOBS ?= 8
 # One venv for tests, lint and reliability: the same extras, so switching never reinstalls.
-DEV_EXTRAS := spark,connect,xgboost,mysql,pack,report,test,lint
+DEV_EXTRAS := spark,connect,xgboost,mysql,pack,report,mlflow,test,lint
 
 .PHONY: run test lint compat wheel reliability bench setup clean
 

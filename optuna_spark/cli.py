@@ -335,6 +335,25 @@ format_option = click.option(
     help="Stop the study once N trials in a row have not improved on the best value.",
 )
 @click.option(
+    "--mlflow/--no-mlflow",
+    default=None,
+    help="Log one MLflow parent run and a child run per finished trial (the driver logs "
+    "them from the storage; workers never wait on MLflow) [default: on when "
+    "MLFLOW_TRACKING_URI is set or on Databricks].",
+)
+@click.option(
+    "--mlflow-experiment",
+    metavar="NAME",
+    help="The MLflow experiment (turns MLflow on) [default: MLflow's own on Databricks or "
+    "from MLFLOW_EXPERIMENT_NAME, else the study's name].",
+)
+@click.option(
+    "--log-best-model",
+    is_flag=True,
+    help="XGBoost: train the best trial's model again on the driver and log it to the "
+    "MLflow parent run as an MLflow model.",
+)
+@click.option(
     "--progress",
     type=click.Choice(["auto", "bar", "log", "none"]),
     default="auto",

@@ -345,6 +345,46 @@ class HeartbeatSpec:
         return self.grace_period or 3 * self.interval
 
 
+@dataclass(frozen=True)
+class MlflowSpec:
+    """MLflow tracking (mlflow_runs.py): one parent run per ``optuna-spark run`` and one child
+    run per finished trial, logged by the driver from the storage.
+
+    ``enabled`` None means on when ``$MLFLOW_TRACKING_URI`` is set, on a Databricks runtime
+    or when ``experiment`` is given (:func:`mlflow_wanted`); ``experiment`` None means
+    MLflow's own default experiment on Databricks and ``$MLFLOW_EXPERIMENT_NAME`` /
+    ``$MLFLOW_EXPERIMENT_ID``, else one named after the study.
+    """
+
+    experiment: str | None = None
+    enabled: bool | None = None
+    log_best_model: bool = False
+
+    def __post_init__(self) -> None:
+        if self.experiment is not None and not self.experiment.strip():
+            raise ConfigError("--mlflow-experiment is empty; name the experiment or leave it out.")
+        if self.enabled is False and self.experiment is not None:
+            raise ConfigError("give --mlflow-experiment or --no-mlflow, not both.")
+        if self.enabled is False and self.log_best_model:
+            raise ConfigError("--log-best-model logs to MLflow; drop it or drop --no-mlflow.")
+
+
+# Set by MLflow users (the server to log to) and by every Databricks runtime.
+MLFLOW_TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+DATABRICKS_RUNTIME_ENV = "DATABRICKS_RUNTIME_VERSION"
+
+
+def mlflow_wanted(spec: MlflowSpec, env: Mapping[str, str]) -> bool:
+    """Whether a run logs to MLflow: as asked, else when the environment names a tracking
+    server (``$MLFLOW_TRACKING_URI``) or is a Databricks runtime, whose notebooks and jobs
+    track to the workspace, or when an experiment or best-model logging is asked for."""
+    if spec.enabled is not None:
+        return spec.enabled
+    if spec.experiment is not None or spec.log_best_model:
+        return True
+    return bool(env.get(MLFLOW_TRACKING_URI_ENV)) or bool(env.get(DATABRICKS_RUNTIME_ENV))
+
+
 # Optuna's RDB schema indexes study names up to this many characters.
 MAX_STUDY_NAME = 512
 
@@ -387,6 +427,7 @@ class RunConfig:
     # A Spark DataFrame holding the data set (Python API, ``dataframe`` backend); it stays on
     # the driver, Spark ships its rows.
     frame: Any = field(default=None, compare=False, repr=False)
+    mlflow: MlflowSpec = field(default_factory=MlflowSpec)
 
     def __post_init__(self) -> None:
         _positive("--trials", self.trials)

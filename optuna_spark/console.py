@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, TextIO
 
+from optuna_spark.mlflow_runs import MlflowResult
 from optuna_spark.progress import Snapshot
 from optuna_spark.studies import StudyRow
 from optuna_spark.summary import RunSummary
@@ -160,6 +161,8 @@ def format_summary(summary: RunSummary, debug: bool = False) -> str:
         )
         lines.append("  best params:")
         lines.extend(f"    {name}: {_param(value)}" for name, value in summary.best_params.items())
+    if summary.mlflow is not None:
+        lines.append(f"  {format_mlflow(summary.mlflow)}")
     if summary.lost:
         lines.append(f"  recovered: {summary.lost}")
     for error in summary.worker_errors:
@@ -177,6 +180,22 @@ def format_summary(summary: RunSummary, debug: bool = False) -> str:
             "(--debug shows its traceback)"
         )
     return "\n".join(lines)
+
+
+def format_mlflow(result: MlflowResult) -> str:
+    """Where the run's MLflow runs are: ``MLflow: 20 trial run(s) under parent run ID in
+    experiment 'name' (URI)``; or why nothing (more) was logged."""
+    where = f"experiment {result.experiment_name!r} ({result.tracking_uri})"
+    if result.parent_run_id is None:
+        return f"MLflow: nothing logged: {result.error}"
+    line = (
+        f"MLflow: {result.logged} trial run(s) under parent run {result.parent_run_id} in {where}"
+    )
+    if result.already:
+        line += f"; {result.already} logged by earlier runs"
+    if result.error:
+        line += f"; logging stopped: {result.error}"
+    return line
 
 
 # The Pareto front's trials shown in the text summary (all of them are in --json).
@@ -234,6 +253,7 @@ def summary_record(summary: RunSummary) -> dict[str, Any]:
         "devices": summary.devices,
         "gpu_memory": summary.gpu_memory,
         "timeline": summary.timeline,
+        "mlflow": asdict(summary.mlflow) if summary.mlflow is not None else None,
     }
 
 

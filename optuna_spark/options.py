@@ -19,6 +19,7 @@ from optuna_spark.config import (
     BackendSpec,
     DataSpec,
     HeartbeatSpec,
+    MlflowSpec,
     PrunerSpec,
     RunConfig,
     SamplerSpec,
@@ -84,6 +85,13 @@ class RunOptions:
             (a counted failure), see :mod:`optuna_spark.trial_timeout`.
         warm_start_from: a study in the same storage whose complete trials are copied in once,
             before the first trial, so the sampler starts from them (not counted).
+        mlflow: log a parent run and one child run per finished trial to MLflow (True/False);
+            default on when ``$MLFLOW_TRACKING_URI`` is set, on Databricks, or when
+            ``mlflow_experiment`` is given (:mod:`optuna_spark.mlflow_runs`).
+        mlflow_experiment: the MLflow experiment; default MLflow's own on Databricks and
+            where ``$MLFLOW_EXPERIMENT_NAME`` is set, else one named after the study.
+        log_best_model: the built-in XGBoost objective: log the best trial's model to the
+            parent run as an MLflow model.
     """
 
     objective: str | Callable[..., Any] = RunConfig.objective
@@ -122,6 +130,9 @@ class RunOptions:
     enqueue: str | None = RunConfig.enqueue
     warm_start_from: str | None = RunConfig.warm_start_from
     trial_timeout: float | None = RunConfig.trial_timeout
+    mlflow: bool | None = MlflowSpec.enabled
+    mlflow_experiment: str | None = MlflowSpec.experiment
+    log_best_model: bool = MlflowSpec.log_best_model
 
     @classmethod
     def from_keywords(cls, **options: Any) -> RunOptions:
@@ -207,6 +218,11 @@ class RunOptions:
             enqueue=os.path.abspath(os.path.expanduser(self.enqueue)) if self.enqueue else None,
             warm_start_from=self.warm_start_from,
             trial_timeout=self.trial_timeout,
+            mlflow=MlflowSpec(
+                experiment=self.mlflow_experiment,
+                enabled=self.mlflow,
+                log_best_model=self.log_best_model,
+            ),
         )
 
 

@@ -217,13 +217,14 @@ class Prefetcher:
         self.prefetched += 1
         trial = self._ask(fixed or None)
         if asked:
-            internals.answer_ahead(trial, self._sample_ahead(trial, asked), self._record)
+            internals.answer_ahead(trial, self._sample_ahead(trial, asked), self.defer)
         return trial
 
-    def _record(self, write: Callable[[], None]) -> None:
-        """Write a parameter answered ahead on the helper thread, in order, while the
-        objective goes on (a database round trip each, 3-5 ms on MariaDB): the trial's own
-        copy already has it, and :meth:`objective_ended` waits for the writes."""
+    def defer(self, write: Callable[[], None]) -> None:
+        """Run a write of the running trial (a parameter answered ahead) on the helper thread,
+        in order, while the objective goes on (a database round trip each, 3-5 ms on
+        MariaDB): the trial's own copy already has it, and :meth:`objective_ended` waits for
+        the writes. Without a helper thread (nothing asked ahead yet) it runs now."""
         if self._pool is None:
             write()
             return

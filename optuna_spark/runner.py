@@ -22,6 +22,7 @@ from optuna_spark.background import Background
 from optuna_spark.callbacks import CallbackSpec, resolve_callbacks
 from optuna_spark.config import ObjectiveSpec, RunConfig, default_study_name
 from optuna_spark.errors import OptunaSparkError, WorkerFailedError
+from optuna_spark.mlflow_runs import check_mlflow, start_tracking
 from optuna_spark.objectives import default_direction, resolve_objective
 from optuna_spark.plan import Plan, make_plan, prefetch_enabled, remaining_trials
 from optuna_spark.progress import ProgressMonitor, Reporter, SilentReporter
@@ -89,6 +90,7 @@ def _run_with(
         check=config.backend.name != "dataframe",
     )
     callbacks = resolve_callbacks(config.callbacks, config.patience)
+    check_mlflow(config.mlflow)
     timeline.mark("objective checked")
     enqueued = read_enqueue_file(config.enqueue) if config.enqueue else []
     study_name = config.study_name or default_study_name(
@@ -187,9 +189,30 @@ def _run_created_or_loaded(
         results: list[WorkerResult] = []
         wall = 0.0
         stopped: str | None = None
+        tracking = None
         if backend is not None and not plan.nothing_to_do:
-            run = _Run(config, storage, info, objective, callbacks, backend, reporter, timeline)
-            results, wall, stopped = _run_rounds(run, plan, finished_before, first_trial_number)
+            tracking = start_tracking(
+                config, storage, info, plan, objective.name, first_trial_number, reporter.note
+            )
+            run = _Run(
+                config,
+                storage,
+                info,
+                objective,
+                callbacks,
+                backend,
+                reporter,
+                timeline,
+                record_worker=tracking is not None,
+            )
+            try:
+                results, wall, stopped = _run_rounds(run, plan, finished_before, first_trial_number)
+            except BaseException as exc:
+                if tracking is not None:
+                    tracking.finish(
+                        None, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+                    )
+                raise
     finally:
         started.close()
         if backend is not None:
@@ -199,6 +222,9 @@ def _run_created_or_loaded(
     summary = _summarise(config, storage, info, plan, counts_before, results, wall, stopped)
     if results:
         _record_run(config, storage, info, objective, summary, started_at, reporter)
+    if tracking is not None:
+        summary = replace(summary, mlflow=tracking.finish(summary))
+        timeline.mark("mlflow logged")
     timeline.mark("summary ready")
     summary = replace(summary, timeline=timeline.as_dict())
     if (
@@ -271,6 +297,7 @@ class _Run:
     backend: Backend
     reporter: Reporter
     timeline: Timeline
+    record_worker: bool = False  # workers name themselves on each trial (MLflow's child runs)
 
 
 def _mark_workers(timeline: Timeline, results: list[WorkerResult]) -> None:
@@ -404,6 +431,7 @@ def _run_plan(
             prefetch=prefetch_enabled(config.prefetch, run.objective, internals.CAN_ANSWER_AHEAD),
             callbacks=run.callbacks,
             trial_timeout=config.trial_timeout,
+            record_worker=run.record_worker,
         )
         for i in range(plan.n_workers)
     ]

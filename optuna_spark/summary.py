@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from optuna_spark.config import StorageSpec
+from optuna_spark.mlflow_runs import MlflowResult
 from optuna_spark.plan import Plan
 from optuna_spark.worker import DIED_SUFFIX, OBJECTIVE_FAILED, WORKER_DIED, WorkerResult
 
@@ -52,6 +53,8 @@ class RunSummary:
     pareto_front: tuple[dict[str, Any], ...] = ()
     # Seconds from the command's start to each step of the run (timeline.py), in order.
     timeline: dict[str, float] = field(default_factory=dict)
+    # Where this run's MLflow runs are (None when it did not log to MLflow).
+    mlflow: MlflowResult | None = None
 
     @cached_property
     def study(self) -> optuna.Study:

@@ -35,7 +35,7 @@ from optuna_spark.prefetch import Prefetcher
 from optuna_spark.spark_task import current_task
 from optuna_spark.storage import FAIL_REASON_ATTR, fail_trial
 from optuna_spark.storage.lost import LostTrials
-from optuna_spark.storage.trials import requeue_unstarted
+from optuna_spark.storage.trials import WORKER_ATTR, requeue_unstarted
 from optuna_spark.trial_timeout import TrialTimeout, TrialTimer
 from optuna_spark.trial_timeout import reason as timeout_reason
 
@@ -64,6 +64,7 @@ class WorkerTask:
     prefetch: bool = False  # may ask for the next trial while one runs (prefetch.py)
     callbacks: tuple[CallbackSpec, ...] = ()  # the user's, run after each of its trials
     trial_timeout: float | None = None  # seconds a trial may run (trial_timeout.py)
+    record_worker: bool = False  # name the worker on each trial (for MLflow's child runs)
 
 
 @dataclass(frozen=True)
@@ -151,8 +152,10 @@ class _TrialLoop:
         give_up: Callable[[], None] = lambda: None,
         callbacks: Sequence[tuple[CallbackSpec, Callback]] = (),
         timer: TrialTimer | None = None,
+        worker_name: str | None = None,
     ) -> None:
         self._claim = claim
+        self._worker_name = worker_name
         self._max_failures = max_consecutive_failures
         self._give_up = give_up
         self._callbacks = callbacks
@@ -174,6 +177,8 @@ class _TrialLoop:
         def run(trial: Trial) -> float:
             if prefetcher is not None:
                 prefetcher.objective_started(trial)
+            if self._worker_name is not None:
+                self._record_worker(trial, prefetcher)
             self.current = trial
             try:
                 with self._timer.limit() if self._timer else nullcontext():
@@ -196,6 +201,26 @@ class _TrialLoop:
                     prefetcher.objective_ended(trial)
 
         return run
+
+    def _record_worker(self, trial: Trial, prefetcher: Prefetcher | None) -> None:
+        """Name this worker on the trial; on the helper thread when there is one, off the
+        objective's path."""
+        storage = trial.storage
+        name = self._worker_name
+
+        def write() -> None:
+            try:
+                trial_id = internals.trial_id(
+                    trial, storage, internals.study_id(trial.study, storage)
+                )
+                storage.set_trial_system_attr(trial_id, WORKER_ATTR, name)
+            except Exception:  # a courtesy for the MLflow run; the trial goes on without it
+                logging.getLogger(__name__).debug("could not name the worker", exc_info=True)
+
+        if prefetcher is not None:
+            prefetcher.defer(write)
+        else:
+            write()
 
     @staticmethod
     def _record_reason(trial: Trial, reason: str) -> None:
@@ -341,6 +366,11 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
             give_up=close_budget,
             callbacks=callbacks,
             timer=timer,
+            worker_name=(
+                f"worker {task.index} on {identity['host']}, pid {identity['pid']}"
+                if task.record_worker
+                else None
+            ),
         )
         setup = time.perf_counter() - started
         try:

@@ -27,6 +27,9 @@ LOST_ATTR = "optuna_spark:lost"
 WARM_START_ATTR = "optuna_spark:warm_start"
 # Why a trial failed, as text: the name Optuna itself used for this system attribute.
 FAIL_REASON_ATTR = "fail_reason"
+# Which worker ran a trial ("worker 0 on HOST, pid N"), written as its objective starts when
+# the run logs to MLflow (the child run's tag; mlflow_runs.py).
+WORKER_ATTR = "optuna_spark:worker"
 
 STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
 FINISHED_STATES = ("COMPLETE", "PRUNED", "FAIL")

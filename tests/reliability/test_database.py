@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ from tests.helpers import (
     TEST_DB_PASSWORD,
     free_port,
     read_trials,
+    silent_listener,
     unique_study_name,
     with_test_password,
 )
@@ -114,29 +114,6 @@ def _finished_or_empty(url: str, study: str) -> int:
         engine.dispose()
 
 
-def _silent_listener() -> tuple[int, threading.Event]:
-    """A loopback port that accepts connections and never says a word."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    stop = threading.Event()
-    held: list[socket.socket] = []
-
-    def serve() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-        for conn in held:
-            conn.close()
-        server.close()
-
-    threading.Thread(target=serve, daemon=True).start()
-    return server.getsockname()[1], stop
-
-
 @pytest.mark.mysql
 def test_unreachable_or_refusing_database_at_start(
     mysql_url: str, tmp_path: Path, record, scanned
@@ -146,7 +123,7 @@ def test_unreachable_or_refusing_database_at_start(
     # Optuna's tables must exist for "ghost" to be a missing study, not a database without
     # tables (which other tests create when the whole suite runs, but not when this one runs alone).
     optuna.create_study(study_name=unique_study_name(), storage=with_test_password(mysql_url))
-    port, stop = _silent_listener()
+    port, stop = silent_listener()
     refused = free_port()  # nobody listens there: connections are refused
     try:
         good_host = mysql_url.rsplit("/", 1)[0]
