@@ -453,6 +453,16 @@ class RunConfig:
                 "a Spark DataFrame as the data set needs backend='dataframe'; pass it, or "
                 "give a file path instead."
             )
+        if self.mlflow.log_best_model and self.objective != "xgboost":
+            raise ConfigError(
+                "--log-best-model logs the built-in XGBoost objective's model; with another "
+                "objective, log your model from it with MLflow."
+            )
+        if self.mlflow.log_best_model and self.frame is not None:
+            raise ConfigError(
+                "--log-best-model trains the best model again on the driver from a data file; "
+                "give the data as a path (CSV or Parquet) instead of a DataFrame."
+            )
         if self.study_name is not None and not self.study_name.strip():
             raise ConfigError("--study-name is empty; give the study a name or leave it out.")
         if self.study_name is not None and len(self.study_name) > MAX_STUDY_NAME:

@@ -193,6 +193,8 @@ def format_mlflow(result: MlflowResult) -> str:
     )
     if result.already:
         line += f"; {result.already} logged by earlier runs"
+    if result.model_uri:
+        line += f"; best model: {result.model_uri}"
     if result.error:
         line += f"; logging stopped: {result.error}"
     return line

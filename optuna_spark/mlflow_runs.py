@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from optuna_spark._version import __version__
@@ -194,10 +195,23 @@ def start_tracking(
         "sampler": config.sampler.name,
         "optuna_spark": __version__,
     }
+    best_model = None
     if objective_name == "xgboost":
         facts["device"] = config.xgboost.device
+        if config.mlflow.log_best_model and config.data is not None:
+            from optuna_spark.objectives.xgboost import train_best
+
+            data, options = config.data, config.xgboost
+            best_model = partial(train_best, data, options)
     tracking = MlflowLog(
-        config.mlflow, storage, info.study_id, info.name, first_trial_number, facts, warn
+        config.mlflow,
+        storage,
+        info.study_id,
+        info.name,
+        first_trial_number,
+        facts,
+        warn,
+        best_model=best_model,
     )
     tracking.start()
     return tracking
@@ -248,6 +262,7 @@ class MlflowResult:
     parent_run_id: str | None = None
     logged: int = 0  # child runs this run created
     already: int = 0  # trials an earlier run had logged
+    model_uri: str | None = None  # the best trial's model (--log-best-model)
     error: str | None = None  # why logging stopped, if it did
 
 
@@ -277,8 +292,10 @@ class MlflowLog:
         facts: dict[str, str],
         warn: Callable[[str], None],
         poll_s: float = 1.0,
+        best_model: Callable[[dict[str, Any]], Any] | None = None,
     ) -> None:
         self._spec = spec
+        self._best_model = best_model
         self._storage = storage
         self._study_id = study_id
         self._study_name = study_name
@@ -317,10 +334,39 @@ class MlflowLog:
         if self._client is not None and self.result.parent_run_id and self.result.error is None:
             try:
                 with _http_limits():
+                    if self._best_model is not None and summary is not None:
+                        self._log_best_model(summary.best_params)
                     self._close_parent(summary, status)
             except Exception as exc:
                 self._failed("close the parent run", exc)
         return self.result
+
+    def _log_best_model(self, params: dict[str, Any]) -> None:
+        """Train the best trial's model again and log it to the parent run as ``model``; a
+        failure is a warning (the trials are logged all the same)."""
+        if not params or self._best_model is None:
+            return
+        try:
+            self._train_and_log(params)
+        except Exception as exc:
+            message = mask_urls_in_text(f"{type(exc).__name__}: {exc}").splitlines()[0]
+            self._warn(f"MLflow: could not log the best model: {message[:300]}")
+            _logger.debug("logging the best model failed", exc_info=True)
+
+    def _train_and_log(self, params: dict[str, Any]) -> None:
+        import inspect
+
+        import mlflow.xgboost
+
+        assert self._best_model is not None
+        booster = self._best_model(params)
+        log_model = mlflow.xgboost.log_model
+        # MLflow 3 names the model; MLflow 2 gave it an artifact path.
+        where = "name" if "name" in inspect.signature(log_model).parameters else "artifact_path"
+        with mlflow.start_run(run_id=self.result.parent_run_id, nested=True):
+            log_model(booster, **{where: "model"})
+            mlflow.log_metric("best_model_score", float(booster.best_score))
+        self.result.model_uri = f"runs:/{self.result.parent_run_id}/model"
 
     # -- the logger's thread ------------------------------------------------------------
 

@@ -191,3 +191,27 @@ def test_no_mlflow_turns_it_off_where_the_environment_would_turn_it_on(
     assert (
         mlflow.MlflowClient(tracking).search_experiments(filter_string="name = 'quadratic'") == []
     )
+
+
+def test_the_best_xgboost_model_is_logged_to_the_parent_run_and_loads_back(
+    sqlite_url: str, tracking: str
+) -> None:
+    from optuna_spark.api import optimize
+
+    summary = optimize(
+        "xgboost",
+        n_trials=4,
+        storage=sqlite_url,
+        backend="local",
+        tasks=2,
+        num_boost_round=40,
+        log_best_model=True,
+    )
+    assert summary.mlflow is not None and summary.mlflow.logged == 4
+    assert summary.mlflow.model_uri == f"runs:/{summary.mlflow.parent_run_id}/model"
+    model = mlflow.xgboost.load_model(summary.mlflow.model_uri)
+    # trained again on the same split with the best trial's parameters: the same score
+    assert model.best_score == pytest.approx(summary.best_value, rel=1e-6)
+    parent = mlflow.MlflowClient(tracking).get_run(summary.mlflow.parent_run_id)
+    assert parent.data.metrics["best_model_score"] == pytest.approx(summary.best_value, rel=1e-6)
+    assert parent.info.status == "FINISHED"

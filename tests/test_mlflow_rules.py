@@ -4,12 +4,13 @@ holds (no MLflow needed; tests/test_mlflow.py logs for real)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
-from optuna_spark.config import MlflowSpec, mlflow_wanted
+from optuna_spark.config import MlflowSpec, RunConfig, StorageSpec, mlflow_wanted
 from optuna_spark.errors import ConfigError, MissingExtraError
 from optuna_spark.mlflow_runs import (
     KEY_TAG,
@@ -55,6 +56,15 @@ def test_contradictory_mlflow_options_are_refused() -> None:
         MlflowSpec(experiment="e", enabled=False)
     with pytest.raises(ConfigError, match="--mlflow-experiment is empty"):
         MlflowSpec(experiment=" ")
+
+
+def test_log_best_model_is_for_the_xgboost_objective_and_a_data_file(tmp_path: Path) -> None:
+    storage = StorageSpec(f"sqlite:///{tmp_path / 's.db'}")
+    with pytest.raises(ConfigError, match="--log-best-model logs the built-in XGBoost"):
+        RunConfig(storage=storage, objective="quadratic", mlflow=MlflowSpec(log_best_model=True))
+    with pytest.raises(ConfigError, match="drop it or drop --no-mlflow"):
+        MlflowSpec(log_best_model=True, enabled=False)
+    RunConfig(storage=storage, objective="xgboost", mlflow=MlflowSpec(log_best_model=True))
 
 
 def test_a_run_asking_for_mlflow_by_name_without_it_installed_names_the_extra(

@@ -71,7 +71,8 @@ def build(
         raise
     metric = options.eval_metric
 
-    def objective(trial: optuna.Trial) -> float:
+    def train(trial: optuna.Trial) -> Any:
+        """Train with the trial's parameters; the booster, its best score and iteration."""
         params = {
             "objective": _OBJECTIVES[options.task],
             "eval_metric": metric,
@@ -91,7 +92,7 @@ def build(
             params["max_bin"] = max_bin
         dtrain, dvalid = matrices.get(max_bin)
         callbacks = [_pruning_callback(trial, metric)] if options.prune else None
-        booster = xgb.train(
+        return xgb.train(
             params,
             dtrain,
             num_boost_round=options.num_boost_round,
@@ -100,13 +101,25 @@ def build(
             verbose_eval=False,
             callbacks=callbacks,
         )
+
+    def objective(trial: optuna.Trial) -> float:
+        booster = train(trial)
         trial.set_user_attr("best_iteration", int(booster.best_iteration))
         trial.set_user_attr("device", device)
         return float(booster.best_score)
 
     objective.device = choice  # type: ignore[attr-defined]
     objective.gpu_memory = memory  # type: ignore[attr-defined]
+    objective.train = train  # type: ignore[attr-defined]
     return objective
+
+
+def train_best(data: DataSpec, options: XGBoostOptions, params: dict[str, Any]) -> Any:
+    """The model of the parameters ``params`` (a finished trial's), trained again on this
+    machine's CPU on the same split, for ``--log-best-model``: the booster, whose
+    ``best_score`` is its validation score (the trial's, up to a GPU's rounding)."""
+    objective = build(data, replace(options, device="cpu", prune=False), os.cpu_count() or 1)
+    return objective.train(optuna.trial.FixedTrial(params))  # type: ignore[attr-defined]
 
 
 def place(requested: str, worker_index: int) -> tuple[DeviceChoice, str, PeakGpuMemory | None]:
