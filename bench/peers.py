@@ -49,6 +49,7 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 # Executors and worker processes import bench/objectives.py by name, as a user's module would be.
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # benchmarks talk to 127.0.0.1 only
 
 import objectives  # noqa: E402 - after the path is set
 from sections import kept_sections  # noqa: E402

@@ -13,7 +13,7 @@ Heavy dependencies (pyspark, xgboost, MySQL drivers) are imported only when used
 from __future__ import annotations
 
 from optuna_spark._version import __version__
-from optuna_spark.api import build_run_config, optimize
+from optuna_spark.api import build_run_config, optimize, report
 from optuna_spark.config import (
     BackendSpec,
     DataSpec,
@@ -42,5 +42,6 @@ __all__ = [
     "__version__",
     "build_run_config",
     "optimize",
+    "report",
     "run_study",
 ]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from optuna_spark.config import RunConfig
 from optuna_spark.options import DEFAULTS, RunOptions
 
 if TYPE_CHECKING:
+    from optuna_spark.html_report import ReportResult
+    from optuna_spark.progress import Reporter
     from optuna_spark.summary import RunSummary
 
 
@@ -26,6 +29,7 @@ def build_run_config(
 def optimize(
     objective: str | Callable[..., Any] = DEFAULTS.objective,
     n_trials: int = DEFAULTS.n_trials,
+    progress: bool | None = None,
     **options: Any,
 ) -> RunSummary:
     """Run (or resume) a study with ``n_trials`` finished trials in total.
@@ -38,7 +42,78 @@ def optimize(
     SparkSession is used if there is one. Returns a :class:`~optuna_spark.summary.RunSummary`
     whose ``.study`` is the study as Optuna's own ``optuna.Study`` (``best_trial``,
     ``trials_dataframe()``, ``optuna.visualization``).
+
+    ``progress``: a live display (finished of total, best so far, running, ETA) that updates
+    in place; default on in a notebook (Jupyter, Databricks), off elsewhere (True there: the
+    CLI's progress line on stderr). A kernel
+    interrupt cancels this run's Spark jobs only, marks its running trials cancelled and
+    raises ``KeyboardInterrupt``; the session stays usable, and running the cell again
+    resumes the study.
     """
     from optuna_spark.runner import run_study
 
-    return run_study(build_run_config(objective, n_trials, **options))
+    config = build_run_config(objective, n_trials, **options)
+    reporter = _reporter(progress)
+    try:
+        with _optuna_quiet(reporter is not None):
+            return run_study(config, reporter)
+    except KeyboardInterrupt:
+        if reporter is not None:
+            reporter.note(
+                "interrupted: the running trials were cancelled and the study keeps every "
+                "finished trial; run the same call again to resume"
+            )
+        raise
+
+
+@contextmanager
+def _optuna_quiet(quiet: bool) -> Iterator[None]:
+    """Optuna's own INFO lines ("A new study created ...") off while a progress display
+    says the same, then the user's verbosity again."""
+    if not quiet:
+        yield
+        return
+    import optuna
+
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(max(before, optuna.logging.WARNING))
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(before)
+
+
+def _reporter(progress: bool | None) -> Reporter | None:
+    """The notebook's in-place display, the terminal's progress line, or nothing."""
+    from optuna_spark.notebook import NotebookReporter, in_notebook
+
+    notebook = in_notebook()
+    if not (notebook if progress is None else progress):
+        return None
+    if notebook:
+        return NotebookReporter()
+    import sys
+
+    from optuna_spark.console import ConsoleReporter
+
+    return ConsoleReporter(sys.stderr, mode="bar" if sys.stderr.isatty() else "log")
+
+
+def report(
+    study_name: str,
+    storage: str | None = None,
+    out: str = "report.html",
+    password_file: str | None = None,
+) -> ReportResult:
+    """Write the HTML report of ``study_name`` to ``out`` (``optuna-spark report``: history,
+    importances, parallel coordinates, slices, trials per worker, trials table, run facts)
+    and return what it holds; in a notebook the returned value shows the report inline.
+    ``storage`` and ``password_file`` resolve as for :func:`optimize`."""
+    import os
+
+    from optuna_spark.config import resolve_storage
+    from optuna_spark.html_report import ReportSpec, write_report
+
+    return write_report(
+        ReportSpec(resolve_storage(storage, password_file, os.environ), study_name, out)
+    )

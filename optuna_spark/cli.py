@@ -18,8 +18,7 @@ from optuna_spark.config import (
     XGBOOST_DEVICES,
     XGBOOST_METRICS,
     StorageSpec,
-    resolve_password,
-    resolve_storage_url,
+    resolve_storage,
 )
 from optuna_spark.errors import OptunaSparkError, first_line
 from optuna_spark.options import DEFAULTS, RunOptions
@@ -85,8 +84,7 @@ def _quiet_optuna() -> None:
 
 
 def _storage(value: str | None, password_file: str | None) -> StorageSpec:
-    url, _source = resolve_storage_url(value, os.environ)
-    return StorageSpec(url, password=resolve_password(url, password_file, os.environ))
+    return resolve_storage(value, password_file, os.environ)
 
 
 def storage_option(command: Any) -> Any:

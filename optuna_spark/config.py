@@ -100,6 +100,15 @@ def resolve_password(url: str, password_file: str | None, env: Mapping[str, str]
     return env.get(PASSWORD_ENV) or None
 
 
+def resolve_storage(
+    cli_value: str | None, password_file: str | None, env: Mapping[str, str]
+) -> StorageSpec:
+    """The storage the CLI's study commands and the Python API's ``report`` open: the URL by
+    :func:`resolve_storage_url`'s precedence, its password by :func:`resolve_password`'s."""
+    url, _source = resolve_storage_url(cli_value, env)
+    return StorageSpec(url, password=resolve_password(url, password_file, env))
+
+
 def default_study_name(objective: str, data_path: str | None) -> str:
     """A stable default study name, so the same command resumes the same study.
 

@@ -48,6 +48,16 @@ class ReportResult:
     skipped: tuple[str, ...]  # "title: why not drawn"
     bytes: int
 
+    def _repr_html_(self) -> str:
+        """In a notebook, the report itself, inline (the page in an iframe's ``srcdoc``: it
+        needs no server and no network, as the file does not)."""
+        with open(self.path, encoding="utf-8") as page:
+            document = html.escape(page.read(), quote=True)
+        return (
+            f'<iframe srcdoc="{document}" style="width: 100%; height: 720px; border: 0" '
+            f'title="optuna-spark report"></iframe>'
+        )
+
 
 @dataclass(frozen=True)
 class _Bar:

@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -59,6 +60,8 @@ HTTP_RETRIES = "2"
 HTTP_TIMEOUT_S = "10"
 # After the fan-out, how long the driver waits for the child runs still being logged.
 DRAIN_WAIT_S = 60.0
+# Child runs logged at a time to a tracking server (3 requests each: create, log, end).
+REMOTE_THREADS = 8
 
 MLFLOW_PURPOSE = "MLflow tracking (turn it off with --no-mlflow)"
 _STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
@@ -218,19 +221,29 @@ def start_tracking(
 
 
 @contextmanager
-def _http_limits() -> Iterator[None]:
-    """MLflow's HTTP retries and timeout cut to :data:`HTTP_RETRIES` and
-    :data:`HTTP_TIMEOUT_S` where the user has not set them, for this run's calls."""
-    names = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": HTTP_RETRIES}
-    names["MLFLOW_HTTP_REQUEST_TIMEOUT"] = HTTP_TIMEOUT_S
-    added = [name for name in names if name not in os.environ]
+def _client_settings() -> Iterator[None]:
+    """For this run's MLflow calls, where the user has not set them: MLflow's HTTP retries and
+    timeout cut to :data:`HTTP_RETRIES` and :data:`HTTP_TIMEOUT_S`, and no "View run" line
+    printed (and no extra request made for it) as each child run ends."""
+    settings = {
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": HTTP_RETRIES,
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": HTTP_TIMEOUT_S,
+        "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
+    }
+    added = [name for name in settings if name not in os.environ]
     for name in added:
-        os.environ[name] = names[name]
+        os.environ[name] = settings[name]
     try:
         yield
     finally:
         for name in added:
             os.environ.pop(name, None)
+
+
+def remote(tracking_uri: str) -> bool:
+    """Whether the tracking store is a server (each call a network round trip, many at a time
+    welcome) rather than a local database or folder (one writer at a time)."""
+    return tracking_uri.startswith(("http://", "https://", "databricks"))
 
 
 def probe(tracking_uri: str) -> str | None:
@@ -312,6 +325,8 @@ class MlflowLog:
         self._logged: set[int] = set()
         self._followed = _Followed()
         self._metric_names: list[str] | None = None
+        self._pool: ThreadPoolExecutor | None = None  # for a tracking server: REMOTE_THREADS
+        self._lock = threading.Lock()
         self._parent_of: str | None = _active_run_id()
         self.result = MlflowResult(tracking_uri="")
 
@@ -333,7 +348,7 @@ class MlflowLog:
             )
         if self._client is not None and self.result.parent_run_id and self.result.error is None:
             try:
-                with _http_limits():
+                with _client_settings():
                     if self._best_model is not None and summary is not None:
                         self._log_best_model(summary.best_params)
                     self._close_parent(summary, status)
@@ -372,7 +387,7 @@ class MlflowLog:
 
     def _loop(self) -> None:
         try:
-            with _http_limits():
+            with _client_settings():
                 if not self._open():
                     return
                 while True:
@@ -383,6 +398,9 @@ class MlflowLog:
                     self._stop.wait(self._poll_s)
         except Exception as exc:
             self._failed("log trials", exc)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _open(self) -> bool:
         try:
@@ -393,6 +411,10 @@ class MlflowLog:
             return False
         uri = mlflow.get_tracking_uri()
         self.result.tracking_uri = mask_url(uri)
+        if remote(uri):
+            self._pool = ThreadPoolExecutor(
+                REMOTE_THREADS, thread_name_prefix="optuna-spark-mlflow"
+            )
         unreachable = probe(uri)
         if unreachable:
             self.result.error = f"the tracking server {mask_url(uri)} is unreachable"
@@ -469,6 +491,7 @@ class MlflowLog:
         trials = read_trials(
             self._storage.engine, self._study_id, None, followed.pending, followed.newest
         )
+        records = []
         for trial in trials:
             trial_id = trial._trial_id
             followed.newest = max(followed.newest, trial_id)
@@ -477,13 +500,17 @@ class MlflowLog:
                     followed.pending.add(trial_id)
                 continue
             followed.pending.discard(trial_id)
-            if trial.number < self._from or trial.number in self._logged:
-                continue
-            if self._abandon.is_set():
-                return
-            self._log_trial(child_run(trial, self._key, self._metric_names))
+            if trial.number >= self._from and trial.number not in self._logged:
+                records.append(child_run(trial, self._key, self._metric_names))
+        if self._pool is not None:
+            list(self._pool.map(self._log_trial, records))  # the first error is raised here
+        else:
+            for record in records:
+                self._log_trial(record)
 
     def _log_trial(self, record: ChildRun) -> None:
+        if self._abandon.is_set():
+            return
         tags = {**record.tags, "mlflow.parentRunId": str(self.result.parent_run_id)}
         run = self._client.create_run(
             self.result.experiment_id,
@@ -494,8 +521,9 @@ class MlflowLog:
         run_id = run.info.run_id
         self._log_batch(run_id, params=record.params, metrics=record.metrics)
         self._client.set_terminated(run_id, status=record.status, end_time=record.end_ms)
-        self._logged.add(record.number)
-        self.result.logged += 1
+        with self._lock:
+            self._logged.add(record.number)
+            self.result.logged += 1
 
     def _log_batch(
         self,

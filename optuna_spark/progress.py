@@ -99,12 +99,15 @@ class ProgressMonitor:
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
-            try:
-                self._reporter.progress(
-                    take_snapshot(*self._args, self.started, self._finished_at_start)
-                )
-            except Exception:  # a missed update must never break the run
-                continue
+            self._report()
+
+    def _report(self) -> None:
+        try:
+            self._reporter.progress(
+                take_snapshot(*self._args, self.started, self._finished_at_start)
+            )
+        except Exception:  # a missed update must never break the run
+            pass
 
     def __enter__(self) -> ProgressMonitor:
         self.started = time.perf_counter()
@@ -114,4 +117,10 @@ class ProgressMonitor:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        try:  # the workers are done (or interrupted): show where the study is now
+            self._reporter.progress(
+                take_snapshot(*self._args, self.started, self._finished_at_start)
+            )
+        except Exception:  # as in the loop: a missed update never breaks the run
+            pass
         self._reporter.done()

@@ -18,6 +18,8 @@ from tests.helpers import ROOT, TEST_DB_PASSWORD, free_port
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+# Tests talk to 127.0.0.1 only: MLflow 3 would send usage telemetry out.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 
 @pytest.fixture

@@ -86,6 +86,21 @@ def test_other_task_failures_are_not_lost_workers_and_read_as_one_clause() -> No
     assert spark_failure(failed) == "ModuleNotFoundError: No module named 'mymod'"
 
 
+def test_a_python_traceback_in_a_pyspark_4_failure_reads_as_its_exception() -> None:
+    failed = RuntimeError(
+        "Job aborted due to stage failure: Task 0 in stage 1.0 failed 1 times, most recent "
+        "failure: Lost task 0.0 in stage 1.0 (TID 1) (localhost executor driver): "
+        "org.apache.spark.api.python.PythonException: [PYTHON_EXCEPTION] An exception was "
+        "thrown from the Python worker: Traceback (most recent call last):\n"
+        '  File "/x/pyspark/worker.py", line 4197, in invoke_udf\n'
+        "    func = read_command(pickleSer)\n"
+        "           ^^^^^^^^^^^^^^^^^^^^^^^\n"
+        "ModuleNotFoundError: No module named 'joblib'\n"
+        "\n\tat org.apache.spark.api.python.BasePythonRunner.handlePythonException(x.scala:1)\n"
+    )
+    assert spark_failure(failed) == "ModuleNotFoundError: No module named 'joblib'"
+
+
 def test_spark_connect_urls() -> None:
     assert connect_url("sc://h:1", {}) == "sc://h:1"
     assert connect_url(None, {"SPARK_REMOTE": "sc://h:2"}) == "sc://h:2"

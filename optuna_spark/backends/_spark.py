@@ -146,12 +146,31 @@ def lost_worker_cause(exc: BaseException) -> str | None:
 def spark_failure(exc: BaseException) -> str:
     """A Spark job's failure in one clause: the task failure's message without Spark's
     preamble and the Java stack trace (``"Task 1 in stage 0.0 failed ...: org...Exception:
-    boom"`` -> ``"boom"``)."""
+    boom"`` -> ``"boom"``); a Python worker's traceback (PySpark 4 puts the whole of it in
+    the message) becomes its last line, the exception."""
     text = _exception_texts(exc)
-    match = re.search(r"most recent failure: Lost task [^)]*\)[^:]*\): (.+)", text)
+    match = re.search(r"most recent failure: Lost task [^)]*\)[^:]*\): (.+)", text, re.DOTALL)
     if match:
-        return java_message(Exception(match.group(1)))
-    return java_message(exc)
+        return python_error(match.group(1)) or java_message(Exception(match.group(1)))
+    return python_error(text) or java_message(exc)
+
+
+_PYTHON_ERROR_RE = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit)\b(?::.*)?")
+
+
+def python_error(text: str) -> str | None:
+    """The exception line that ends the first Python traceback in ``text`` (before the Java
+    stack trace that follows it), or None when there is no traceback."""
+    _, marker, tail = text.partition("Traceback (most recent call last):")
+    if not marker:
+        return None
+    found = None
+    for line in tail.splitlines():
+        if line.startswith("\tat "):  # the Java stack trace: the traceback has ended
+            break
+        if _PYTHON_ERROR_RE.fullmatch(line.strip()) and not line.startswith(" "):
+            found = line.strip()
+    return found
 
 
 # The port a Spark Connect URL without one means.
@@ -643,8 +662,15 @@ class SparkBackend:
         except Exception as exc:
             cause = lost_worker_cause(exc)
             if cause is None:
+                failure = spark_failure(exc)
+                hint = ""
+                if failure.startswith("ModuleNotFoundError"):
+                    hint = (
+                        "; the executors' Python lacks it: set PYSPARK_PYTHON to a Python that "
+                        "has optuna-spark and its extras, or ship this one with pack-env"
+                    )
                 raise BackendError(
-                    f"the Spark job of the workers failed: {spark_failure(exc)}".rstrip(".") + "."
+                    f"the Spark job of the workers failed: {failure}".rstrip(".") + hint + "."
                 ) from exc
             return [died_result(task, "a Spark executor", cause) for task in tasks]
 
