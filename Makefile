@@ -47,8 +47,9 @@ reliability: setup
 
 ## bench: optuna-spark against Hyperopt SparkTrials, MlflowSparkStudy, the static split and plain
 ## Optuna, one run, one MariaDB (about 45 minutes on 2 cores); then a user's own objective
-## (asking ahead on and off, about 5 minutes) and the cold start against plain PySpark (about
-## 5 minutes), each into its own section; writes docs/benchmarks.md
+## (asking ahead on and off, about 5 minutes), the cold start against plain PySpark (about
+## 5 minutes) and MLflow tracking's cost (about 7 minutes), each into its own section; writes
+## docs/benchmarks.md
 BENCH_ARGS ?= --repeats 3
 BENCH_DOC := docs/benchmarks.md
 bench:
@@ -57,6 +58,7 @@ bench:
 	$(VENV)/bin/python bench/peers.py $(BENCH_ARGS) --markdown $(BENCH_DOC) --json bench/results/peers.json --plots docs/img
 	$(VENV)/bin/python bench/user_objective.py --markdown $(BENCH_DOC)
 	$(VENV)/bin/python bench/cold_start.py --markdown $(BENCH_DOC)
+	$(VENV)/bin/python bench/mlflow_overhead.py --markdown $(BENCH_DOC)
 
 setup:
 	scripts/setup-mysql.sh install

@@ -168,9 +168,7 @@ def check_mlflow(spec: MlflowSpec) -> None:
 
     asked = spec.enabled or spec.experiment is not None or spec.log_best_model
     if asked and importlib.util.find_spec("mlflow") is None:
-        raise MissingExtraError(
-            "mlflow", "mlflow", "MLflow tracking (turn it off with --no-mlflow)"
-        )
+        raise MissingExtraError("mlflow", "mlflow", MLFLOW_PURPOSE)
 
 
 def start_tracking(
@@ -559,6 +557,8 @@ class MlflowLog:
             for k, v in summary.best_params.items()
         }
         tags = {"best_trial": str(summary.best_trial)} if summary.best_trial is not None else {}
+        if summary.stopped:  # --timeout, a callback's study.stop(), too many failures
+            tags["optuna_spark.stopped"] = summary.stopped
         self._log_batch(run_id, params=params, metrics=metrics, tags=tags)
         self._client.set_terminated(run_id, status=status)
 

@@ -68,8 +68,10 @@ def _check_children_match_the_storage(
         assert sorted((m.step, m.value) for m in history) == sorted(
             trial.intermediate_values.items()
         )
-        if trial.state == TrialState.FAIL:
-            assert "x is too large" in run.data.tags["optuna_spark.fail_reason"]
+        if trial.state == TrialState.FAIL:  # the objective's exception, or why we cancelled it
+            reason = run.data.tags["optuna_spark.fail_reason"]
+            assert reason == trial.system_attrs["fail_reason"]
+            assert "x is too large" in reason or reason == "cancelled: interrupted by Ctrl-C"
 
 
 def test_every_finished_trial_is_one_child_run_and_a_resumed_run_logs_none_twice(
@@ -215,3 +217,48 @@ def test_the_best_xgboost_model_is_logged_to_the_parent_run_and_loads_back(
     parent = mlflow.MlflowClient(tracking).get_run(summary.mlflow.parent_run_id)
     assert parent.data.metrics["best_model_score"] == pytest.approx(summary.best_value, rel=1e-6)
     assert parent.info.status == "FINISHED"
+
+
+SLOW = """
+import time
+
+def objective(trial):
+    time.sleep(0.3)
+    return trial.suggest_float("x", -1, 1) ** 2
+"""
+
+
+def test_ctrl_c_ends_the_parent_run_killed_with_every_finished_trial_logged(
+    sqlite_url: str, tracking: str, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from tests.helpers import finished_so_far
+
+    (tmp_path / "slow.py").write_text(SLOW)
+    args = ["run", "--objective", f"{tmp_path / 'slow.py'}:objective", "--backend", "local"]
+    args += ["--tasks", "2", "--trials", "40", "--storage", sqlite_url, "--study-name", "c"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "optuna_spark", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and finished_so_far(sqlite_url, "c") < 6:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    client, parents, children = _runs(tracking, "c")
+    assert [p.info.status for p in parents] == ["KILLED"]
+    # every trial that finished, the ones cancelled by Ctrl-C included (as failed runs)
+    _check_children_match_the_storage(client, children, read_trials(sqlite_url, "c"))
+
+    again = run_cli(*args)
+    assert again.returncode == 0, again.stderr
+    client, parents, children = _runs(tracking, "c")
+    assert sorted(p.info.status for p in parents) == ["FINISHED", "KILLED"]
+    _check_children_match_the_storage(client, children, read_trials(sqlite_url, "c"))
