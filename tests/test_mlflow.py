@@ -36,6 +36,7 @@ def tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A real MLflow tracking store (SQLite) named by ``$MLFLOW_TRACKING_URI``, as users set it."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)  # MLflow puts artifacts (the best model) in ./mlruns
     return uri
 
 
