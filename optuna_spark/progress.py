@@ -117,10 +117,5 @@ class ProgressMonitor:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
-        try:  # the workers are done (or interrupted): show where the study is now
-            self._reporter.progress(
-                take_snapshot(*self._args, self.started, self._finished_at_start)
-            )
-        except Exception:  # as in the loop: a missed update never breaks the run
-            pass
+        self._report()  # the workers are done (or interrupted): where the study is now
         self._reporter.done()
