@@ -44,11 +44,10 @@ def optimize(
     ``trials_dataframe()``, ``optuna.visualization``).
 
     ``progress``: a live display (finished of total, best so far, running, ETA) that updates
-    in place; default on in a notebook (Jupyter, Databricks), off elsewhere (True there: the
-    CLI's progress line on stderr). A kernel
-    interrupt cancels this run's Spark jobs only, marks its running trials cancelled and
-    raises ``KeyboardInterrupt``; the session stays usable, and running the cell again
-    resumes the study.
+    in place; default on in a notebook (Jupyter, Databricks) and off elsewhere, where True
+    prints the CLI's progress line on stderr. A kernel interrupt cancels this run's Spark jobs
+    only, marks its running trials cancelled and raises ``KeyboardInterrupt``; the session
+    stays usable, and running the cell again resumes the study.
     """
     from optuna_spark.runner import run_study
 

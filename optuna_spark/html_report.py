@@ -49,8 +49,8 @@ class ReportResult:
     bytes: int
 
     def _repr_html_(self) -> str:
-        """In a notebook, the report itself, inline (the page in an iframe's ``srcdoc``: it
-        needs no server and no network, as the file does not)."""
+        """In a notebook, the report itself, inline: the page in an iframe's ``srcdoc``, which
+        needs no server and no network, like the file."""
         with open(self.path, encoding="utf-8") as page:
             document = html.escape(page.read(), quote=True)
         return (

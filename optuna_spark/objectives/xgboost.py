@@ -72,7 +72,8 @@ def build(
     metric = options.eval_metric
 
     def train(trial: optuna.Trial) -> Any:
-        """Train with the trial's parameters; the booster, its best score and iteration."""
+        """Train with the trial's parameters and return the booster (its ``best_score`` and
+        ``best_iteration`` are those of the early-stopping point)."""
         params = {
             "objective": _OBJECTIVES[options.task],
             "eval_metric": metric,
