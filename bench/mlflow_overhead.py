@@ -4,8 +4,9 @@ The overhead scenario of bench/peers.py (a trivial objective, 200 trials, 2 rdd 
 ``local[2]``, MariaDB on loopback started by the project's own script), then its efficiency
 scenario (a 0.5 s objective, 100 trials), each run without MLflow and with every trial logged
 as an MLflow child run to each tracking store: a SQLite file, and a tracking server over HTTP
-on 127.0.0.1 (``mlflow server``, from the ``bench`` extra's full MLflow). The variants alternate within each repeat, so drift hits them alike. Every run is
-checked: the MLflow variants must end with exactly one child run per trial.
+on 127.0.0.1 (``mlflow server``, from the ``bench`` extra's full MLflow). The variants
+alternate within each repeat, so drift hits them alike. Every run is checked: the MLflow
+variants must end with exactly one child run per trial.
 
 The figure is the wall time of the whole ``run_study`` call (what a user waits for: the
 fan-out, then the child runs still being logged and the parent run closed), its median over
