@@ -113,7 +113,7 @@ def child_run(
     if device:
         tags["optuna_spark.device"] = str(device)
     reason = trial.system_attrs.get(FAIL_REASON_ATTR)
-    if reason:
+    if reason and state == "FAIL":  # (a trial that completed as it was cancelled keeps one)
         tags["optuna_spark.fail_reason"] = mask_urls_in_text(str(reason))[:TAG_VALUE_MAX]
     params = {mlflow_name(k): str(v)[:PARAM_VALUE_MAX] for k, v in trial.params.items()}
     metrics: list[tuple[str, float, int]] = []

@@ -62,7 +62,7 @@ def uncounted_trial_numbers(
 
     Lost trials failed with their worker and were queued again: Optuna's retry callback names
     them in the ``retry_history`` system attribute of each new attempt. Cancelled trials carry
-    :data:`CANCELLED_ATTR`, trials copied from another study :data:`WARM_START_ATTR`.
+    :data:`CANCELLED_ATTR` and failed, trials copied from another study :data:`WARM_START_ATTR`.
     """
     from sqlalchemy import column, select, table
 
@@ -70,9 +70,11 @@ def uncounted_trial_numbers(
     attrs = table(
         "trial_system_attributes", column("trial_id"), column("key"), column("value_json")
     )
-    trials = table("trials", column("trial_id"), column("study_id"), column("number"))
+    trials = table(
+        "trials", column("trial_id"), column("study_id"), column("number"), column("state")
+    )
     query = (
-        select(attrs.c.key, attrs.c.value_json, trials.c.number)
+        select(attrs.c.key, attrs.c.value_json, trials.c.number, trials.c.state)
         .select_from(attrs.join(trials, trials.c.trial_id == attrs.c.trial_id))
         .where(
             trials.c.study_id == study_id,
@@ -83,9 +85,12 @@ def uncounted_trial_numbers(
     cancelled: set[int] = set()
     copied: set[int] = set()
     with storage.engine.connect() as conn:
-        for key, value, number in conn.execute(query):
+        for key, value, number, state in conn.execute(query):
             if key == CANCELLED_ATTR:
-                cancelled.add(int(number))
+                # The mark is written just before the trial is failed; a trial that completed
+                # in between keeps the mark but is a complete trial, and counts.
+                if str(state).rsplit(".", 1)[-1].upper() == "FAIL":
+                    cancelled.add(int(number))
             elif key == WARM_START_ATTR:
                 copied.add(int(number))
             else:

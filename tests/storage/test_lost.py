@@ -78,3 +78,20 @@ def test_a_trial_that_never_started_goes_back_to_the_queue_not_counted_lost(
     assert trials[2].system_attrs["retry_history"] == [0] and trials[2].params == {"x": 0.5}
     counts = count_trials(storage, study._study_id)
     assert (counts["LOST"], counts["COUNTED"], counts["WAITING"]) == (1, 0, 2)
+
+
+def test_a_trial_that_completes_while_it_is_cancelled_counts(sqlite_url: str) -> None:
+    """Cancelling writes the mark, then fails the trial; a worker that completes the trial in
+    between wins (the trial is complete) and the trial counts, so the next run's budget is not
+    one too large (CI saw 41 complete trials for a budget of 40 after a Ctrl-C)."""
+    from optuna_spark.storage.trials import CANCELLED_ATTR, fail_trial
+
+    study, storage = _study(sqlite_url)
+    finishing = storage.create_new_trial(study._study_id)
+    cancelled = storage.create_new_trial(study._study_id)
+    storage.set_trial_system_attr(finishing, CANCELLED_ATTR, "interrupted by Ctrl-C")
+    storage.set_trial_state_values(finishing, TrialState.COMPLETE, [1.0])  # the worker's tell
+    assert not fail_trial(storage, finishing)  # the driver's fail comes second and loses
+    assert fail_trial(storage, cancelled, {CANCELLED_ATTR: "interrupted by Ctrl-C"})
+    counts = count_trials(storage, study._study_id)
+    assert (counts["COMPLETE"], counts["CANCELLED"], counts["COUNTED"]) == (1, 1, 1)
