@@ -10,7 +10,15 @@ constant liar when ``k`` > 1) on one shared study. For Hyperopt it is ``tpe.sugg
 completed trials only, which is what SparkTrials (``max_queue_len`` 1, ``parallelism`` k)
 hands it while k trials run.
 
+The second half (``--candidates``, issue 20) compares sampler set-ups on more functions
+(Hartmann-6, Rosenbrock-5, Ackley-10, Levy-10 and a conditional space), at 1, 8 and 32 workers,
+with trial durations drawn from a skewed (log-normal) distribution so results come back in a
+realistic order: every candidate and Hyperopt's TPE are driven through the same schedule of
+durations per seed, and each candidate's sampling time per trial is measured.
+
 Usage: .venv/bin/python bench/quality.py [--seeds 5] [--trials 100]
+       .venv/bin/python bench/quality.py --candidates [--seeds 7] [--functions ...]
+       [--workers 1:100,8:100,32:400] [--markdown F]
 """
 
 from __future__ import annotations
@@ -20,10 +28,13 @@ import math
 import statistics
 import sys
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
 
 # Hartmann-6 (Surjanovic & Bingham's test function library); minimum -3.32237 at a known point.
 _A = [
@@ -179,12 +190,322 @@ def quality_markdown(results: dict, seeds: int, trials: int) -> str:
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------ sampler candidates (issue 20)
+
+
+def ackley(x: list[float]) -> float:
+    n = len(x)
+    return (
+        -20 * math.exp(-0.2 * math.sqrt(sum(v * v for v in x) / n))
+        - math.exp(sum(math.cos(2 * math.pi * v) for v in x) / n)
+        + 20
+        + math.e
+    )
+
+
+def levy(x: list[float]) -> float:
+    w = [1 + (v - 1) / 4 for v in x]
+    middle = sum((wi - 1) ** 2 * (1 + 10 * math.sin(math.pi * wi + 1) ** 2) for wi in w[:-1])
+    last = (w[-1] - 1) ** 2 * (1 + math.sin(2 * math.pi * w[-1]) ** 2)
+    return math.sin(math.pi * w[0]) ** 2 + middle + last
+
+
+def _box(function: Any, dims: int, low: float, high: float) -> Any:
+    """An Optuna objective over the box [low, high]^dims."""
+
+    def objective(trial: Any) -> float:
+        return function([trial.suggest_float(f"x{d}", low, high) for d in range(dims)])
+
+    return objective
+
+
+def conditional(trial: Any) -> float:
+    """A categorical decides which parameters exist: Hartmann-6 on [0, 1]^6 (minimum -3.322)
+    or a scaled Rosenbrock-4 on [-2.048, 2.048]^4 (minimum -2), so the best is in one branch
+    and a sampler must learn the branch and its own parameters."""
+    if trial.suggest_categorical("branch", ["hartmann", "rosenbrock"]) == "hartmann":
+        return hartmann6([trial.suggest_float(f"h{d}", 0.0, 1.0) for d in range(6)])
+    x = [trial.suggest_float(f"r{d}", -2.048, 2.048) for d in range(4)]
+    return sum(100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(3)) / 50 - 2.0
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A benchmark function as an Optuna objective, with its known minimum."""
+
+    objective: Any
+    minimum: float
+    box: tuple[int, float, float] | None  # (dims, low, high); None: a conditional space
+
+
+PROBLEMS = {
+    "Hartmann-6": Problem(_box(hartmann6, 6, 0.0, 1.0), -3.32237, (6, 0.0, 1.0)),
+    "Rosenbrock-5": Problem(_box(rosenbrock5, 5, -2.048, 2.048), 0.0, (5, -2.048, 2.048)),
+    "Ackley-10": Problem(_box(ackley, 10, -32.768, 32.768), 0.0, (10, -32.768, 32.768)),
+    "Levy-10": Problem(_box(levy, 10, -10.0, 10.0), 0.0, (10, -10.0, 10.0)),
+    "conditional": Problem(conditional, -3.32237, None),
+}
+
+
+def _tpe(**options: Any) -> Any:
+    def make(index: int, workers: int, seed: int) -> Any:
+        import optuna
+
+        extra = dict(options)
+        if extra.pop("startup_scaled", False):
+            extra["n_startup_trials"] = max(10, 2 * workers)
+        return optuna.samplers.TPESampler(seed=seed + index, constant_liar=workers > 1, **extra)
+
+    return make
+
+
+def _default(index: int, workers: int, seed: int) -> Any:
+    from optuna_spark.config import SamplerSpec
+    from optuna_spark.samplers import make_sampler
+
+    return make_sampler(SamplerSpec("tpe", seed), index, workers)
+
+
+def _random(index: int, workers: int, seed: int) -> Any:
+    import optuna
+
+    return optuna.samplers.RandomSampler(seed=seed + index)
+
+
+def _cmaes(index: int, workers: int, seed: int) -> Any:
+    import optuna
+
+    return optuna.samplers.CmaEsSampler(seed=seed + index)
+
+
+def _qmc(index: int, workers: int, seed: int) -> Any:
+    import optuna
+
+    return optuna.samplers.QMCSampler(seed=seed)  # one shared sequence, as make_sampler does
+
+
+# name -> (sampler factory(worker index, workers, seed), works on conditional spaces)
+CANDIDATES: dict[str, tuple[Any, bool]] = {
+    "default (TPE + liar)": (_default, True),
+    "TPE multivariate+group + liar": (_tpe(multivariate=True, group=True), True),
+    "TPE + liar, startup max(10, 2k)": (_tpe(startup_scaled=True), True),
+    "TPE multivariate+group + liar, startup max(10, 2k)": (
+        _tpe(multivariate=True, group=True, startup_scaled=True),
+        True,
+    ),
+    "CMA-ES": (_cmaes, False),
+    "QMC (Sobol)": (_qmc, True),
+    "random": (_random, True),
+}
+
+
+def durations(seed: int, trials: int, sigma: float = 0.75) -> list[float]:
+    """Each trial's duration, log-normal (median 1, a long right tail): the same list for
+    every candidate of one seed, so all meet the same order of results."""
+    import random
+
+    rng = random.Random(10_000 + seed)
+    return [rng.lognormvariate(0.0, sigma) for _ in range(trials)]
+
+
+def simulate(problem: Problem, make: Any, workers: int, trials: int, seed: int) -> tuple:
+    """Drive one candidate through the schedule: ``workers`` trials at once, trial i lasting
+    ``durations(seed)[i]``; the worker whose trial ends first tells it and asks for the next
+    with its own sampler. Returns (best value, seconds spent asking and sampling per trial)."""
+    import heapq
+    import time
+
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study()
+    samplers = [make(i, workers, seed) for i in range(workers)]
+    lengths = durations(seed, trials)
+    events: list[tuple[float, int, int, Any, float]] = []
+    sampling = 0.0
+    asked = 0
+
+    def start(worker: int, now: float) -> None:
+        nonlocal sampling, asked
+        study.sampler = samplers[worker]
+        began = time.perf_counter()
+        trial = study.ask()
+        value = problem.objective(trial)  # its suggest calls sample; the function is cheap
+        sampling += time.perf_counter() - began
+        heapq.heappush(events, (now + lengths[asked], asked, worker, trial, value))
+        asked += 1
+
+    for worker in range(min(workers, trials)):
+        start(worker, 0.0)
+    while events:
+        now, _, worker, trial, value = heapq.heappop(events)
+        study.tell(trial, value)
+        if asked < trials:
+            start(worker, now)
+    return study.best_value, sampling / trials
+
+
+def hyperopt_simulate(problem: Problem, workers: int, trials: int, seed: int) -> float:
+    """Hyperopt's TPE through the same schedule, on the completed trials only (SparkTrials)."""
+    import heapq
+
+    import numpy as np
+    from hyperopt import JOB_STATE_DONE, STATUS_OK, Domain, Trials, hp, tpe
+    from hyperopt.base import spec_from_misc
+
+    if problem.box is not None:
+        dims, low, high = problem.box
+        space: Any = [hp.uniform(f"x{d}", low, high) for d in range(dims)]
+    else:
+        space = hp.choice(
+            "branch",
+            [
+                {"branch": "hartmann", **{f"h{d}": hp.uniform(f"h{d}", 0, 1) for d in range(6)}},
+                {
+                    "branch": "rosenbrock",
+                    **{f"r{d}": hp.uniform(f"r{d}", -2.048, 2.048) for d in range(4)},
+                },
+            ],
+        )
+
+    def evaluate(point: Any) -> float:
+        # a box: the list of values; the conditional space: the chosen branch's dict
+        values = (
+            dict(point) if isinstance(point, dict) else {f"x{d}": v for d, v in enumerate(point)}
+        )
+        return float(problem.objective(_fixed(values)))
+
+    domain = Domain(evaluate, space)
+    history = Trials()
+    rng = np.random.default_rng(seed)
+    lengths = durations(seed, trials)
+    events: list[tuple[float, int]] = []
+    docs: dict[int, dict] = {}
+
+    def start(tid: int, now: float) -> None:
+        new = tpe.suggest([tid], domain, history, int(rng.integers(2**31 - 1)))
+        history.insert_trial_docs(new)
+        history.refresh()
+        docs[tid] = new[0]
+        heapq.heappush(events, (now + lengths[tid], tid))
+
+    asked = 0
+    for _ in range(min(workers, trials)):
+        start(asked, 0.0)
+        asked += 1
+    while events:
+        now, tid = heapq.heappop(events)
+        loss = domain.evaluate(spec_from_misc(docs[tid]["misc"]), None)["loss"]
+        for stored in history._dynamic_trials:
+            if stored["tid"] == tid:
+                stored["result"] = {"loss": loss, "status": STATUS_OK}
+                stored["state"] = JOB_STATE_DONE
+        history.refresh()
+        if asked < trials:
+            start(asked, now)
+            asked += 1
+    return min(history.losses())
+
+
+def _fixed(values: dict[str, Any]) -> Any:
+    import optuna
+
+    return optuna.trial.FixedTrial(values)
+
+
+HYPEROPT = "Hyperopt TPE (SparkTrials)"
+
+
+def run_candidates(
+    seeds: int, functions: list[str], schedules: list[tuple[int, int]], candidates: list[str]
+) -> dict:
+    """{function: {"k workers, n trials": {candidate: {"best": [...], "ms": [...]}}}}, every
+    candidate (and Hyperopt) on the same seeds and durations."""
+    import logging
+
+    logging.getLogger("hyperopt").setLevel(logging.WARNING)
+    results: dict = {}
+    for name in functions:
+        problem = PROBLEMS[name]
+        for workers, trials in schedules:
+            row: dict[str, dict[str, list[float]]] = {}
+            for candidate in candidates:
+                make, conditional_ok = CANDIDATES[candidate]
+                if problem.box is None and not conditional_ok:
+                    continue
+                runs = [simulate(problem, make, workers, trials, s) for s in range(seeds)]
+                row[candidate] = {"best": [b for b, _ in runs], "ms": [m * 1e3 for _, m in runs]}
+                _progress(name, workers, trials, candidate, row[candidate]["best"])
+            best = [hyperopt_simulate(problem, workers, trials, s) for s in range(seeds)]
+            row[HYPEROPT] = {"best": best, "ms": []}
+            _progress(name, workers, trials, HYPEROPT, best)
+            results.setdefault(name, {})[f"{workers}:{trials}"] = row
+    return results
+
+
+def _progress(name: str, workers: int, trials: int, who: str, best: list[float]) -> None:
+    print(
+        f"quality {name} {workers} worker(s) {trials} trials {who}: median "
+        f"{statistics.median(best):.4g}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def candidates_markdown(results: dict, seeds: int) -> str:
+    """One table per function: every candidate's median best (min-max), regret and sampling
+    time per trial at each worker count, and whether it beats Hyperopt's median."""
+    lines = [
+        f"Best value after the trials (median of {seeds} seeds, min-max), regret (median best "
+        "minus the known minimum), and the time spent asking and sampling per trial; trial "
+        "durations log-normal (sigma 0.75), the same per seed for every candidate. "
+        "`bench/quality.py --candidates`.",
+    ]
+    for name, by_schedule in results.items():
+        minimum = PROBLEMS[name].minimum
+        lines += ["", f"#### {name} (minimum {minimum:g})", ""]
+        lines += [
+            "| workers, trials | candidate | best | regret | ms per trial | beats Hyperopt |",
+            "|---|---|---|---|---|---|",
+        ]
+        for schedule, row in by_schedule.items():
+            workers, trials = schedule.split(":")
+            theirs = statistics.median(row[HYPEROPT]["best"])
+            for candidate, runs in row.items():
+                best = runs["best"]
+                median = statistics.median(best)
+                ms = f"{statistics.median(runs['ms']):.1f}" if runs["ms"] else "-"
+                beats = "-" if candidate == HYPEROPT else ("yes" if median < theirs else "no")
+                lines.append(
+                    f"| {workers}, {trials} | {candidate} | {median:.4g} ({min(best):.3g} to "
+                    f"{max(best):.3g}) | {median - minimum:.3g} | {ms} | {beats} |"
+                )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument("--candidates", action="store_true", help="the sampler candidates")
+    parser.add_argument("--functions", nargs="*", default=list(PROBLEMS))
+    parser.add_argument("--workers", default="1:100,8:100,32:400", help="k:trials,...")
+    parser.add_argument("--only", nargs="*", default=list(CANDIDATES), help="candidates to run")
+    parser.add_argument("--markdown", default=None, help="write into this file's section")
     args = parser.parse_args()
-    print(quality_markdown(run_quality(args.seeds, args.trials), args.seeds, args.trials))
+    if not args.candidates:
+        print(quality_markdown(run_quality(args.seeds, args.trials), args.seeds, args.trials))
+        return
+    schedules = [(int(k), int(n)) for k, n in (p.split(":") for p in args.workers.split(","))]
+    text = candidates_markdown(
+        run_candidates(args.seeds, args.functions, schedules, args.only), args.seeds
+    )
+    print(text)
+    if args.markdown:
+        from sections import write_section
+
+        title = "## Sampler candidates at 1, 8 and 32 workers (`bench/quality.py --candidates`)"
+        write_section(args.markdown, "sampler-candidates", f"{title}\n\n{text}")
 
 
 if __name__ == "__main__":
