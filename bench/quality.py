@@ -24,6 +24,7 @@ Usage: .venv/bin/python bench/quality.py [--seeds 5] [--trials 100]
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import statistics
 import sys
@@ -299,6 +300,10 @@ CANDIDATES: dict[str, tuple[Any, bool]] = {
 }
 
 
+# Candidates that need a package of an extra (samplers: cmaes).
+NEEDS = {"CMA-ES": "cmaes"}
+
+
 def durations(seed: int, trials: int, sigma: float = 0.75) -> list[float]:
     """Each trial's duration, log-normal (median 1, a long right tail): the same list for
     every candidate of one seed, so all meet the same order of results."""
@@ -432,6 +437,10 @@ def run_candidates(
             for candidate in candidates:
                 make, conditional_ok = CANDIDATES[candidate]
                 if problem.box is None and not conditional_ok:
+                    continue
+                missing = NEEDS.get(candidate)
+                if missing and importlib.util.find_spec(missing) is None:
+                    print(f"quality: {candidate} needs {missing}; skipped", file=sys.stderr)
                     continue
                 runs = [simulate(problem, make, workers, trials, s) for s in range(seeds)]
                 row[candidate] = {"best": [b for b, _ in runs], "ms": [m * 1e3 for _, m in runs]}
