@@ -211,13 +211,26 @@ def levy(x: list[float]) -> float:
     return math.sin(math.pi * w[0]) ** 2 + middle + last
 
 
-def _box(function: Any, dims: int, low: float, high: float) -> Any:
-    """An Optuna objective over the box [low, high]^dims."""
+def _box(function: Any, dims: int, low: float, high: float, shifted: bool = False) -> Any:
+    """An Optuna objective over the box [low, high]^dims, for one seed. ``shifted``: the
+    function's optimum (at or near the box's centre) moves by a per-seed offset of up to a
+    fifth of the range in every dimension, so no sampler is rewarded for starting at the
+    centre (CMA-ES's first mean, QMC's first point)."""
 
-    def objective(trial: Any) -> float:
-        return function([trial.suggest_float(f"x{d}", low, high) for d in range(dims)])
+    def for_seed(seed: int) -> Any:
+        import random
 
-    return objective
+        rng = random.Random(20_000 + seed)
+        reach = (high - low) / 5 if shifted else 0.0
+        offset = [rng.uniform(-reach, reach) for _ in range(dims)]
+
+        def objective(trial: Any) -> float:
+            x = [trial.suggest_float(f"x{d}", low, high) for d in range(dims)]
+            return function([v - o for v, o in zip(x, offset)])
+
+        return objective
+
+    return for_seed
 
 
 def conditional(trial: Any) -> float:
@@ -232,19 +245,23 @@ def conditional(trial: Any) -> float:
 
 @dataclass(frozen=True)
 class Problem:
-    """A benchmark function as an Optuna objective, with its known minimum."""
+    """A benchmark function as an Optuna objective per seed, with its known minimum."""
 
-    objective: Any
+    objective: Any  # seed -> objective(trial)
     minimum: float
     box: tuple[int, float, float] | None  # (dims, low, high); None: a conditional space
 
 
 PROBLEMS = {
     "Hartmann-6": Problem(_box(hartmann6, 6, 0.0, 1.0), -3.32237, (6, 0.0, 1.0)),
-    "Rosenbrock-5": Problem(_box(rosenbrock5, 5, -2.048, 2.048), 0.0, (5, -2.048, 2.048)),
-    "Ackley-10": Problem(_box(ackley, 10, -32.768, 32.768), 0.0, (10, -32.768, 32.768)),
-    "Levy-10": Problem(_box(levy, 10, -10.0, 10.0), 0.0, (10, -10.0, 10.0)),
-    "conditional": Problem(conditional, -3.32237, None),
+    "Rosenbrock-5": Problem(
+        _box(rosenbrock5, 5, -2.048, 2.048, shifted=True), 0.0, (5, -2.048, 2.048)
+    ),
+    "Ackley-10": Problem(
+        _box(ackley, 10, -32.768, 32.768, shifted=True), 0.0, (10, -32.768, 32.768)
+    ),
+    "Levy-10": Problem(_box(levy, 10, -10.0, 10.0, shifted=True), 0.0, (10, -10.0, 10.0)),
+    "conditional": Problem(lambda seed: conditional, -3.32237, None),
 }
 
 
@@ -326,6 +343,7 @@ def simulate(problem: Problem, make: Any, workers: int, trials: int, seed: int) 
     study = optuna.create_study()
     samplers = [make(i, workers, seed) for i in range(workers)]
     lengths = durations(seed, trials)
+    objective = problem.objective(seed)
     events: list[tuple[float, int, int, Any, float]] = []
     sampling = 0.0
     asked = 0
@@ -335,7 +353,7 @@ def simulate(problem: Problem, make: Any, workers: int, trials: int, seed: int) 
         study.sampler = samplers[worker]
         began = time.perf_counter()
         trial = study.ask()
-        value = problem.objective(trial)  # its suggest calls sample; the function is cheap
+        value = objective(trial)  # its suggest calls sample; the function is cheap
         sampling += time.perf_counter() - began
         heapq.heappush(events, (now + lengths[asked], asked, worker, trial, value))
         asked += 1
@@ -358,6 +376,7 @@ def hyperopt_simulate(problem: Problem, workers: int, trials: int, seed: int) ->
     from hyperopt import JOB_STATE_DONE, STATUS_OK, Domain, Trials, hp, tpe
     from hyperopt.base import spec_from_misc
 
+    objective = problem.objective(seed)
     if problem.box is not None:
         dims, low, high = problem.box
         space: Any = [hp.uniform(f"x{d}", low, high) for d in range(dims)]
@@ -378,7 +397,7 @@ def hyperopt_simulate(problem: Problem, workers: int, trials: int, seed: int) ->
         values = (
             dict(point) if isinstance(point, dict) else {f"x{d}": v for d, v in enumerate(point)}
         )
-        return float(problem.objective(_fixed(values)))
+        return float(objective(_fixed(values)))
 
     domain = Domain(evaluate, space)
     history = Trials()
