@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from optuna_spark._version import __version__
 from optuna_spark.config import DATABRICKS_RUNTIME_ENV, MlflowSpec, RunConfig, mlflow_wanted
-from optuna_spark.errors import MissingExtraError
+from optuna_spark.errors import MissingExtraError, first_line
 from optuna_spark.extras import require
 from optuna_spark.storage.trials import FAIL_REASON_ATTR, WORKER_ATTR
 from optuna_spark.urls import mask_url, mask_urls_in_text
@@ -362,8 +362,7 @@ class MlflowLog:
         try:
             self._train_and_log(params)
         except Exception as exc:
-            message = mask_urls_in_text(f"{type(exc).__name__}: {exc}").splitlines()[0]
-            self._warn(f"MLflow: could not log the best model: {message[:300]}")
+            self._warn(f"MLflow: could not log the best model: {_said(exc)[:300]}")
             _logger.debug("logging the best model failed", exc_info=True)
 
     def _train_and_log(self, params: dict[str, Any]) -> None:
@@ -563,9 +562,14 @@ class MlflowLog:
         self._client.set_terminated(run_id, status=status)
 
     def _failed(self, what: str, exc: Exception) -> None:
-        self.result.error = mask_urls_in_text(f"{type(exc).__name__}: {exc}").splitlines()[0]
+        self.result.error = _said(exc)
         self._warn(f"MLflow logging stopped: could not {what}: {self.result.error[:300]}")
         _logger.debug("MLflow logging failed", exc_info=True)
+
+
+def _said(exc: BaseException) -> str:
+    """An MLflow failure in one line, its type first, any URL's password masked."""
+    return mask_urls_in_text(f"{type(exc).__name__}: {first_line(exc)}")
 
 
 def _active_run_id() -> str | None:
