@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import math
 import statistics
 import sys
@@ -248,8 +249,58 @@ class Problem:
     """A benchmark function as an Optuna objective per seed, with its known minimum."""
 
     objective: Any  # seed -> objective(trial)
-    minimum: float
-    box: tuple[int, float, float] | None  # (dims, low, high); None: a conditional space
+    minimum: float | None  # None: not known (a real model's validation error)
+    box: tuple[int, float, float] | None  # (dims, low, high); None: another space
+    # The same space for Hyperopt, when it is not a box: () -> hyperopt space
+    hyperopt_space: Any = None
+    # At most this many trials per run (a real model is slow to train); None: as asked.
+    max_trials: int | None = None
+    conditional: bool = False
+
+
+def _conditional_hyperopt() -> Any:
+    from hyperopt import hp
+
+    return hp.choice(
+        "branch",
+        [
+            {"branch": "hartmann", **{f"h{d}": hp.uniform(f"h{d}", 0, 1) for d in range(6)}},
+            {
+                "branch": "rosenbrock",
+                **{f"r{d}": hp.uniform(f"r{d}", -2.048, 2.048) for d in range(4)},
+            },
+        ],
+    )
+
+
+_XGBOOST: list[Any] = []  # the built objective, once per process (it loads the data)
+
+
+def xgboost_wine(seed: int) -> Any:
+    """The built-in XGBoost objective on the bundled wine data: validation RMSE, 5 parameters
+    (a log-scaled float, two ints, two floats), CPU, one thread, at most 200 boosting rounds
+    so that a run of 100 trials takes seconds. The data split is fixed; the seed moves only
+    the sampler."""
+    if not _XGBOOST:
+        from optuna_spark.config import DataSpec, XGBoostOptions
+        from optuna_spark.objectives import xgboost
+
+        data = DataSpec(str(HERE.parent / "optuna_spark" / "resources" / "winequality-red.csv"))
+        options = XGBoostOptions(device="cpu", num_boost_round=200, early_stopping_rounds=20)
+        _XGBOOST.append(xgboost.build(data, options, threads=1))
+    return _XGBOOST[0]
+
+
+def _xgboost_hyperopt() -> Any:
+    from hyperopt import hp
+
+    return {
+        "learning_rate": hp.loguniform("learning_rate", math.log(1e-3), math.log(0.1)),
+        "max_depth": hp.uniformint("max_depth", 1, 10),
+        "subsample": hp.uniform("subsample", 0.05, 1.0),
+        "colsample_bytree": hp.uniform("colsample_bytree", 0.05, 1.0),
+        "min_child_weight": hp.uniformint("min_child_weight", 1, 20),
+    }
 
 
 PROBLEMS = {
@@ -261,7 +312,12 @@ PROBLEMS = {
         _box(ackley, 10, -32.768, 32.768, shifted=True), 0.0, (10, -32.768, 32.768)
     ),
     "Levy-10": Problem(_box(levy, 10, -10.0, 10.0, shifted=True), 0.0, (10, -10.0, 10.0)),
-    "conditional": Problem(lambda seed: conditional, -3.32237, None),
+    "Ackley-8": Problem(_box(ackley, 8, -32.768, 32.768, shifted=True), 0.0, (8, -32.768, 32.768)),
+    "Levy-8": Problem(_box(levy, 8, -10.0, 10.0, shifted=True), 0.0, (8, -10.0, 10.0)),
+    "conditional": Problem(
+        lambda seed: conditional, -3.32237, None, _conditional_hyperopt, conditional=True
+    ),
+    "XGBoost on wine": Problem(xgboost_wine, None, None, _xgboost_hyperopt, max_trials=200),
 }
 
 
@@ -277,11 +333,20 @@ def _tpe(**options: Any) -> Any:
     return make
 
 
-def _default(index: int, workers: int, seed: int) -> Any:
-    from optuna_spark.config import SamplerSpec
-    from optuna_spark.samplers import make_sampler
+def _ours(name: str) -> Any:
+    def make(index: int, workers: int, seed: int) -> Any:
+        from optuna_spark.config import SamplerSpec
+        from optuna_spark.samplers import make_sampler
 
-    return make_sampler(SamplerSpec("tpe", seed), index, workers)
+        return make_sampler(SamplerSpec(name, seed), index, workers)
+
+    return make
+
+
+def _gp(index: int, workers: int, seed: int) -> Any:
+    import optuna
+
+    return optuna.samplers.GPSampler(seed=seed + index)
 
 
 def _random(index: int, workers: int, seed: int) -> Any:
@@ -304,7 +369,8 @@ def _qmc(index: int, workers: int, seed: int) -> Any:
 
 # name -> (sampler factory(worker index, workers, seed), works on conditional spaces)
 CANDIDATES: dict[str, tuple[Any, bool]] = {
-    "default (TPE + liar)": (_default, True),
+    "auto (the default now)": (_ours("auto"), True),
+    "TPE + liar (the default before)": (_ours("tpe"), True),
     "TPE multivariate+group + liar": (_tpe(multivariate=True, group=True), True),
     "TPE + liar, startup max(10, 2k)": (_tpe(startup_scaled=True), True),
     "TPE multivariate+group + liar, startup max(10, 2k)": (
@@ -312,13 +378,17 @@ CANDIDATES: dict[str, tuple[Any, bool]] = {
         True,
     ),
     "CMA-ES": (_cmaes, False),
+    "GP (qLogEI over running trials)": (_gp, False),
     "QMC (Sobol)": (_qmc, False),  # samples a dynamic space at random
     "random": (_random, True),
 }
 
 
-# Candidates that need a package of an extra (samplers: cmaes).
-NEEDS = {"CMA-ES": "cmaes"}
+# Candidates that need a package of an extra (gp: torch).
+NEEDS = {"GP (qLogEI over running trials)": "torch"}
+# The GP sampler refits its model on every trial: seconds per suggestion past a few hundred
+# trials. It runs up to this many trials (set by --gp-max-trials).
+GP_MAX_TRIALS = [200]
 
 
 def durations(seed: int, trials: int, sigma: float = 0.75) -> list[float]:
@@ -341,7 +411,8 @@ def simulate(problem: Problem, make: Any, workers: int, trials: int, seed: int) 
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study()
-    samplers = [make(i, workers, seed) for i in range(workers)]
+    clock = [0.0]  # seconds inside the samplers' sampling calls
+    samplers = [_timed(make(i, workers, seed), clock) for i in range(workers)]
     lengths = durations(seed, trials)
     objective = problem.objective(seed)
     events: list[tuple[float, int, int, Any, float]] = []
@@ -353,8 +424,8 @@ def simulate(problem: Problem, make: Any, workers: int, trials: int, seed: int) 
         study.sampler = samplers[worker]
         began = time.perf_counter()
         trial = study.ask()
-        value = objective(trial)  # its suggest calls sample; the function is cheap
         sampling += time.perf_counter() - began
+        value = objective(trial)  # its suggest calls sample (timed by _timed)
         heapq.heappush(events, (now + lengths[asked], asked, worker, trial, value))
         asked += 1
 
@@ -365,7 +436,42 @@ def simulate(problem: Problem, make: Any, workers: int, trials: int, seed: int) 
         study.tell(trial, value)
         if asked < trials:
             start(worker, now)
-    return study.best_value, sampling / trials
+    return study.best_value, (sampling + clock[0]) / trials
+
+
+def _timed(sampler: Any, clock: list[float]) -> Any:
+    """``sampler``, with the time of its sampling calls made while the objective runs (the
+    joint sample is drawn at the first ``suggest``, the rest one by one) added to
+    ``clock[0]``; ``study.ask`` is timed by the caller. So a slow objective (XGBoost) does not
+    count as sampling time."""
+    import time
+
+    from optuna.samplers import BaseSampler
+
+    class Timed(BaseSampler):
+        def _call(self, method: str, *args: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return getattr(sampler, method)(*args)
+            finally:
+                clock[0] += time.perf_counter() - began
+
+        def infer_relative_search_space(self, study: Any, trial: Any) -> Any:
+            return self._call("infer_relative_search_space", study, trial)
+
+        def sample_relative(self, study: Any, trial: Any, space: Any) -> Any:
+            return self._call("sample_relative", study, trial, space)
+
+        def sample_independent(self, study: Any, trial: Any, name: Any, dist: Any) -> Any:
+            return self._call("sample_independent", study, trial, name, dist)
+
+        def before_trial(self, study: Any, trial: Any) -> None:  # inside study.ask: not timed
+            sampler.before_trial(study, trial)
+
+        def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+            sampler.after_trial(study, trial, state, values)
+
+    return Timed()
 
 
 def hyperopt_simulate(problem: Problem, workers: int, trials: int, seed: int) -> float:
@@ -381,19 +487,10 @@ def hyperopt_simulate(problem: Problem, workers: int, trials: int, seed: int) ->
         dims, low, high = problem.box
         space: Any = [hp.uniform(f"x{d}", low, high) for d in range(dims)]
     else:
-        space = hp.choice(
-            "branch",
-            [
-                {"branch": "hartmann", **{f"h{d}": hp.uniform(f"h{d}", 0, 1) for d in range(6)}},
-                {
-                    "branch": "rosenbrock",
-                    **{f"r{d}": hp.uniform(f"r{d}", -2.048, 2.048) for d in range(4)},
-                },
-            ],
-        )
+        space = problem.hyperopt_space()
 
     def evaluate(point: Any) -> float:
-        # a box: the list of values; the conditional space: the chosen branch's dict
+        # a box: the list of values; otherwise a dict (the conditional space: its branch's)
         values = (
             dict(point) if isinstance(point, dict) else {f"x{d}": v for d, v in enumerate(point)}
         )
@@ -434,7 +531,9 @@ def hyperopt_simulate(problem: Problem, workers: int, trials: int, seed: int) ->
 def _fixed(values: dict[str, Any]) -> Any:
     import optuna
 
-    return optuna.trial.FixedTrial(values)
+    # Hyperopt's uniformint draws come back as floats; Optuna's suggest_int wants ints.
+    whole = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in values.items()}
+    return optuna.trial.FixedTrial(whole)
 
 
 HYPEROPT = "Hyperopt TPE (SparkTrials)"
@@ -451,11 +550,14 @@ def run_candidates(
     results: dict = {}
     for name in functions:
         problem = PROBLEMS[name]
-        for workers, trials in schedules:
+        for workers, asked in schedules:
+            trials = min(asked, problem.max_trials or asked)
             row: dict[str, dict[str, list[float]]] = {}
             for candidate in candidates:
                 make, conditional_ok = CANDIDATES[candidate]
-                if problem.box is None and not conditional_ok:
+                if problem.conditional and not conditional_ok:
+                    continue
+                if candidate in NEEDS and trials > GP_MAX_TRIALS[0]:
                     continue
                 missing = NEEDS.get(candidate)
                 if missing and importlib.util.find_spec(missing) is None:
@@ -491,7 +593,8 @@ def candidates_markdown(results: dict, seeds: int) -> str:
     ]
     for name, by_schedule in results.items():
         minimum = PROBLEMS[name].minimum
-        lines += ["", f"#### {name} (minimum {minimum:g})", ""]
+        known = f"minimum {minimum:g}" if minimum is not None else "minimum not known"
+        lines += ["", f"#### {name} ({known})", ""]
         lines += [
             "| workers, trials | candidate | best | regret | ms per trial | beats Hyperopt |",
             "|---|---|---|---|---|---|",
@@ -506,8 +609,48 @@ def candidates_markdown(results: dict, seeds: int) -> str:
                 beats = "-" if candidate == HYPEROPT else ("yes" if median < theirs else "no")
                 lines.append(
                     f"| {workers}, {trials} | {candidate} | {median:.4g} ({min(best):.3g} to "
-                    f"{max(best):.3g}) | {median - minimum:.3g} | {ms} | {beats} |"
+                    f"{max(best):.3g}) | {_regret(median, minimum)} | {ms} | {beats} |"
                 )
+    return "\n".join(lines)
+
+
+def _regret(median: float, minimum: float | None) -> str:
+    return f"{median - minimum:.3g}" if minimum is not None else "-"
+
+
+DEFAULT = "auto (the default now)"
+
+
+def goals_markdown(results: dict) -> str:
+    """Issue 20's goal rows: the default against Hyperopt's median on every function at 8 and
+    32 workers, and Hartmann-6's regret at 8 workers against one worker's."""
+    lines = [
+        "| function | workers, trials | the default (auto) | Hyperopt | the default's lead |",
+        "|---|---|---|---|---|",
+    ]
+    for name, by_schedule in results.items():
+        for schedule, row in by_schedule.items():
+            workers, trials = schedule.split(":")
+            if workers == "1" or DEFAULT not in row:
+                continue
+            ours = statistics.median(row[DEFAULT]["best"])
+            theirs = statistics.median(row[HYPEROPT]["best"])
+            lead = "ahead" if ours < theirs else "**behind**"
+            lines.append(
+                f"| {name} | {workers}, {trials} | {ours:.4g} | {theirs:.4g} | {lead} by "
+                f"{abs(theirs - ours):.3g} |"
+            )
+    hartmann = results.get("Hartmann-6", {})
+    one, eight = hartmann.get("1:100", {}).get(DEFAULT), hartmann.get("8:100", {}).get(DEFAULT)
+    if one and eight:
+        minimum = PROBLEMS["Hartmann-6"].minimum or 0.0
+        r1 = statistics.median(one["best"]) - minimum
+        r8 = statistics.median(eight["best"]) - minimum
+        lines += [
+            "",
+            f"Hartmann-6 regret of the default: {r1:.3g} with 1 worker, {r8:.3g} with 8: "
+            f"{r8 / r1:.2f}x (goal: at most 1.5x).",
+        ]
     return "\n".join(lines)
 
 
@@ -520,14 +663,27 @@ def main() -> None:
     parser.add_argument("--workers", default="1:100,8:100,32:400", help="k:trials,...")
     parser.add_argument("--only", nargs="*", default=list(CANDIDATES), help="candidates to run")
     parser.add_argument("--markdown", default=None, help="write into this file's section")
+    parser.add_argument(
+        "--gp-max-trials", type=int, default=GP_MAX_TRIALS[0], help="GP runs up to this many"
+    )
+    parser.add_argument("--json", default=None, help="also save the raw results here")
+    parser.add_argument("--merge", nargs="*", help="tables from these --json files, no runs")
     args = parser.parse_args()
+    GP_MAX_TRIALS[0] = args.gp_max_trials
     if not args.candidates:
         print(quality_markdown(run_quality(args.seeds, args.trials), args.seeds, args.trials))
         return
-    schedules = [(int(k), int(n)) for k, n in (p.split(":") for p in args.workers.split(","))]
-    text = candidates_markdown(
-        run_candidates(args.seeds, args.functions, schedules, args.only), args.seeds
-    )
+    if args.merge:  # runs made apart (two processes on two cores), one table
+        results = {}
+        for path in args.merge:
+            results.update(json.loads(Path(path).read_text()))
+    else:
+        schedules = [(int(k), int(n)) for k, n in (p.split(":") for p in args.workers.split(","))]
+        results = run_candidates(args.seeds, args.functions, schedules, args.only)
+        if args.json:
+            Path(args.json).write_text(json.dumps(results))
+    text = candidates_markdown(results, args.seeds)
+    text = f"{goals_markdown(results)}\n\n{text}"
     print(text)
     if args.markdown:
         from sections import write_section

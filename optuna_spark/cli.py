@@ -191,7 +191,9 @@ format_option = click.option(
     type=click.Choice(SAMPLERS),
     default=DEFAULTS.sampler,
     show_default=True,
-    help="Optuna sampler; TPE uses the constant liar when several workers share the study.",
+    help="Optuna sampler. auto: CMA-ES for 8 or more numeric parameters asked in every trial, "
+    "else TPE (the summary says which and why); TPE uses the constant liar when several "
+    "workers share the study.",
 )
 @click.option("--seed", type=int, default=None, help="Base seed; worker i uses seed + i.")
 @click.option(

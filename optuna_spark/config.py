@@ -27,7 +27,7 @@ from optuna_spark.urls import (
 
 BACKENDS: tuple[str, ...] = ("joblibspark", "rdd", "dataframe", "local")
 DIRECTIONS: tuple[str, ...] = ("minimize", "maximize")
-SAMPLERS: tuple[str, ...] = ("tpe", "random", "cmaes", "qmc", "gp")
+SAMPLERS: tuple[str, ...] = ("auto", "tpe", "random", "cmaes", "qmc", "gp")
 # Optuna's default is the median pruner; "custom" is a pruner object from the Python API.
 PRUNERS: tuple[str, ...] = ("median", "percentile", "hyperband", "successive-halving", "none")
 BUILTIN_OBJECTIVES: tuple[str, ...] = ("xgboost", "quadratic")
@@ -172,7 +172,7 @@ class StorageSpec:
 class SamplerSpec:
     """Which Optuna sampler each worker builds, and the base seed."""
 
-    name: str = "tpe"
+    name: str = "auto"
     seed: int | None = None
 
     def __post_init__(self) -> None:

@@ -122,6 +122,8 @@ def format_summary(summary: RunSummary, debug: bool = False) -> str:
             f"{summary.backend} worker(s) in {summary.wall_seconds:.1f} s{rate}"
         )
     lines.append(f"  {format_counts(summary.counts)}")
+    if summary.sampler and not summary.plan.nothing_to_do:
+        lines.append(f"  sampler: {summary.sampler}")
     for device in summary.devices:
         lines.append(f"  device: {device}")
     if summary.gpu_memory:
@@ -247,6 +249,7 @@ def summary_record(summary: RunSummary) -> dict[str, Any]:
         "pareto_front": list(summary.pareto_front),
         "wall_seconds": round(summary.wall_seconds, 3),
         "backend": summary.backend,
+        "sampler": summary.sampler,
         "workers": summary.plan.n_workers,
         "worker_errors": summary.worker_errors,
         "workers_lost": summary.workers_lost,

@@ -558,6 +558,8 @@ class MlflowLog:
         tags = {"best_trial": str(summary.best_trial)} if summary.best_trial is not None else {}
         if summary.stopped:  # --timeout, a callback's study.stop(), too many failures
             tags["optuna_spark.stopped"] = summary.stopped
+        if summary.sampler:  # what --sampler auto chose, known only now
+            tags["optuna_spark.sampler"] = summary.sampler
         self._log_batch(run_id, params=params, metrics=metrics, tags=tags)
         self._client.set_terminated(run_id, status=status)
 

@@ -59,8 +59,9 @@ class RunOptions:
             returns that many values); a list, or one string joined by commas.
         direction: ``minimize`` or ``maximize``; default the existing study's, else the
             objective's own (``minimize``; ``maximize`` for XGBoost's ``auc``).
-        sampler, seed: the Optuna sampler (``tpe``, ``random``, ``cmaes``, ``qmc``, ``gp``) and
-            the base seed (worker *i* uses ``seed + i``).
+        sampler, seed: the Optuna sampler (``auto``, the default: CMA-ES or TPE by the space,
+            see :mod:`optuna_spark.auto_sampler`; ``tpe``, ``random``, ``cmaes``, ``qmc``,
+            ``gp``) and the base seed (worker *i* uses ``seed + i``).
         fresh: delete the study first and start over.
         num_boost_round, device, task, metric, tune_max_bin, prune: the built-in XGBoost
             objective's settings (see :class:`~optuna_spark.config.XGBoostOptions`).

@@ -260,7 +260,7 @@ def _record_run(
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "optuna_spark": __version__,
         "objective": objective.name,
-        "sampler": config.sampler.name,
+        "sampler": summary.sampler or config.sampler.name,
         "backend": config.backend.name,
         "workers_planned": summary.plan.n_workers,
         "threads_per_worker": summary.plan.threads_per_worker,
@@ -590,6 +590,9 @@ def _summarise(
             {"number": t.number, "values": list(t.values), "params": dict(t.params)}
             for t in (pareto_front(storage, info.name) if "," in info.direction else ())
         )
+        sampler = config.sampler.name
+        if sampler == "auto":
+            sampler = _auto_choice(storage.get_study_system_attrs(info.study_id))
     return RunSummary(
         study_name=info.name,
         storage=config.storage.masked,
@@ -609,4 +612,13 @@ def _summarise(
         stopped=stopped,
         storage_spec=config.storage,
         pareto_front=front,
+        sampler=sampler,
     )
+
+
+def _auto_choice(system_attrs: dict[str, Any]) -> str:
+    """What ``--sampler auto`` chose, as the workers recorded it in the study."""
+    from optuna_spark.auto_sampler import recorded_choice
+
+    choice = recorded_choice(system_attrs)
+    return f"{choice.describe()}, chosen by auto" if choice else "auto (no trial finished)"

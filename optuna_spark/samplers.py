@@ -21,10 +21,15 @@ def worker_seed(seed: int | None, worker_index: int) -> int | None:
 
 def make_sampler(spec: SamplerSpec, worker_index: int, n_workers: int) -> BaseSampler:
     """The sampler for one worker. TPE runs with the constant liar when several workers share
-    the study, so running trials are not proposed twice."""
+    the study, so running trials are not proposed twice; ``auto`` (the default) is TPE or
+    CMA-ES by the study's space (:mod:`optuna_spark.auto_sampler`)."""
     import optuna
 
     seed = worker_seed(spec.seed, worker_index)
+    if spec.name == "auto":
+        from optuna_spark.auto_sampler import AutoSampler
+
+        return AutoSampler(seed=seed, n_workers=n_workers)
     if spec.name == "tpe":
         return optuna.samplers.TPESampler(seed=seed, constant_liar=n_workers > 1)
     if spec.name == "random":

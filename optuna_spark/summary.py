@@ -55,6 +55,9 @@ class RunSummary:
     timeline: dict[str, float] = field(default_factory=dict)
     # Where this run's MLflow runs are (None when it did not log to MLflow).
     mlflow: MlflowResult | None = None
+    # The sampler the workers used, e.g. ``tpe`` or, for ``auto``, its choice and why:
+    # ``CMA-ES (10 numeric parameters, the same in every trial), chosen by auto``.
+    sampler: str = ""
 
     @cached_property
     def study(self) -> optuna.Study:

@@ -4,6 +4,7 @@ MLflow's own client from a real local tracking store (SQLite)."""
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,9 @@ def test_every_finished_trial_is_one_child_run_and_a_resumed_run_logs_none_twice
     assert TrialState.FAIL in states, "the test objective should fail some trials"
     _check_children_match_the_storage(client, children, stored)
     workers = {c.data.tags["optuna_spark.worker"] for c in children}
-    assert len(workers) == 2 and all(w.startswith("worker ") for w in workers)
+    # Which worker ran which trials is the scheduler's business (under load one worker can
+    # finish all 16 before the other starts); every tag names one of the two.
+    assert workers and all(re.fullmatch(r"worker [01] on .+, pid \d+", w) for w in workers)
 
     again = run_cli(*args, "--trials", "16")  # nothing to run: nothing logged
     assert again.returncode == 0 and "MLflow" not in again.stdout
