@@ -7,7 +7,7 @@ JOBS ?= 8
 # One venv for tests, lint and reliability: the same extras, so switching never reinstalls.
 DEV_EXTRAS := spark,connect,xgboost,mysql,pack,report,mlflow,test,lint
 
-.PHONY: run test lint compat wheel reliability bench setup clean
+.PHONY: run test lint compat wheel reliability bench bench-samplers setup clean
 
 ## run: tune XGBoost on the bundled wine data, local Spark, embedded SQLite storage
 run:
@@ -59,6 +59,20 @@ bench:
 	$(VENV)/bin/python bench/user_objective.py --markdown $(BENCH_DOC)
 	$(VENV)/bin/python bench/cold_start.py --markdown $(BENCH_DOC)
 	$(VENV)/bin/python bench/mlflow_overhead.py --markdown $(BENCH_DOC)
+
+## bench-samplers: the sampler candidates (issue 20) at 1, 8 and 32 workers, 7 seeds, against
+## Hyperopt's TPE, in two processes (about 35 minutes on 2 cores; the gp extra brings torch);
+## writes the sampler-candidates section of docs/benchmarks.md
+SAMPLERS_RUN := OMP_NUM_THREADS=1 $(VENV)/bin/python bench/quality.py --candidates --seeds 7
+bench-samplers:
+	scripts/setup-env.sh spark,xgboost,mysql,bench,samplers,gp
+	$(SAMPLERS_RUN) --functions Hartmann-6 Rosenbrock-5 Ackley-10 Levy-10 Ackley-8 \
+	  --json bench/results/samplers-a.json & \
+	$(SAMPLERS_RUN) --functions Levy-8 conditional --json bench/results/samplers-b.json && \
+	$(SAMPLERS_RUN) --functions "XGBoost on wine" --only "auto (the default now)" CMA-ES \
+	  "GP (qLogEI over running trials)" --json bench/results/samplers-c.json; wait
+	$(SAMPLERS_RUN) --merge bench/results/samplers-a.json bench/results/samplers-b.json \
+	  bench/results/samplers-c.json --markdown $(BENCH_DOC)
 
 setup:
 	scripts/setup-mysql.sh install

@@ -85,7 +85,7 @@ else
 fi
 # The test runner only, under the same constraints (it must not move the stack either).
 "${pip[@]}" install --quiet -c "$file" pytest pytest-timeout pymysql
-"${pip[@]}" freeze | grep -iE '^(optuna|optuna-integration|pyspark|pandas|numpy|pyarrow|sqlalchemy|joblib|joblibspark|cloudpickle|click|xgboost|xgboost-cpu|mysqlclient|scikit-learn|mlflow-skinny)==' \
+"${pip[@]}" freeze | grep -iE '^(optuna|optuna-integration|pyspark|pandas|numpy|pyarrow|sqlalchemy|joblib|joblibspark|cloudpickle|click|xgboost|xgboost-cpu|mysqlclient|scikit-learn|mlflow-skinny|cmaes)==' \
   | tr '\n' ' ' | sed "s/^/compat[$name]: /;s/ $/\n/" >&2
 
 # The tests that meet Spark, MariaDB, XGBoost and Optuna's internals; the rest of the suite is
@@ -95,6 +95,7 @@ tests=(
   tests/test_spark.py
   tests/test_xgboost.py
   tests/test_run_local.py
+  tests/test_auto_sampler.py
   tests/test_lost_worker.py
   tests/test_mlflow.py
   tests/test_mlflow_rules.py

@@ -3,6 +3,8 @@ sample with it, and that the run's summary says so."""
 
 from __future__ import annotations
 
+import json
+
 import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
@@ -11,6 +13,7 @@ from optuna_spark import optimize
 from optuna_spark.auto_sampler import CHOICE_ATTR, AutoSampler, choose
 from optuna_spark.config import SamplerSpec
 from optuna_spark.samplers import make_sampler
+from tests.helpers import run_cli
 
 FLOAT = FloatDistribution(0.0, 1.0)
 
@@ -129,3 +132,20 @@ def test_a_run_says_which_sampler_auto_chose(sqlite_url: str) -> None:
     )
     assert chosen.sampler == "tpe"
     assert not any(_by_cmaes(t) for t in chosen.study.trials)
+
+
+def test_the_cli_summary_and_json_say_what_auto_chose(tmp_path, sqlite_url: str) -> None:
+    (tmp_path / "ten.py").write_text(
+        "def objective(trial):\n"
+        "    return sum(trial.suggest_float(f'x{i}', -5, 5) ** 2 for i in range(10))\n"
+    )
+    common = ["run", "--objective", "ten.py:objective", "--backend", "local", "--tasks", "2"]
+    text = run_cli(*common, "--trials", "12", "--storage", sqlite_url, cwd=tmp_path)
+    assert text.returncode == 0, text.stderr
+    assert (
+        "  sampler: CMA-ES (10 numeric parameters, the same in every trial), chosen by auto"
+        in text.stdout
+    )
+    record = run_cli(*common, "--trials", "16", "--storage", sqlite_url, "--json", cwd=tmp_path)
+    assert record.returncode == 0, record.stderr
+    assert json.loads(record.stdout)["sampler"].startswith("CMA-ES (10 numeric parameters")

@@ -98,6 +98,7 @@ def test_every_finished_trial_is_one_child_run_and_a_resumed_run_logs_none_twice
     assert parent.data.metrics["best_value"] == pytest.approx(best.value)
     assert parent.data.params["best.x"] == str(best.params["x"])
     assert parent.data.metrics["trials_added"] == 16
+    assert parent.data.tags["optuna_spark.sampler"].startswith("TPE (1 numeric parameter(s)")
     states = {t.state for t in stored}
     assert TrialState.FAIL in states, "the test objective should fail some trials"
     _check_children_match_the_storage(client, children, stored)
