@@ -61,14 +61,22 @@ class SilentReporter:
 
 
 def take_snapshot(
-    storage: RDBStorage, study_id: int, budget: int, started: float, finished_at_start: int = 0
+    storage: RDBStorage,
+    study_id: int,
+    budget: int,
+    started: float,
+    finished_at_start: int = 0,
+    workers: int | None = None,
 ) -> Snapshot:
-    """Read the study's counts and best value once."""
+    """Read the study's counts and best value once. ``workers``: at most that many trials are
+    shown running; a worker asking ahead holds a second RUNNING trial whose objective has not
+    started yet (prefetch.py), which is not running in any sense a person means."""
     counts = count_trials(storage, study_id)
+    running = counts["RUNNING"] if workers is None else min(counts["RUNNING"], workers)
     return Snapshot(
         finished=counts["COUNTED"],
         budget=budget,
-        running=counts["RUNNING"],
+        running=running,
         best_value=best_value(storage, study_id),
         elapsed=time.perf_counter() - started,
         finished_at_start=finished_at_start,
@@ -86,9 +94,11 @@ class ProgressMonitor:
         reporter: Reporter,
         interval: float,
         finished_at_start: int = 0,
+        workers: int | None = None,
     ) -> None:
         self._args = (storage, study_id, budget)
         self._finished_at_start = finished_at_start
+        self._workers = workers
         self._reporter = reporter
         self._interval = interval
         self._stop = threading.Event()
@@ -104,7 +114,7 @@ class ProgressMonitor:
     def _report(self) -> None:
         try:
             self._reporter.progress(
-                take_snapshot(*self._args, self.started, self._finished_at_start)
+                take_snapshot(*self._args, self.started, self._finished_at_start, self._workers)
             )
         except Exception:  # a missed update must never break the run
             pass

@@ -493,6 +493,7 @@ def _fan_out(
         run.reporter,
         config.progress_interval,
         finished_at_start=config.trials - plan.remaining,
+        workers=plan.n_workers,
     )
     timer = None
     if config.timeout is not None:
