@@ -1,9 +1,10 @@
 """The default sampler (``--sampler auto``): TPE, or CMA-ES where it measured better.
 
 Measured with 1, 8 and 32 workers (``bench/quality.py --candidates``, docs/benchmarks.md):
-CMA-ES finds clearly better points than TPE on 10-dimensional continuous spaces at every
-worker count, while TPE is better on spaces of 5 or 6 parameters at 8 workers, and only TPE
-handles categorical and conditional parameters. An Optuna objective defines its space as it
+CMA-ES finds clearly better points than TPE on every 8- and 10-parameter continuous function
+at every worker count, while TPE is better on 5 and 6 parameters with 1 and 8 workers and on the
+built-in XGBoost objective (5 parameters) at every worker count, and only TPE handles
+categorical and conditional parameters. An Optuna objective defines its space as it
 runs, so the choice is made from the trials that have finished (:func:`choose`): until one has,
 the worker asks TPE (whose first trials are random, as CMA-ES's first is); then every worker
 comes to the same choice from the same trials. CMA-ES is kept only while every finished trial
@@ -32,8 +33,8 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
 CHOICE_ATTR = "optuna_spark:sampler"
-# The fewest numeric parameters for which CMA-ES is chosen: it led at 10 on every measured
-# function and worker count, and trailed TPE at 5 and 6 with 8 workers.
+# The fewest numeric parameters for which CMA-ES is chosen: it led at 8 and 10 on every
+# measured function and worker count, and trailed TPE at 5 and 6 with 8 workers.
 CMAES_MIN_PARAMS = 8
 
 
