@@ -110,6 +110,12 @@ class AutoSampler(BaseSampler):
         return sampler
 
     def _start(self, study: Study, trial: FrozenTrial) -> BaseSampler:
+        if self._recorded is not None and self._recorded.sampler == "tpe":
+            # Final: what made it TPE (several objectives, a conditional or categorical or
+            # small space, a pruned trial) stays true as trials are added, and skipping the
+            # scan keeps a long study's asks as cheap as plain TPE's.
+            self._by_trial[trial._trial_id] = self._tpe
+            return self._tpe
         finished = study._get_trials(
             deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED), use_cache=True
         )
