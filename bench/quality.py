@@ -5,20 +5,23 @@ against Hyperopt's TPE as SparkTrials drives it.
 What decides the best value found is which results each new suggestion could see, not the wall
 clock, so both are driven by the same schedule in one process: ``k`` trials run at once with
 equal durations; when the oldest finishes, its worker asks for the next. For optuna-spark that
-is its own sampler per worker (``samplers.make_sampler``: TPE, one seed per worker, the
-constant liar when ``k`` > 1) on one shared study. For Hyperopt it is ``tpe.suggest`` on the
-completed trials only, which is what SparkTrials (``max_queue_len`` 1, ``parallelism`` k)
-hands it while k trials run.
+is its own sampler per worker (``samplers.make_sampler`` with the default ``auto``: TPE on
+these spaces, one seed per worker, the constant liar when ``k`` > 1) on one shared study. For
+Hyperopt it is ``tpe.suggest`` on the completed trials only, which is what SparkTrials
+(``max_queue_len`` 1, ``parallelism`` k) hands it while k trials run.
 
 The second half (``--candidates``, issue 20) compares sampler set-ups on more functions
-(Hartmann-6, Rosenbrock-5, Ackley-10, Levy-10 and a conditional space), at 1, 8 and 32 workers,
+(Hartmann-6, Rosenbrock-5, Ackley-8 and -10, Levy-8 and -10, a conditional space and the
+built-in XGBoost objective on the wine data), at 1, 8 and 32 workers,
 with trial durations drawn from a skewed (log-normal) distribution so results come back in a
 realistic order: every candidate and Hyperopt's TPE are driven through the same schedule of
 durations per seed, and each candidate's sampling time per trial is measured.
 
 Usage: .venv/bin/python bench/quality.py [--seeds 5] [--trials 100]
        .venv/bin/python bench/quality.py --candidates [--seeds 7] [--functions ...]
-       [--workers 1:100,8:100,32:400] [--markdown F]
+       [--workers 1:100,8:100,32:400] [--only CANDIDATE ...] [--json F] [--markdown F]
+       .venv/bin/python bench/quality.py --candidates --seeds 7 --merge A.json B.json
+       [--markdown F]   (one table from runs made apart; see `make bench-samplers`)
 """
 
 from __future__ import annotations
@@ -80,7 +83,7 @@ def optuna_spark_best(name: str, workers: int, trials: int, seed: int) -> float:
     function, dims, low, high = FUNCTIONS[name]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study()
-    samplers = [make_sampler(SamplerSpec("tpe", seed), i, workers) for i in range(workers)]
+    samplers = [make_sampler(SamplerSpec(seed=seed), i, workers) for i in range(workers)]
     running: deque[tuple[int, object, float]] = deque()
 
     def start(worker: int) -> None:
