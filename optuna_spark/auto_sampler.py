@@ -2,13 +2,14 @@
 
 Measured with 1, 8 and 32 workers (``bench/quality.py --candidates``, docs/benchmarks.md):
 CMA-ES finds clearly better points than TPE on every 8- and 10-parameter continuous function
-at every worker count, while TPE is better on 5 and 6 parameters with 1 and 8 workers and on the
-built-in XGBoost objective (5 parameters) at every worker count, and only TPE handles
-categorical and conditional parameters. An Optuna objective defines its space as it
-runs, so the choice is made from the trials that have finished (:func:`choose`): until one has,
-the worker asks TPE (whose first trials are random, as CMA-ES's first is); then every worker
-comes to the same choice from the same trials. CMA-ES is kept only while every finished trial
-asked the same numeric parameters; a trial that asks others turns every worker back to TPE.
+with 8 and 32 workers (and on three of the four with one), while TPE is better on 5 and 6
+parameters with 1 and 8 workers and on the built-in XGBoost objective (5 parameters) at every
+worker count, and only TPE handles categorical and conditional parameters. An Optuna objective
+defines its space as it runs, so the choice is made from the trials that have finished
+(:func:`choose`): until one has, the worker asks TPE (whose first trials are random, as CMA-ES's
+first is); then every worker comes to the same choice from the same trials. CMA-ES is kept only
+while every finished trial asked the same numeric parameters; a trial that asks others turns
+every worker back to TPE.
 
 Each worker records its choice in the study (:data:`CHOICE_ATTR`), written only when it
 changes, so the driver's summary can say what ran without reading every trial.
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 CHOICE_ATTR = "optuna_spark:sampler"
 # The fewest numeric parameters for which CMA-ES is chosen: it led at 8 and 10 on every
-# measured function and worker count, and trailed TPE at 5 and 6 with 8 workers.
+# measured function with 8 and 32 workers, and trailed TPE at 5 and 6 with 8 workers.
 CMAES_MIN_PARAMS = 8
 
 
