@@ -51,12 +51,18 @@ def _run_and_kill(
     driver.start()
     deadline = time.monotonic() + 120
     while finished_so_far(sqlite_url, "k") < kill_after and time.monotonic() < deadline:
-        time.sleep(0.05)
+        # Each poll opens the SQLite file afresh; a few a second keep this reader out of the
+        # workers' way (CI once saw 3 trials not finish within 120 s under 20 polls a second).
+        time.sleep(0.2)
     # The count rises just as a worker finishes a trial; give it a moment to be inside the
     # next one (sleeping in the objective), so the kill lands mid-trial.
     time.sleep(seconds / 3)
-    victim = next(p for p in multiprocessing.active_children() if p.name == "optuna-spark-worker-0")
-    os.kill(victim.pid, signal.SIGKILL)
+    victims = [p for p in multiprocessing.active_children() if p.name == "optuna-spark-worker-0"]
+    assert victims, (
+        f"worker 0 was gone before the kill: {finished_so_far(sqlite_url, 'k')} trial(s) "
+        f"finished, the driver {'still running' if driver.is_alive() else 'done'}, {outcome}"
+    )
+    os.kill(victims[0].pid, signal.SIGKILL)
     driver.join(timeout=180)
     assert not driver.is_alive() and "summary" in outcome
     return outcome["summary"]  # type: ignore[return-value]
