@@ -370,6 +370,7 @@ def _qmc(index: int, workers: int, seed: int) -> Any:
     return optuna.samplers.QMCSampler(seed=seed)  # one shared sequence, as make_sampler does
 
 
+GP = "GP (qLogEI over running trials)"
 # name -> (sampler factory(worker index, workers, seed), works on conditional spaces)
 CANDIDATES: dict[str, tuple[Any, bool]] = {
     "auto (the default now)": (_ours("auto"), True),
@@ -381,17 +382,17 @@ CANDIDATES: dict[str, tuple[Any, bool]] = {
         True,
     ),
     "CMA-ES": (_cmaes, False),
-    "GP (qLogEI over running trials)": (_gp, False),
+    GP: (_gp, False),
     "QMC (Sobol)": (_qmc, False),  # samples a dynamic space at random
     "random": (_random, True),
 }
 
 
 # Candidates that need a package of an extra (gp: torch).
-NEEDS = {"GP (qLogEI over running trials)": "torch"}
+NEEDS = {GP: "torch"}
 # The GP sampler refits its model on every trial: seconds per suggestion past a few hundred
-# trials. It runs up to this many trials (set by --gp-max-trials).
-GP_MAX_TRIALS = [200]
+# trials. By default it runs schedules of up to this many trials (--gp-max-trials).
+GP_MAX_TRIALS = 200
 
 
 def durations(seed: int, trials: int, sigma: float = 0.75) -> list[float]:
@@ -543,7 +544,11 @@ HYPEROPT = "Hyperopt TPE (SparkTrials)"
 
 
 def run_candidates(
-    seeds: int, functions: list[str], schedules: list[tuple[int, int]], candidates: list[str]
+    seeds: int,
+    functions: list[str],
+    schedules: list[tuple[int, int]],
+    candidates: list[str],
+    gp_max_trials: int = GP_MAX_TRIALS,
 ) -> dict:
     """{function: {"k workers, n trials": {candidate: {"best": [...], "ms": [...]}}}}, every
     candidate (and Hyperopt) on the same seeds and durations."""
@@ -560,7 +565,7 @@ def run_candidates(
                 make, conditional_ok = CANDIDATES[candidate]
                 if problem.conditional and not conditional_ok:
                     continue
-                if candidate in NEEDS and trials > GP_MAX_TRIALS[0]:
+                if candidate == GP and trials > gp_max_trials:
                     continue
                 missing = NEEDS.get(candidate)
                 if missing and importlib.util.find_spec(missing) is None:
@@ -667,12 +672,11 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=list(CANDIDATES), help="candidates to run")
     parser.add_argument("--markdown", default=None, help="write into this file's section")
     parser.add_argument(
-        "--gp-max-trials", type=int, default=GP_MAX_TRIALS[0], help="GP runs up to this many"
+        "--gp-max-trials", type=int, default=GP_MAX_TRIALS, help="GP runs up to this many"
     )
     parser.add_argument("--json", default=None, help="also save the raw results here")
     parser.add_argument("--merge", nargs="*", help="tables from these --json files, no runs")
     args = parser.parse_args()
-    GP_MAX_TRIALS[0] = args.gp_max_trials
     if not args.candidates:
         print(quality_markdown(run_quality(args.seeds, args.trials), args.seeds, args.trials))
         return
@@ -682,7 +686,9 @@ def main() -> None:
             results.update(json.loads(Path(path).read_text()))
     else:
         schedules = [(int(k), int(n)) for k, n in (p.split(":") for p in args.workers.split(","))]
-        results = run_candidates(args.seeds, args.functions, schedules, args.only)
+        results = run_candidates(
+            args.seeds, args.functions, schedules, args.only, args.gp_max_trials
+        )
         if args.json:
             Path(args.json).write_text(json.dumps(results))
     text = candidates_markdown(results, args.seeds)
