@@ -40,7 +40,8 @@ never look like lost work. It sends no heartbeat until its objective starts (Opt
 loop starts the heartbeat with the trial), so: a worker that stops with one unused (a callback's
 ``study.stop()``, too many failures) puts it back in the queue (WAITING) itself; one that dies
 leaves it for the driver's sweep at the end of the fan-out, which queues a heartbeat-less trial
-again instead of counting it lost (:func:`optuna_spark.storage.trials.fail_running_trials`).
+(with heartbeats off: one that recorded nothing) again instead of counting it lost
+(:func:`optuna_spark.storage.trials.fail_running_trials`).
 The next worker to ask, in this run or a later one, runs it. Its clock restarts when its
 objective starts, so its duration is the objective's, not the wait.
 """

@@ -96,7 +96,9 @@ def _run_with(
     study_name = config.study_name or default_study_name(
         objective.name, objective.data.path if objective.data else None
     )
-    prepare_sqlite_file(config.storage)
+    notice = prepare_sqlite_file(config.storage)
+    if notice:
+        reporter.note(notice)
     storage = open_storage(config.storage, driver=True)
     info = create_or_load_study(
         storage,

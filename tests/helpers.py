@@ -4,6 +4,7 @@ these from here; ``conftest.py`` holds fixtures only."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -12,6 +13,8 @@ import uuid
 from pathlib import Path
 
 import optuna
+
+from optuna_spark.urls import sqlite_path
 
 # A password distinctive enough to search every output for: it must never appear.
 TEST_DB_PASSWORD = "opt-Spark-T3st-pw-9f2c"
@@ -123,7 +126,11 @@ def finished(url: str, study_name: str) -> int:
 
 def finished_so_far(url: str, study_name: str) -> int:
     """:func:`finished` for polling while a driver runs: 0 while it is still creating the
-    tables and the study (reading then could race that creation)."""
+    tables and the study (reading then could race that creation). A SQLite file that does not
+    exist yet is left for the driver to create (Optuna would create it on reading)."""
+    path = sqlite_path(url)
+    if path is not None and not os.path.exists(path):
+        return 0
     try:
         return finished(url, study_name)
     except Exception:

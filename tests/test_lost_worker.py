@@ -8,21 +8,28 @@ import os
 import signal
 import threading
 import time
+import traceback
+from multiprocessing.process import BaseProcess
 from pathlib import Path
-
-import pytest
 
 from optuna_spark.config import BackendSpec, HeartbeatSpec, RunConfig, SamplerSpec, StorageSpec
 from optuna_spark.runner import run_study
 from optuna_spark.summary import RunSummary
 from tests.helpers import finished, finished_so_far, read_trials
 
+# The objective marks the process it runs in (a file named after its pid) for its whole
+# call, so the test can kill a worker that is inside a trial.
 SLOW = """
+import os
 import time
+from pathlib import Path
 
 def objective(trial):
     x = trial.suggest_float("x", -10, 10)
+    mark = Path({marks!r}) / str(os.getpid())
+    mark.touch()
     time.sleep({seconds})
+    mark.unlink()
     return x * x
 """
 
@@ -36,7 +43,9 @@ def _run_and_kill(
     heartbeat: HeartbeatSpec,
 ) -> RunSummary:
     source = tmp_path / "slow.py"
-    source.write_text(SLOW.format(seconds=seconds))
+    marks = tmp_path / "in-objective"
+    marks.mkdir()
+    source.write_text(SLOW.format(seconds=seconds, marks=str(marks)))
     config = RunConfig(
         storage=StorageSpec(sqlite_url),
         objective=f"{source}:objective",
@@ -47,22 +56,40 @@ def _run_and_kill(
         heartbeat=heartbeat,
     )
     outcome: dict[str, object] = {}
-    driver = threading.Thread(target=lambda: outcome.update(summary=run_study(config)))
+
+    def drive() -> None:
+        try:
+            outcome["summary"] = run_study(config)
+        except BaseException:  # shown in the assertion below, not lost in a thread
+            outcome["error"] = traceback.format_exc()
+
+    driver = threading.Thread(target=drive)
     driver.start()
     deadline = time.monotonic() + 120
-    while finished_so_far(sqlite_url, "k") < kill_after and time.monotonic() < deadline:
+
+    def worker_0_in_objective() -> list[BaseProcess]:
+        """Worker 0 once ``kill_after`` trials finished, if it is inside the objective now."""
+        if finished_so_far(sqlite_url, "k") < kill_after:
+            return []
+        workers = multiprocessing.active_children()
+        return [
+            p
+            for p in workers
+            if p.name == "optuna-spark-worker-0" and (marks / str(p.pid)).exists()
+        ]
+
+    while not (victims := worker_0_in_objective()) and time.monotonic() < deadline:
         # Each poll opens the SQLite file afresh; a few a second keep this reader out of the
-        # workers' way (CI once saw 3 trials not finish within 120 s under 20 polls a second).
-        time.sleep(0.2)
-    # The count rises just as a worker finishes a trial; give it a moment to be inside the
-    # next one (sleeping in the objective), so the kill lands mid-trial.
-    time.sleep(seconds / 3)
-    victims = [p for p in multiprocessing.active_children() if p.name == "optuna-spark-worker-0"]
+        # workers' way.
+        time.sleep(0.1)
     assert victims, (
-        f"worker 0 was gone before the kill: {finished_so_far(sqlite_url, 'k')} trial(s) "
-        f"finished, the driver {'still running' if driver.is_alive() else 'done'}, {outcome}"
+        f"worker 0 was never inside a trial to kill: {finished_so_far(sqlite_url, 'k')} "
+        f"trial(s) finished, the driver {'still running' if driver.is_alive() else 'done'}, "
+        f"{outcome}"
     )
-    os.kill(victims[0].pid, signal.SIGKILL)
+    pid = victims[0].pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
     driver.join(timeout=180)
     assert not driver.is_alive() and "summary" in outcome
     return outcome["summary"]  # type: ignore[return-value]
@@ -74,7 +101,7 @@ def _assert_exact_with_one_retry(sqlite_url: str, summary: RunSummary, trials: i
     assert finished(sqlite_url, "k") == trials and states.count("COMPLETE") == trials
     assert "RUNNING" not in states and "WAITING" not in states
     lost = [t for t in all_trials if t.state.name == "FAIL"]
-    assert len(lost) == 1
+    assert len(lost) == 1, [(t.number, t.state.name, t.params, t.system_attrs) for t in all_trials]
     retry = [t for t in all_trials if t.system_attrs.get("failed_trial") == lost[0].number]
     assert len(retry) == 1 and retry[0].state.name == "COMPLETE"
     # The retry reuses whatever the lost trial had sampled (nothing, if it died right after
@@ -84,7 +111,6 @@ def _assert_exact_with_one_retry(sqlite_url: str, summary: RunSummary, trials: i
     assert any("died (killed by signal 9)" in (w.error or "") for w in summary.workers)
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_killed_mid_run_the_heartbeat_retries_the_lost_trial(
     sqlite_url: str, tmp_path: Path
 ) -> None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
+import threading
 import warnings
+from contextlib import closing, suppress
 from typing import TYPE_CHECKING, Any
 
 from optuna_spark.config import PASSWORD_ENV, HeartbeatSpec, StorageSpec
@@ -29,6 +31,9 @@ if TYPE_CHECKING:
 
 # SQLite: wait this long for a lock instead of failing with "database is locked".
 SQLITE_BUSY_TIMEOUT_S = 60.0
+# SQLite: how long the driver waits for a moment with no other reader to switch an existing
+# file to WAL before it runs on in the file's own journal mode.
+WAL_WAIT_S = 10.0
 # MySQL: an unreachable or silent server fails within this many seconds, not minutes.
 CONNECT_TIMEOUT_S = 5
 # MySQL: a server that accepted a statement and then stays silent fails after this long.
@@ -45,12 +50,20 @@ OPEN_RETRY_WINDOW_S = 10.0
 POOL_RECYCLE_S = 3600
 
 
-def prepare_sqlite_file(spec: StorageSpec) -> None:
+def prepare_sqlite_file(spec: StorageSpec, wait_s: float | None = None) -> str | None:
     """Driver-side checks and settings for a SQLite file: a writable location, and WAL mode
-    (persistent in the file) so readers never block the workers' writes."""
+    (persistent in the file) so readers never block the workers' writes.
+
+    A new file is built aside in WAL mode and linked into place, so no other process (a
+    dashboard, a notebook polling the study) ever sees it in the rollback-journal mode. An
+    existing file is switched if it is not in WAL yet; that needs a moment with no other
+    process reading it, and after ``wait_s`` seconds (default :data:`WAL_WAIT_S`) without one
+    the run goes on in the file's own mode. Returns a one-line notice for the user then, else
+    None.
+    """
     path = sqlite_path(spec.url)
     if path is None:
-        return
+        return None
     directory = os.path.dirname(path) or "."
     if not os.path.isdir(directory):
         raise StorageError(
@@ -63,13 +76,53 @@ def prepare_sqlite_file(spec: StorageSpec) -> None:
             f"cannot write the SQLite file {path}: {target} is not writable; "
             "point --storage at a writable location."
         )
+    wait = WAL_WAIT_S if wait_s is None else wait_s
     try:
-        with sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_S) as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
+        if not os.path.exists(path) and _create_in_wal_mode(path):
+            return None
+        return _switch_to_wal(path, wait)
     except sqlite3.Error as exc:
         raise StorageError(
             f"cannot open the SQLite file {path} ({exc}); point --storage at a writable location."
         ) from exc
+
+
+def _create_in_wal_mode(path: str) -> bool:
+    """Create ``path`` as an empty database already in WAL mode; False if another process
+    created the file first (it is then switched like any existing file)."""
+    aside = f"{path}.{os.getpid()}.{threading.get_ident()}.new"
+    try:
+        with closing(sqlite3.connect(aside)) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")  # written into the file's header
+        try:
+            os.link(aside, path)  # unlike a rename, never replaces a file made meanwhile
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        for leftover in (aside, f"{aside}-wal", f"{aside}-shm"):
+            with suppress(FileNotFoundError):
+                os.remove(leftover)
+
+
+def _switch_to_wal(path: str, wait_s: float) -> str | None:
+    """Put an existing file into WAL mode, waiting up to ``wait_s`` for other readers."""
+    with closing(sqlite3.connect(path, timeout=wait_s)) as conn:
+        mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0])
+        if mode.lower() == "wal":
+            return None
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            return (
+                f"the SQLite file {path} stays in its {mode} journal mode: another process "
+                f"kept reading it for {wait_s:g} s, so it could not be switched to WAL. The "
+                "run goes on, but readers now make the workers wait; close them before the "
+                "next run, or use a database server."
+            )
+    return None
 
 
 def _sqlite_immediate_transactions(engine: Engine) -> None:

@@ -67,8 +67,9 @@ def requeue_orphans(
     """Driver, after a fan-out: fail this fan-out's trials that are still RUNNING (their
     workers are gone) and queue them again, and queue the lost trials whose retry was never
     queued (the worker that failed them died before it could). ``storage`` is the study's.
-    With ``heartbeats``, a trial that never sent one never started: it is queued again as it
-    is, not counted lost. Returns how many lost trials were queued."""
+    A trial that never started (with ``heartbeats``: it never sent one; without: it recorded
+    nothing) is queued again as it is, not counted lost. Returns how many lost trials were
+    queued."""
     study_id = internals.study_id(study, storage)
     failed = fail_running_trials(storage, study_id, first_number, heartbeats=heartbeats)
     queued = sum(_retry(study, storage.get_trial(trial_id), max_retry) for trial_id in failed)

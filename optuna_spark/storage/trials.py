@@ -136,18 +136,26 @@ def fail_running_trials(
     heartbeats: bool = False,
 ) -> list[int]:
     """Fail the trials of one run (numbered from ``first_number``) that are still RUNNING,
-    setting ``attrs`` as system attributes first. With ``heartbeats`` (the workers send
-    them), a trial that never sent one never started its objective (a trial a worker asked
-    ahead, or one it died right after asking for): it goes back to the queue instead
-    (:func:`requeue_unstarted`). Trials of other runs are left to their own heartbeat; one
-    that finishes meanwhile is skipped. Returns the ids of the failed trials."""
+    setting ``attrs`` as system attributes first. A trial whose objective never started (a
+    trial a worker asked ahead, or one it died right after asking for) goes back to the queue
+    instead (:func:`requeue_unstarted`). With ``heartbeats`` (the workers send them) that is
+    a trial that never sent one; without, one that recorded nothing (no parameter, no
+    intermediate value), which running again from the queue loses nothing of. Trials of other
+    runs are left to their own heartbeat; one that finishes meanwhile is skipped. Returns the
+    ids of the failed trials."""
     from optuna.trial import TrialState
 
     from optuna_spark import internals
 
     running = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
-    ids = [internals.trial_id(t, storage, study_id) for t in running if t.number >= first_number]
-    started = with_heartbeat(storage, ids) if heartbeats and ids else set(ids)
+    ours = {
+        internals.trial_id(t, storage, study_id): t for t in running if t.number >= first_number
+    }
+    ids = list(ours)
+    if heartbeats:
+        started = with_heartbeat(storage, ids) if ids else set()
+    else:
+        started = {i for i, t in ours.items() if t.params or t.intermediate_values}
     for trial_id in set(ids) - started:
         requeue_unstarted(storage, trial_id)
     return [i for i in ids if i in started and fail_trial(storage, i, attrs)]
