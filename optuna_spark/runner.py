@@ -26,6 +26,7 @@ from optuna_spark.mlflow_runs import check_mlflow, start_tracking
 from optuna_spark.objectives import default_direction, resolve_objective
 from optuna_spark.plan import Plan, make_plan, prefetch_enabled, remaining_trials
 from optuna_spark.progress import ProgressMonitor, Reporter, SilentReporter
+from optuna_spark.samplers import sampler_notes
 from optuna_spark.storage import (
     StudyInfo,
     best_value,
@@ -186,7 +187,10 @@ def _run_created_or_loaded(
             timeline.mark("backend ready")
         plan = _make_plan(config, finished_before, backend)
         # Fast paths that fell back to Optuna's own (a moved internal, or asked for).
-        for note in [*plan.notes, *internals.missing()]:
+        from optuna import __version__ as optuna_version
+
+        sampler = sampler_notes(config.sampler, plan.n_workers, optuna_version)
+        for note in [*plan.notes, *sampler, *internals.missing()]:
             reporter.note(note)
         results: list[WorkerResult] = []
         wall = 0.0

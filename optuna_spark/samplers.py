@@ -46,6 +46,25 @@ def make_sampler(spec: SamplerSpec, worker_index: int, n_workers: int) -> BaseSa
     raise ConfigError(f"--sampler {spec.name!r} is not supported.")
 
 
+# Optuna's GP sampler counts running trials (so parallel workers do not all propose the same
+# point) from this version on, for one objective without constraints.
+GP_SEES_RUNNING_TRIALS = (4, 8)
+
+
+def sampler_notes(spec: SamplerSpec, n_workers: int, optuna_version: str) -> list[str]:
+    """Notices for the driver to show about the sampler ``spec`` with this many workers on
+    this Optuna version; empty when there is nothing to say."""
+    release = tuple(int(part) for part in optuna_version.split(".")[:2] if part.isdigit())
+    if spec.name == "gp" and n_workers > 1 and release < GP_SEES_RUNNING_TRIALS:
+        since = ".".join(map(str, GP_SEES_RUNNING_TRIALS))
+        return [
+            f"--sampler gp: Optuna {optuna_version}'s GP sampler ignores running trials, so "
+            f"the {n_workers} workers may propose the same points; Optuna {since} or later "
+            "counts them, or leave --sampler at auto"
+        ]
+    return []
+
+
 def make_pruner(spec: PrunerSpec) -> BasePruner:
     """The pruner every worker builds alike; it judges a trial by the intermediate values of
     every worker's trials, which it reads from the shared storage."""

@@ -12,7 +12,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna_spark import optimize
 from optuna_spark.auto_sampler import CHOICE_ATTR, AutoSampler, choose
 from optuna_spark.config import SamplerSpec
-from optuna_spark.samplers import make_sampler
+from optuna_spark.samplers import make_sampler, sampler_notes
 from tests.helpers import run_cli
 
 FLOAT = FloatDistribution(0.0, 1.0)
@@ -149,3 +149,28 @@ def test_the_cli_summary_and_json_say_what_auto_chose(tmp_path, sqlite_url: str)
     record = run_cli(*common, "--trials", "16", "--storage", sqlite_url, "--json", cwd=tmp_path)
     assert record.returncode == 0, record.stderr
     assert json.loads(record.stdout)["sampler"].startswith("CMA-ES (10 numeric parameters")
+
+
+@pytest.mark.parametrize(
+    ("name", "workers", "version", "warned"),
+    [
+        ("gp", 8, "4.1.0", True),
+        ("gp", 2, "4.7.1", True),
+        ("gp", 8, "4.8.0", False),
+        ("gp", 8, "5.1.0", False),
+        ("gp", 1, "4.1.0", False),  # one worker: nothing else is running
+        ("tpe", 8, "4.1.0", False),
+        ("auto", 8, "4.1.0", False),
+    ],
+)
+def test_the_gp_sampler_on_an_optuna_that_ignores_running_trials_is_named(
+    name: str, workers: int, version: str, warned: bool
+) -> None:
+    notes = sampler_notes(SamplerSpec(name), workers, version)
+    assert bool(notes) == warned
+    if warned:
+        assert notes == [
+            f"--sampler gp: Optuna {version}'s GP sampler ignores running trials, so the "
+            f"{workers} workers may propose the same points; Optuna 4.8 or later counts them, "
+            "or leave --sampler at auto"
+        ]
