@@ -89,14 +89,17 @@ def prepare_sqlite_file(spec: StorageSpec, wait_s: float | None = None) -> str |
 
 def _create_in_wal_mode(path: str) -> bool:
     """Create ``path`` as an empty database already in WAL mode; False if another process
-    created the file first (it is then switched like any existing file)."""
+    created the file first or the file system cannot link it into place (it is then created
+    or switched in place, like any existing file)."""
     aside = f"{path}.{os.getpid()}.{threading.get_ident()}.new"
     try:
         with closing(sqlite3.connect(aside)) as conn:
             conn.execute("PRAGMA journal_mode=WAL")  # written into the file's header
         try:
             os.link(aside, path)  # unlike a rename, never replaces a file made meanwhile
-        except FileExistsError:
+        except OSError:
+            # Made meanwhile, or a file system without hard links (a FUSE mount such as
+            # Databricks' /dbfs): the caller creates and switches the file in place.
             return False
         return True
     finally:

@@ -137,3 +137,17 @@ def test_a_run_starting_while_another_process_reads_the_file_completes(
     assert "could not be switched to WAL" in reporter.notes[0]
     assert summary.counts["COUNTED"] == 6
     assert trial_states(url, "q") == {"COMPLETE": 6}
+
+
+def test_a_file_system_without_hard_links_still_gets_a_wal_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # FUSE mounts (Databricks' /dbfs among them) refuse hard links: the file is made in place.
+    def no_links(source: str, target: str) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(engine.os, "link", no_links)
+    path = tmp_path / "study.db"
+    assert prepare_sqlite_file(StorageSpec(f"sqlite:///{path}")) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["study.db"]
+    assert journal_mode(path) == "wal"
