@@ -118,7 +118,7 @@ def main() -> None:
         f"Target: the first trial finished within {TARGET_S:g} s.",
         "",
         "| what | first trial finished (floor: first Python tasks done) "
-        "| Spark ready (rdd: its context alone) "
+        "| Spark ready (ours: the SparkContext alone) "
         "| command ended | within target |",
         "|---|---|---|---|---|",
     ]

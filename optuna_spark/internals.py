@@ -21,7 +21,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -294,6 +295,38 @@ def joblibspark_job_group(parallel: Any) -> str | None:
     ``_job_group``); None when not found: cancelling then stops every job of the session."""
     group = getattr(getattr(parallel, "_backend", None), "_job_group", None)
     return group if isinstance(group, str) else None
+
+
+class _ContextSession:
+    """What joblibspark gets for a session when we started only a SparkContext: on a classic
+    session it uses nothing but ``sparkContext``, and a real SparkSession costs 2-3 s of the
+    cold start on two cores (its shared state: the warehouse, the catalog). Any other
+    attribute makes the real session then (one joblibspark release may need it)."""
+
+    def __init__(self, context: Any) -> None:
+        self.sparkContext = context
+
+    def __getattr__(self, name: str) -> Any:
+        from pyspark.sql import SparkSession
+
+        return getattr(SparkSession.builder.getOrCreate(), name)
+
+
+@contextmanager
+def joblibspark_on_context(context: Any | None) -> Iterator[None]:
+    """While this block makes joblibspark's backend, hand it ``context`` (as
+    :class:`_ContextSession`) instead of the SparkSession it would make or find; with None,
+    or where joblibspark's ``backend.get_spark_session`` has moved, it makes its own."""
+    module = _module("joblibspark.backend") if context is not None else None
+    if module is None or not callable(getattr(module, "get_spark_session", None)):
+        yield
+        return
+    original = module.get_spark_session
+    module.get_spark_session = lambda: _ContextSession(context)
+    try:
+        yield
+    finally:
+        module.get_spark_session = original
 
 
 def joblib_wrapped_error(exc: BaseException) -> BaseException | None:

@@ -79,3 +79,32 @@ def test_a_run_on_optunas_public_paths_alone_lands_its_exact_budget(tmp_path: Pa
         "is not asked for while one runs",
     ):
         assert output.count(phrase) == 1, output
+
+
+def test_joblibspark_is_handed_our_context_where_its_session_lookup_is_found() -> None:
+    # On a classic session joblibspark uses only the context; handing it ours keeps the
+    # SparkSession's start (2-3 s here) off the joblibspark backend's cold start.
+    pytest.importorskip("joblibspark")
+    import joblibspark.backend
+
+    if not hasattr(joblibspark.backend, "get_spark_session"):
+        pytest.skip("joblibspark before 0.6 makes its session inline: it makes its own")
+    original = joblibspark.backend.get_spark_session
+    context = object()
+    with internals.joblibspark_on_context(context):
+        handed = joblibspark.backend.get_spark_session()
+        assert handed.sparkContext is context
+    assert joblibspark.backend.get_spark_session is original
+    with internals.joblibspark_on_context(None):  # a session exists (or Connect): untouched
+        assert joblibspark.backend.get_spark_session is original
+
+
+def test_a_joblibspark_without_the_session_lookup_makes_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("joblibspark")
+    import joblibspark.backend
+
+    monkeypatch.delattr(joblibspark.backend, "get_spark_session", raising=False)
+    with internals.joblibspark_on_context(object()):  # the fallback: nothing patched, no error
+        assert not hasattr(joblibspark.backend, "get_spark_session")

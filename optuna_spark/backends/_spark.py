@@ -324,6 +324,11 @@ class SparkSessionHandle:
             self._session = SparkSession.builder.getOrCreate()
         return self._session
 
+    def bare_context(self) -> SparkContext | None:
+        """Our own classic context when no SparkSession has been made on it, else None."""
+        self.wait()
+        return self._context if self._session is None and not self.connect else None
+
     @property
     def context(self) -> SparkContext:
         """The SparkContext."""
@@ -345,10 +350,10 @@ class SparkSessionHandle:
         """A Spark setting of the running session (None when unset)."""
         self.wait()
         try:
-            if self._session is None:  # our own context alone (rdd): its settings
+            if self.connect:
+                value = self.session.conf.get(key, None)
+            else:  # a classic session: its context's settings (the SQL conf stays unbuilt)
                 value = self.context.getConf().get(key, None)
-            else:
-                value = self._session.conf.get(key, None)
         except Exception:  # a Connect server that refuses to show a setting
             return None
         return None if value in (None, "") else str(value)
@@ -519,15 +524,15 @@ def _build_session(
         settings.update(
             {"spark.archives": f"{archive}#{ENV_DIR}", "spark.pyspark.python": EXECUTOR_PYTHON}
         )
-    builder = session_cls.builder
-    for key, value in settings.items():
-        builder = builder.config(key, value)
     try:
         _launch_gateway(settings)
         from pyspark import SparkConf, SparkContext
 
         context = SparkContext.getOrCreate(SparkConf().setAll(list(settings.items())))
-        session = builder.getOrCreate() if need_session else None
+        # The session is made without options: the context holds the settings, and an option
+        # would be applied to the session's SQL conf, whose first use builds the whole SQL
+        # session state (its catalog, analyzer and parser), which the backends never need.
+        session = session_cls.builder.getOrCreate() if need_session else None
     except Exception as exc:
         raise BackendError(
             f"Spark could not start with master {master!r}: {java_message(exc)}".rstrip(".") + "."
@@ -604,7 +609,7 @@ class SparkBackend:
 
     name = "spark"
     # Whether the backend uses a SparkSession (not only the SparkContext) of a session it
-    # starts itself: joblibspark and dataframe do, rdd does not.
+    # starts itself: dataframe does; rdd and joblibspark (on a classic session) do not.
     needs_session = True
 
     def __init__(self) -> None:

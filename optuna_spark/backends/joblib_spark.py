@@ -22,6 +22,9 @@ class JoblibSparkBackend(SparkBackend):
     """One Spark job per worker through joblibspark."""
 
     name = "joblibspark"
+    # joblibspark uses only the SparkContext of a classic session: it is handed ours
+    # (internals.joblibspark_on_context), which keeps a SparkSession's 2-3 s off the cold start.
+    needs_session = False
 
     def prepare(self, spec: BackendSpec) -> None:
         """Start (or attach to) the session, and refuse a fraction of a GPU per task:
@@ -36,12 +39,15 @@ class JoblibSparkBackend(SparkBackend):
             )
 
     def run(self, tasks: Sequence[WorkerTask], plan: Plan, spec: BackendSpec) -> list[WorkerResult]:
-        self.session(spec)
+        handle = self.session(spec)
         joblibspark = require("joblibspark", "spark", "The joblibspark backend")
         import joblib
 
         joblibspark.register_spark()
-        with joblib.parallel_backend("spark", n_jobs=max(1, plan.concurrency)):
+        with (
+            internals.joblibspark_on_context(handle.bare_context()),
+            joblib.parallel_backend("spark", n_jobs=max(1, plan.concurrency)),
+        ):
             parallel = joblib.Parallel()
             # joblibspark runs its jobs in a job group of its own; cancel() needs its name.
             self._job_group = internals.joblibspark_job_group(parallel)
