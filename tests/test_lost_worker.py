@@ -79,8 +79,8 @@ def _run_and_kill(
         ]
 
     while not (victims := worker_0_in_objective()) and time.monotonic() < deadline:
-        # Each poll opens the SQLite file afresh; a few a second keep this reader out of the
-        # workers' way.
+        # Each poll opens the SQLite file afresh; ten a second keep this reader mostly out of
+        # the workers' way while still catching worker 0 inside a 0.5 s trial.
         time.sleep(0.1)
     assert victims, (
         f"worker 0 was never inside a trial to kill: {finished_so_far(sqlite_url, 'k')} "
