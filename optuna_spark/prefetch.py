@@ -35,6 +35,22 @@ the objective:
   0.5 s objective with a conditional space): 33 ms between and around objective calls without
   asking ahead, 10-15 ms with it.
 
+Two more writes leave the objective's path while asking ahead. A parameter taken from the
+sampler's joint (relative) sample is answered and written like the others (it used to be a
+synchronous write in the objective's first ``suggest_*``: 4 ms). And a finished trial's end
+(Optuna's tell: one transaction, 3-5 ms on MariaDB, most of it the commit's wait for the disk)
+is written on the helper thread while the next objective starts
+(:class:`optuna_spark.storage.retrying_storage.RetryingStorage`'s ``finish_behind``); the
+worker sees the trial finished at once, and the helper writes it before the next ask ahead,
+so the sampler sees it as before. Not when the user has callbacks: they may read the study
+and expect their trial in it. A write that fails after its retries stops the worker at its
+next claim, as the tell would have. Together: 7 -> 2.3 ms between two objective calls, busy
+0.96 -> 0.98 on a 0.5 s objective with two workers.
+
+Whether to ask ahead is judged again at every trial on the gap it would hide: the gap left
+plus the ask it hid (judged on the gap left alone, it would turn itself off whenever it
+worked, and every other trial would pay the whole gap).
+
 A trial asked ahead exists in the storage (RUNNING) before its objective starts, so it must
 never look like lost work. It sends no heartbeat until its objective starts (Optuna's trial
 loop starts the heartbeat with the trial), so: a worker that stops with one unused (a callback's
@@ -135,7 +151,9 @@ class Prefetcher:
         self._started_at: float | None = None
         self._enabled = False
         self._handed: Trial | None = None  # the trial asked ahead that ``ask`` handed out last
+        self._ask_s = 0.0  # how long the latest ask ahead took, on the helper thread
         self._writes: list[Future[None]] = []  # parameter writes of the running trial
+        self._finishes: list[Future[object]] = []  # finished trials' writes (run)
         self.prefetched = 0
         # Optuna's trial loop calls study.ask; this instance answers it instead.
         study.ask = self.ask  # type: ignore[method-assign]
@@ -155,9 +173,13 @@ class Prefetcher:
         helper thread, off the trial's path); maybe ask for the next one now."""
         now = time.perf_counter()
         if self._ended_at is not None and self._started_at is not None:
-            self._enabled = should_prefetch(
-                self._n_workers, self._ended_at - self._started_at, now - self._ended_at
-            )
+            gap = now - self._ended_at
+            if trial is self._handed:
+                # The gap asking ahead left; without it the ask would be in the gap too.
+                # (Judged on what is left, asking ahead would turn itself off whenever it
+                # worked, and every other trial would wait for its ask.)
+                gap += self._ask_s
+            self._enabled = should_prefetch(self._n_workers, self._ended_at - self._started_at, gap)
         self._started_at = now
         if trial is self._handed and self._pool is not None:
             self._handed = None
@@ -180,9 +202,33 @@ class Prefetcher:
         self._seen = seen_space(self._seen, trial.distributions, self._ended)
         self._ended += 1
 
+    def accepts(self) -> bool:
+        """A finished trial's write may run on the helper thread (see :meth:`run`): while
+        asking ahead, when the next trial is ready or on its way."""
+        return self._pool is not None and self._enabled
+
+    def run(self, write: Callable[[], object]) -> None:
+        """Write a finished trial's end on the helper thread, before the next ask ahead (so
+        the sampler sees it) while the next objective starts. A write that failed after its
+        retries stops the worker at its next claim."""
+        assert self._pool is not None
+        self._finishes.append(self._pool.submit(write))
+
+    def _settle(self, wait: bool) -> None:
+        """Raise the first failure among the finished trials' writes that are over (with
+        ``wait``: all of them)."""
+        pending = []
+        for finish in self._finishes:
+            if wait or finish.done():
+                finish.result()
+            else:
+                pending.append(finish)
+        self._finishes = pending
+
     def next_slot(self) -> bool:
         """Where the loop claims its next slot: True when another trial may run (a prefetched
         one, or a slot claimed now)."""
+        self._settle(wait=False)
         if self._next is None:
             return self._claim()
         try:
@@ -201,14 +247,17 @@ class Prefetcher:
         return ready.result() if ready is not None else None
 
     def close(self) -> None:
-        """Stop the helper thread."""
+        """Stop the helper thread once its writes are done; raise the first that failed."""
+        self._enabled = False  # any trial finished from now on is written at once
         if self._pool is not None:
             self._pool.shutdown(wait=True)
         vars(self._study).pop("ask", None)  # Optuna's own again
+        self._settle(wait=True)
 
     def _claim_and_ask(
         self, fixed: dict[str, BaseDistribution], asked: list[Asked]
     ) -> Trial | None:
+        started = time.perf_counter()
         if not self._claim():
             return None
         from optuna_spark import internals
@@ -219,6 +268,7 @@ class Prefetcher:
         trial = self._ask(fixed or None)
         if asked:
             internals.answer_ahead(trial, self._sample_ahead(trial, asked), self.defer)
+        self._ask_s = time.perf_counter() - started
         return trial
 
     def defer(self, write: Callable[[], None]) -> None:
@@ -251,12 +301,21 @@ class Prefetcher:
         from optuna_spark import internals
 
         relative = trial.relative_params  # drawn now; Optuna records what is asked, later
+        space = trial.relative_search_space or {}
         sampler = self._study.sampler
         frozen = internals.frozen_trial(trial)
-        return {
-            (name, distribution): sampler.sample_independent(
+        values: dict[Asked, Any] = {}
+        for name, distribution in asked:
+            if distribution.single():
+                continue
+            if name in relative:
+                # The joint sample's value, answered (and written) like the others, off the
+                # objective's path (a database write each, 3-5 ms on MariaDB); a parameter
+                # asked with another distribution takes Optuna's own path, as it would.
+                if space.get(name) == distribution:
+                    values[(name, distribution)] = relative[name]
+                continue
+            values[(name, distribution)] = sampler.sample_independent(
                 self._study, frozen, name, distribution
             )
-            for name, distribution in asked
-            if name not in relative and not distribution.single()
-        }
+        return values

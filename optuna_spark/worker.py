@@ -355,6 +355,10 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
             task.n_workers if task.prefetch else 1,
             fixed_space=task.objective.kind == "builtin",
         )
+        if not callbacks:
+            # A trial's end is written while the next one starts. Not with the user's
+            # callbacks: they may read the study and expect the trial they got in it.
+            retrying.finish_behind = prefetcher
         timer = None
         if task.trial_timeout is not None:
             timer = TrialTimer(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -56,6 +57,8 @@ class LeanCachedStorage(CachedStorageBase):
         self._just_finished: dict[
             int, FrozenTrial
         ] = {}  # own trials finished since the last re-read
+        # Own trials finished here whose write has not landed yet (finish_locally).
+        self._finishing: dict[int, FrozenTrial] = {}
         # The worker's trial loop, its heartbeat and its prefetch thread share this storage.
         self._own_lock = threading.RLock()
 
@@ -80,9 +83,29 @@ class LeanCachedStorage(CachedStorageBase):
                 self._own_ids.add(trial_id)
         return trial_id
 
+    def finish_locally(
+        self, trial_id: int, state: TrialState, values: Sequence[float] | None
+    ) -> bool:
+        """Show an own running trial as finished to this worker before its write lands (the
+        write, :meth:`set_trial_state_values`, runs on another thread). False, and nothing
+        changed, when there is no local copy of it to finish."""
+        with self._own_lock:
+            own = self._own.get(trial_id)
+            if own is None or trial_id in self._finishing:
+                return False
+            finished = copy.deepcopy(own)
+            finished.state, finished.values = state, None if values is None else list(values)
+            finished.datetime_complete = datetime.now()
+            self._finishing[trial_id] = finished
+            return True
+
     def get_trial(self, trial_id: int) -> FrozenTrial:
         with self._own_lock:
-            own = self._own.get(trial_id) or self._just_finished.get(trial_id)
+            own = (
+                self._finishing.get(trial_id)
+                or self._own.get(trial_id)
+                or self._just_finished.get(trial_id)
+            )
             if own is not None:
                 return copy.deepcopy(own)
         trial = super().get_trial(trial_id)
@@ -148,8 +171,15 @@ class LeanCachedStorage(CachedStorageBase):
                 own.state, own.values, own.datetime_complete = state, values, datetime.now()
                 self._just_finished[trial_id] = own
             self._forget(trial_id)
+            self._finishing.pop(trial_id, None)  # in the same lock: never seen running again
             self._synced_at.clear()  # the next read of the study fetches this result too
         return changed
+
+    def finish_settled(self, trial_id: int) -> None:
+        """The write of a trial finished locally is over, landed or given up after its
+        retries: from now on the trial is read as stored."""
+        with self._own_lock:
+            self._finishing.pop(trial_id, None)
 
     def _forget(self, trial_id: int) -> None:
         with self._own_lock:

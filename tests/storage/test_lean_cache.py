@@ -129,3 +129,72 @@ def test_a_trial_costs_fewer_statements_than_optunas_cached_storage(tmp_path) ->
     lean = _statements_per_trial(LeanCachedStorage(lean_rdb, max_age=0.05), lean_rdb.engine, "")
     plain = _statements_per_trial(_CachedStorage(plain_rdb), plain_rdb.engine, "")
     assert lean <= 0.7 * plain, (lean, plain)
+
+
+class _Later:
+    """A FinishBehind that holds the writes until the test runs them."""
+
+    def __init__(self, accepting: bool = True) -> None:
+        self.accepting = accepting
+        self.writes: list[object] = []
+
+    def accepts(self) -> bool:
+        return self.accepting
+
+    def run(self, write: object) -> None:
+        self.writes.append(write)
+
+
+def test_a_trial_finished_behind_reads_finished_here_at_once_and_is_stored_by_its_write(
+    sqlite_url: str,
+) -> None:
+    from optuna_spark.storage.retrying_storage import RetryingStorage
+
+    mine = RetryingStorage(optuna.storages.RDBStorage(sqlite_url))
+    other = RetryingStorage(optuna.storages.RDBStorage(sqlite_url))
+    study_id = mine.create_new_study([optuna.study.StudyDirection.MINIMIZE], "s")
+    later = _Later()
+    mine.finish_behind = later
+    trial_id = mine.create_new_trial(study_id)
+    mine.set_trial_param(trial_id, "x", 0.25, X)
+    mine.get_trial(trial_id)  # Optuna's tell reads the trial first: now cached here
+    assert mine.set_trial_state_values(trial_id, TrialState.COMPLETE, [0.5])
+    here = mine.get_trial(trial_id)
+    assert here.state == TrialState.COMPLETE and here.values == [0.5]
+    assert here.params == {"x": 0.25}
+    assert other.get_trial(trial_id).state == TrialState.RUNNING  # not written yet
+    (write,) = later.writes
+    assert write() is True  # type: ignore[operator]
+    stored = other.get_trial(trial_id)
+    assert stored.state == TrialState.COMPLETE and stored.values == [0.5]
+    assert mine.get_trial(trial_id).values == [0.5]
+
+    # Not accepted (no trial asked ahead): written at once, as Optuna would.
+    later.accepting = False
+    second = mine.create_new_trial(study_id)
+    mine.get_trial(second)
+    mine.set_trial_state_values(second, TrialState.COMPLETE, [0.75])
+    assert len(later.writes) == 1 and other.get_trial(second).values == [0.75]
+
+
+def test_a_trial_finished_behind_but_failed_elsewhere_reads_as_stored_once_written(
+    sqlite_url: str,
+) -> None:
+    """The write of a trial another worker failed meanwhile (found stale) is refused, as
+    Optuna's own tell would be (the worker stops at its next claim); from then on this worker
+    reads the stored state."""
+    from optuna_spark.storage.retrying_storage import RetryingStorage
+
+    mine = RetryingStorage(optuna.storages.RDBStorage(sqlite_url))
+    other = RetryingStorage(optuna.storages.RDBStorage(sqlite_url))
+    study_id = mine.create_new_study([optuna.study.StudyDirection.MINIMIZE], "s")
+    later = _Later()
+    mine.finish_behind = later
+    trial_id = mine.create_new_trial(study_id)
+    mine.get_trial(trial_id)
+    mine.set_trial_state_values(trial_id, TrialState.COMPLETE, [0.5])
+    other.set_trial_state_values(trial_id, TrialState.FAIL)
+    (write,) = later.writes
+    with pytest.raises(UpdateFinishedTrialError):
+        write()  # type: ignore[operator]
+    assert mine.get_trial(trial_id).state == TrialState.FAIL
