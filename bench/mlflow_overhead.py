@@ -93,6 +93,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--markdown", default=None, help="write into this file's section")
+    parser.add_argument(
+        "--only", choices=("trivial", "sleep"), default=None, help="run one scenario only"
+    )
     args = parser.parse_args()
 
     import logging
@@ -106,6 +109,7 @@ def main() -> None:
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     # (objective, trials): the overhead scenario, then the efficiency one (0.5 s trials)
     scenarios = [("trivial", args.trials), ("sleep", args.trials // 2)]
+    scenarios = [(kind, trials) for kind, trials in scenarios if args.only in (None, kind)]
     walls: dict[tuple[str, str], list[float]] = {}
     fan_outs: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory() as scratch, MariaDB(str(Path(scratch) / "db")) as db:
