@@ -218,11 +218,37 @@ def start_tracking(
     return tracking
 
 
+THREAD_NAME = "optuna-spark-mlflow"  # the logger's thread, and its pool's threads
+
+# Loggers that speak while this run calls MLflow: MLflow's SQL store logs every failure with
+# a full traceback (and two lines as it makes a new store's tables), urllib3 every retry.
+# The run says a failure once, in one line (MlflowLog._failed); with the optuna_spark logger
+# at DEBUG theirs are shown too.
+CHATTY_LOGGERS = ("mlflow.store.db.utils", "mlflow.utils.rest_utils", "urllib3.connectionpool")
+
+_calling = threading.local()  # .active: this thread is inside _client_settings
+
+
+class _QuietForOurCalls(logging.Filter):
+    """Drops what the :data:`CHATTY_LOGGERS` say during this run's own MLflow calls (on its
+    threads, or inside :func:`_client_settings`), not during anyone else's."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ours = (record.threadName or "").startswith(THREAD_NAME) or getattr(
+            _calling, "active", False
+        )
+        return not ours or _logger.isEnabledFor(logging.DEBUG)
+
+
+_QUIET = _QuietForOurCalls()
+
+
 @contextmanager
 def _client_settings() -> Iterator[None]:
     """For this run's MLflow calls, where the user has not set them: MLflow's HTTP retries and
     timeout cut to :data:`HTTP_RETRIES` and :data:`HTTP_TIMEOUT_S`, and no "View run" line
-    printed (and no extra request made for it) as each child run ends."""
+    printed (and no extra request made for it) as each child run ends; MLflow's own error
+    logging (tracebacks) held back in favour of one line (:class:`_QuietForOurCalls`)."""
     settings = {
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": HTTP_RETRIES,
         "MLFLOW_HTTP_REQUEST_TIMEOUT": HTTP_TIMEOUT_S,
@@ -231,9 +257,13 @@ def _client_settings() -> Iterator[None]:
     added = [name for name in settings if name not in os.environ]
     for name in added:
         os.environ[name] = settings[name]
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).addFilter(_QUIET)  # once: a filter is kept in a list only once
+    _calling.active = True
     try:
         yield
     finally:
+        _calling.active = False
         for name in added:
             os.environ.pop(name, None)
 
@@ -316,7 +346,7 @@ class MlflowLog:
         self._poll_s = poll_s
         self._stop = threading.Event()
         self._abandon = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="optuna-spark-mlflow", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=THREAD_NAME, daemon=True)
         self._client: Any = None
         self._key = ""
         self._from = 0
@@ -344,7 +374,9 @@ class MlflowLog:
                 f"MLflow is slow: gave up waiting after {DRAIN_WAIT_S:.0f} s; the trials not "
                 "logged yet are logged by the next run"
             )
-        if self._client is not None and self.result.parent_run_id and self.result.error is None:
+        if self._client is None or not self.result.parent_run_id:
+            return self.result
+        if self.result.error is None:
             try:
                 with _client_settings():
                     if self._best_model is not None and summary is not None:
@@ -352,7 +384,18 @@ class MlflowLog:
                     self._close_parent(summary, status)
             except Exception as exc:
                 self._failed("close the parent run", exc)
+        elif not self._abandon.is_set():
+            self._end_failed_parent()
         return self.result
+
+    def _end_failed_parent(self) -> None:
+        """Logging stopped mid-run: end the parent run FAILED instead of leaving it RUNNING
+        in MLflow's UI forever. One try, quietly (the warning was given when it stopped)."""
+        try:
+            with _client_settings():
+                self._client.set_terminated(str(self.result.parent_run_id), status="FAILED")
+        except Exception:
+            _logger.debug("could not end the parent run after a failure", exc_info=True)
 
     def _log_best_model(self, params: dict[str, Any]) -> None:
         """Train the best trial's model again and log it to the parent run as ``model``; a
@@ -409,9 +452,7 @@ class MlflowLog:
         uri = mlflow.get_tracking_uri()
         self.result.tracking_uri = mask_url(uri)
         if remote(uri):
-            self._pool = ThreadPoolExecutor(
-                REMOTE_THREADS, thread_name_prefix="optuna-spark-mlflow"
-            )
+            self._pool = ThreadPoolExecutor(REMOTE_THREADS, thread_name_prefix=THREAD_NAME)
         unreachable = probe(uri)
         if unreachable:
             self.result.error = f"the tracking server {mask_url(uri)} is unreachable"

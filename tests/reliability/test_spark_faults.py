@@ -43,13 +43,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
+# How far into its 0.5 s objective a trial is killed: past its first heartbeat (written on
+# the trial's own thread as it starts; a trial killed before it has recorded nothing of its
+# run and goes back to the queue instead of counting as lost, CI saw that on a loaded
+# machine), with most of the objective still to run.
+KILL_INTO_TRIAL_S = 0.2
+
+
 def _python_worker(pids: Path, _driver: int) -> int:
-    """The pid of a task's Python worker that is running a trial right now (the newest)."""
+    """The pid of a task's Python worker that is running a trial right now (the newest),
+    :data:`KILL_INTO_TRIAL_S` into that trial."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         files = sorted(pids.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
         for path in files:
             if _alive(int(path.name)):
+                time.sleep(max(0.0, path.stat().st_mtime + KILL_INTO_TRIAL_S - time.time()))
                 return int(path.name)
         time.sleep(0.05)
     raise AssertionError("no running Python worker found")
