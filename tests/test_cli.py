@@ -244,8 +244,13 @@ def test_subprocess_bad_input_exit_code_and_message(tmp_path: Path) -> None:
 
 
 @pytest.mark.spark
-def test_subprocess_local_cluster_ships_everything_across_processes(tmp_path: Path) -> None:
-    """local-cluster starts separate executor JVMs: pickling bugs and missing modules show."""
+@pytest.mark.parametrize("backend", ["rdd", "joblibspark"])
+def test_subprocess_local_cluster_ships_everything_across_processes(
+    tmp_path: Path, backend: str
+) -> None:
+    """local-cluster starts separate executor JVMs: pickling bugs and missing modules show.
+    And a master that is not local is where joblibspark warns that "Spark version does not
+    support stage-level scheduling" on every run, whatever the version (joblibspark 0.6)."""
     objective = tmp_path / "obj.py"
     objective.write_text("def objective(trial):\n    return trial.suggest_float('z', -1, 1) ** 2\n")
     url = f"sqlite:///{tmp_path / 'lc.db'}"
@@ -256,7 +261,7 @@ def test_subprocess_local_cluster_ships_everything_across_processes(tmp_path: Pa
         "--objective",
         f"{objective}:objective",
         "--backend",
-        "rdd",
+        backend,
         "--master",
         "local-cluster[2,1,1024]",
         "--trials",

@@ -595,9 +595,12 @@ def _forward_stderr(stream: Any) -> None:
 
 def quiet_spark_warnings() -> None:
     """Hide warnings that are noise for this tool's use of Spark: local mode has no
-    stage-level scheduling (joblibspark), and tags/pandas-version notices from pyspark."""
+    stage-level scheduling (joblibspark), joblibspark's claim on any other master that the
+    Spark version has none (it warns so whatever the version, then uses it where there), and
+    tags/pandas-version notices from pyspark."""
     for pattern in (
         "Spark local mode doesn't support stage-level scheduling",
+        "Spark version does not support stage-level scheduling",
         "Spark session is not provided",
         "PySpark does not yet fully support pandas",
     ):
