@@ -33,6 +33,22 @@ def test_every_command_has_help(command: str) -> None:
     assert "Usage: " in result.output and len(cli.commands[command].help or "") > 10
 
 
+def test_help_is_quick_to_come_it_imports_neither_optuna_nor_spark() -> None:
+    """``optuna-spark --help`` (and any command's) answers in about 0.1 s: the package's
+    public names are imported on first use (Optuna and the runner alone took 0.7 s)."""
+    import subprocess
+    import sys
+
+    check = (
+        "import sys; from click.testing import CliRunner; from optuna_spark.cli import cli; "
+        "assert CliRunner().invoke(cli, ['run', '--help']).exit_code == 0; "
+        "print(sorted(m for m in ('optuna', 'pyspark', 'sqlalchemy') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 def test_optunas_command_names_work_too(tmp_path: Path) -> None:
     import optuna
 
