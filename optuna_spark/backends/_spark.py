@@ -596,11 +596,15 @@ def _forward_stderr(stream: Any) -> None:
 def quiet_spark_warnings() -> None:
     """Hide warnings that are noise for this tool's use of Spark: local mode has no
     stage-level scheduling (joblibspark), joblibspark's claim on any other master that the
-    Spark version has none (it warns so whatever the version, then uses it where there), and
-    tags/pandas-version notices from pyspark."""
+    Spark version has none (it warns so whatever the version, then uses it where there),
+    older joblibspark's count of the cluster's task slots taken before its executors have
+    registered ("greater than the max number of concurrent tasks (0)"; the plan has counted
+    the slots already, and says so when there are too few), and tags/pandas-version notices
+    from pyspark."""
     for pattern in (
         "Spark local mode doesn't support stage-level scheduling",
         "Spark version does not support stage-level scheduling",
+        "User-specified n_jobs .* is greater than the max number of concurrent tasks",
         "Spark session is not provided",
         "PySpark does not yet fully support pandas",
     ):
