@@ -49,7 +49,8 @@ next claim, as the tell would have. Together: 7 -> 2.3 ms between two objective 
 
 Whether to ask ahead is judged again at every trial on the gap it would hide: the gap left
 plus the ask it hid (judged on the gap left alone, it would turn itself off whenever it
-worked, and every other trial would pay the whole gap).
+worked, and every other trial would pay the whole gap); the ask must fit inside the
+objective (:func:`should_prefetch`).
 
 A trial asked ahead exists in the storage (RUNNING) before its objective starts, so it must
 never look like lost work. It sends no heartbeat until its objective starts (Optuna's trial
@@ -81,15 +82,25 @@ PREFETCH_MIN_GAP_FRACTION = 0.01
 PREFETCH_MIN_OBJECTIVE_TO_GAP = 4.0
 
 
-def should_prefetch(n_workers: int, objective_s: float, gap_s: float) -> bool:
-    """True when a worker should ask for its next trial while the current one runs: several
-    workers share the study (a lone worker keeps Optuna's exact sequential behaviour), the gap
-    between two objective calls costs more than 1% of the objective's time, and the objective
-    takes at least four gaps (else there is nothing to hide the work behind)."""
+def should_prefetch(
+    n_workers: int, objective_s: float, gap_s: float, hidden_s: float = 0.0
+) -> bool:
+    """True when a worker should ask for its next trial while the current one runs.
+
+    ``gap_s`` is the time between the last two objective calls; ``hidden_s`` the ask that
+    was done ahead of the second on the helper thread (0 when it was not asked ahead), which
+    the gap would otherwise hold. Asking ahead is worth it with several workers (a lone
+    worker keeps Optuna's exact sequential behaviour) when the whole gap, ``gap_s +
+    hidden_s``, costs more than 1% of the objective's time; and it fits when the objective
+    takes at least four of the gaps the worker still sees and at least the ask it hides
+    (else there is nothing to hide the work behind: with a trivial objective the helper only
+    competes for the CPU). Judged on the gap left alone, asking ahead would turn itself off
+    whenever it worked."""
     return (
         n_workers > 1
-        and gap_s > PREFETCH_MIN_GAP_FRACTION * objective_s
+        and gap_s + hidden_s > PREFETCH_MIN_GAP_FRACTION * objective_s
         and objective_s >= PREFETCH_MIN_OBJECTIVE_TO_GAP * gap_s
+        and objective_s >= hidden_s
     )
 
 
@@ -173,13 +184,12 @@ class Prefetcher:
         helper thread, off the trial's path); maybe ask for the next one now."""
         now = time.perf_counter()
         if self._ended_at is not None and self._started_at is not None:
-            gap = now - self._ended_at
-            if trial is self._handed:
-                # The gap asking ahead left; without it the ask would be in the gap too.
-                # (Judged on what is left, asking ahead would turn itself off whenever it
-                # worked, and every other trial would wait for its ask.)
-                gap += self._ask_s
-            self._enabled = should_prefetch(self._n_workers, self._ended_at - self._started_at, gap)
+            self._enabled = should_prefetch(
+                self._n_workers,
+                self._ended_at - self._started_at,
+                now - self._ended_at,
+                self._ask_s if trial is self._handed else 0.0,
+            )
         self._started_at = now
         if trial is self._handed and self._pool is not None:
             self._handed = None

@@ -31,6 +31,21 @@ def test_when_to_prefetch(workers: int, objective_s: float, gap_s: float, expect
     assert should_prefetch(workers, objective_s, gap_s) is expected
 
 
+@pytest.mark.parametrize(
+    ("objective_s", "gap_s", "hidden_s", "expected"),
+    [
+        (0.5, 0.0025, 0.025, True),  # asked ahead: a 2.5 ms gap left of 27.5, still worth it
+        (0.5, 0.0025, 0.0, False),  # the same gap with nothing hidden: not worth asking ahead
+        (0.15, 0.005, 0.08, True),  # a loaded machine: the ask took 80 ms, inside the 150
+        (0.001, 0.001, 0.02, False),  # a trivial objective: the ask does not fit inside it
+    ],
+)
+def test_asking_ahead_is_judged_on_the_gap_it_hides(
+    objective_s: float, gap_s: float, hidden_s: float, expected: bool
+) -> None:
+    assert should_prefetch(2, objective_s, gap_s, hidden_s) is expected
+
+
 def test_shared_space_keeps_what_every_trial_had() -> None:
     x, y = FloatDistribution(0, 1), FloatDistribution(-1, 1)
     c = CategoricalDistribution(["a", "b"])
@@ -211,7 +226,9 @@ import time
 
 def objective(trial):
     trial.suggest_float("x", 0, 1)
-    time.sleep(0.15)
+    # Four times the ask on the helper thread at least (Optuna 4.1 on SQLite: up to 40 ms),
+    # or the worker stops asking ahead.
+    time.sleep(0.3)
     raise RuntimeError("broken")
 """
 
@@ -231,7 +248,7 @@ def test_a_trial_asked_ahead_and_never_run_goes_back_to_the_queue(
     queued = [t for t in trials if t.state.name == "WAITING"]
     assert all("RuntimeError: broken" in t.system_attrs["fail_reason"] for t in ran)
     # Never started: no parameter recorded (the one sampled ahead was never asked for).
-    assert queued and all(t.params == {} for t in queued)
+    assert queued and all(t.params == {} for t in queued), states
     assert summary.counts["COUNTED"] == len(ran)
     # The next run takes the queued trials first: none is left waiting, none runs twice.
     source.write_text(SLEEPY)
