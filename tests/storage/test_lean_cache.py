@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import optuna
 import pytest
 from optuna.distributions import FloatDistribution
@@ -145,16 +147,22 @@ class _Later:
         self.writes.append(write)
 
 
-def test_a_trial_finished_behind_reads_finished_here_at_once_and_is_stored_by_its_write(
-    sqlite_url: str,
-) -> None:
+def _behind(url: str) -> tuple[Any, Any, int, _Later]:
+    """Two workers' storages on one study; the first writes finished trials behind."""
     from optuna_spark.storage.retrying_storage import RetryingStorage
 
-    mine = RetryingStorage(optuna.storages.RDBStorage(sqlite_url))
-    other = RetryingStorage(optuna.storages.RDBStorage(sqlite_url))
+    mine = RetryingStorage(optuna.storages.RDBStorage(url))
+    other = RetryingStorage(optuna.storages.RDBStorage(url))
     study_id = mine.create_new_study([optuna.study.StudyDirection.MINIMIZE], "s")
     later = _Later()
     mine.finish_behind = later
+    return mine, other, study_id, later
+
+
+def test_a_trial_finished_behind_reads_finished_here_at_once_and_is_stored_by_its_write(
+    sqlite_url: str,
+) -> None:
+    mine, other, study_id, later = _behind(sqlite_url)
     trial_id = mine.create_new_trial(study_id)
     mine.set_trial_param(trial_id, "x", 0.25, X)
     mine.get_trial(trial_id)  # Optuna's tell reads the trial first: now cached here
@@ -183,13 +191,7 @@ def test_a_trial_finished_behind_but_failed_elsewhere_reads_as_stored_once_writt
     """The write of a trial another worker failed meanwhile (found stale) is refused, as
     Optuna's own tell would be (the worker stops at its next claim); from then on this worker
     reads the stored state."""
-    from optuna_spark.storage.retrying_storage import RetryingStorage
-
-    mine = RetryingStorage(optuna.storages.RDBStorage(sqlite_url))
-    other = RetryingStorage(optuna.storages.RDBStorage(sqlite_url))
-    study_id = mine.create_new_study([optuna.study.StudyDirection.MINIMIZE], "s")
-    later = _Later()
-    mine.finish_behind = later
+    mine, other, study_id, later = _behind(sqlite_url)
     trial_id = mine.create_new_trial(study_id)
     mine.get_trial(trial_id)
     mine.set_trial_state_values(trial_id, TrialState.COMPLETE, [0.5])
