@@ -76,6 +76,14 @@ def _check_children_match_the_storage(
             assert "trial chosen to fail" in reason or reason == "cancelled: interrupted by Ctrl-C"
 
 
+def _named_by_the_workers(children: list[Any]) -> None:
+    """Every child run names the worker that ran its trial, one of the two. Which of them
+    ran which trials is the scheduler's business: under load (CI) one worker finished every
+    trivial trial before the other started."""
+    workers = {c.data.tags["optuna_spark.worker"] for c in children}
+    assert workers and all(re.fullmatch(r"worker [01] on .+, pid \d+", w) for w in workers)
+
+
 def test_every_finished_trial_is_one_child_run_and_a_resumed_run_logs_none_twice(
     sqlite_url: str, tracking: str, tmp_path: Path
 ) -> None:
@@ -102,10 +110,7 @@ def test_every_finished_trial_is_one_child_run_and_a_resumed_run_logs_none_twice
     states = {t.state for t in stored}
     assert TrialState.FAIL in states, "the test objective should fail some trials"
     _check_children_match_the_storage(client, children, stored)
-    workers = {c.data.tags["optuna_spark.worker"] for c in children}
-    # Which worker ran which trials is the scheduler's business (under load one worker can
-    # finish all 16 before the other starts); every tag names one of the two.
-    assert workers and all(re.fullmatch(r"worker [01] on .+, pid \d+", w) for w in workers)
+    _named_by_the_workers(children)
 
     again = run_cli(*args, "--trials", "16")  # nothing to run: nothing logged
     assert again.returncode == 0 and "MLflow" not in again.stdout
@@ -147,8 +152,7 @@ def test_spark_workers_on_mariadb_log_through_the_driver_and_no_password_reaches
     _check_children_match_the_storage(
         client, children, read_trials(with_test_password(mysql_env), name)
     )
-    # both Spark tasks' workers named themselves on their trials
-    assert len({c.data.tags["optuna_spark.worker"] for c in children}) == 2
+    _named_by_the_workers(children)  # the Spark tasks' workers too
     for run in [*ours, *children]:
         everything = f"{run.data.params} {run.data.tags} {run.data.metrics}"
         assert TEST_DB_PASSWORD not in everything
