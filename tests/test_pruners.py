@@ -16,12 +16,18 @@ from optuna_spark.samplers import make_pruner
 from tests.helpers import read_trials, unique_study_name, with_test_password
 
 # Ten steps each; a trial with a large x is bad at every step.
+# Each step takes a little time so that both workers run many trials, even when one worker's
+# Python process starts seconds after the other's on a loaded machine (CI once saw one worker
+# run every trial past the start-up ones before the other got going).
 REPORTING = """
+import time
+
 import optuna
 
 def objective(trial):
     x = trial.suggest_float("x", 0, 1)
     for step in range(10):
+        time.sleep(0.02)
         trial.report(x * (step + 1), step)
         if trial.should_prune():
             raise optuna.TrialPruned()
@@ -81,7 +87,8 @@ def test_a_shared_pruner_prunes_on_every_spark_worker(
     # The median of all workers' values at each step: about half the later trials are pruned,
     # on both workers alike.
     assert 8 <= states.count("PRUNED") <= 30
-    assert all(w.pruned > 0 for w in summary.workers), [w.pruned for w in summary.workers]
+    per_worker = [(w.trials, w.pruned) for w in summary.workers]
+    assert all(pruned > 0 for _, pruned in per_worker), f"(trials, pruned) per worker: {per_worker}"
     pruned = [t for t in trials if t.state.name == "PRUNED"]
     complete = [t.value for t in trials if t.state.name == "COMPLETE"]
     assert sum(complete) / len(complete) < sum(t.params["x"] for t in pruned) / len(pruned)
