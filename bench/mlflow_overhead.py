@@ -8,6 +8,10 @@ on 127.0.0.1 (``mlflow server``, from the ``bench`` extra's full MLflow). The va
 alternate within each repeat, so drift hits them alike. Every run is checked: the MLflow
 variants must end with exactly one child run per trial.
 
+Beside them, MLflow's own floor: the same three client calls per child run that optuna-spark
+makes (create the run, log its batch, end it), for as many child runs as trials, with nothing
+else running. That is the least any logging through MLflow's API can cost, whatever the design.
+
 The figure is the wall time of the whole ``run_study`` call (what a user waits for: the
 fan-out, then the child runs still being logged and the parent run closed), its median over
 ``--repeats`` and the ratio to the run without MLflow. Target: at most 1.05.
@@ -33,6 +37,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # benchmarks talk to 127.0.0.1 only
+# No "View run" line (and no extra request for it) per child run, as in optuna-spark's own calls
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 
 def _server(folder: Path) -> tuple[subprocess.Popen[bytes], str] | None:
@@ -87,6 +93,33 @@ def _children(uri: str, parent: str) -> int:
     return len(found)
 
 
+def _floor(uri: str, runs: int) -> tuple[float, float]:
+    """Wall and this process's CPU seconds for ``runs`` child runs logged through MLflow's
+    client alone, after a few warm-up runs, in an experiment of their own."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, Param
+
+    client = MlflowClient(uri)
+    experiment = client.create_experiment(f"floor-{time.time_ns()}")
+    parent = client.create_run(experiment).info.run_id
+
+    def child(number: int) -> None:
+        now = int(time.time() * 1000)
+        tags = {"mlflow.parentRunId": parent, "optuna.trial_number": str(number)}
+        run = client.create_run(experiment, start_time=now, tags=tags, run_name=f"trial {number}")
+        metrics = [Metric("value", 0.5, now, 0)]
+        params = [Param("x", "0.25"), Param("y", "3")]
+        client.log_batch(run.info.run_id, metrics=metrics, params=params)
+        client.set_terminated(run.info.run_id, status="FINISHED", end_time=now)
+
+    for number in range(5):
+        child(number)
+    started, cpu = time.perf_counter(), time.process_time()
+    for number in range(runs):
+        child(number)
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--trials", type=int, default=200)
@@ -112,6 +145,7 @@ def main() -> None:
     scenarios = [(kind, trials) for kind, trials in scenarios if args.only in (None, kind)]
     walls: dict[tuple[str, str], list[float]] = {}
     fan_outs: dict[tuple[str, str], list[float]] = {}
+    floors: dict[str, list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as scratch, MariaDB(str(Path(scratch) / "db")) as db:
         folder = Path(scratch)
         stores = {"no MLflow": None, "MLflow, SQLite file": f"sqlite:///{folder / 'mlflow.db'}"}
@@ -149,6 +183,10 @@ def main() -> None:
                         if repeat:
                             walls.setdefault((kind, name), []).append(wall)
                             fan_outs.setdefault((kind, name), []).append(summary.wall_seconds)
+                for _ in range(args.repeats if kind == "trivial" else 0):
+                    for name, uri in stores.items():
+                        if uri is not None:
+                            floors.setdefault(name, []).append(_floor(uri, trials))
         finally:
             if server is not None:
                 server[0].terminate()
@@ -174,6 +212,26 @@ def main() -> None:
                 f"{statistics.median(fan_outs[(kind, name)]):.2f} | "
                 f"{statistics.median(values) / base:.3f} | "
                 f"{'-' if name == 'no MLflow' else f'{extra:.1f}'} |"
+            )
+    if floors:
+        base = statistics.median(walls[("trivial", "no MLflow")])
+        lines += [
+            "",
+            f"MLflow's own floor: {args.trials} child runs logged through its client alone "
+            "(create, log the batch, end: the calls optuna-spark makes), nothing else running; "
+            f"medians of {args.repeats}. The last column is that floor as a share of the "
+            "trivial run without MLflow: what logging through MLflow's API costs at least, "
+            "before any contention.",
+            "",
+            "| tracking | wall s | client CPU s | ms per child run | floor / trivial run |",
+            "|---|---|---|---|---|",
+        ]
+        for name, measured in floors.items():
+            wall = statistics.median(w for w, _ in measured)
+            cpu = statistics.median(c for _, c in measured)
+            lines.append(
+                f"| {name} | {wall:.2f} | {cpu:.2f} | {wall / args.trials * 1000:.1f} | "
+                f"{wall / base:.0%} |"
             )
     if server is None:
         lines.append("")
