@@ -33,16 +33,21 @@ def _duration(seconds: float) -> str:
 
 
 def format_progress(snapshot: Snapshot, bar_width: int = 0) -> str:
-    """``[ 37/100] best 0.5731  running 2  elapsed 12s  eta 21s``, with a bar when asked."""
+    """``[ 37/100] best 0.5731  running 2  elapsed 12s  eta 21s``, with a bar when asked;
+    ``pareto front 5`` in place of the best value for several objectives."""
     width = len(str(snapshot.budget))
     bar = ""
     if bar_width:
         filled = min(bar_width, bar_width * snapshot.finished // max(1, snapshot.budget))
         bar = "#" * filled + "." * (bar_width - filled) + " "
     eta = snapshot.eta
+    if snapshot.pareto is None:
+        best = f"best {format_value(snapshot.best_value)}"
+    else:
+        best = f"pareto front {snapshot.pareto}"
     return (
         f"{bar}[{snapshot.finished:>{width}}/{snapshot.budget}] "
-        f"best {format_value(snapshot.best_value)}  running {snapshot.running}  "
+        f"{best}  running {snapshot.running}  "
         f"elapsed {_duration(snapshot.elapsed)}  eta {'-' if eta is None else _duration(eta)}"
     )
 

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from optuna_spark.storage import best_value, count_trials
+from optuna_spark.storage import best_value, count_trials, pareto_size
 
 if TYPE_CHECKING:
     from optuna.storages import RDBStorage
@@ -24,6 +24,7 @@ class Snapshot:
     best_value: float | None
     elapsed: float  # seconds since this run's workers were launched
     finished_at_start: int = 0  # trials the study had when this run began
+    pareto: int | None = None  # several objectives: complete trials on the Pareto front so far
 
     @property
     def eta(self) -> float | None:
@@ -71,15 +72,21 @@ def take_snapshot(
     """Read the study's counts and best value once. ``workers``: at most that many trials are
     shown running; a worker asking ahead holds a second RUNNING trial whose objective has not
     started yet (prefetch.py), which is not running in any sense a person means."""
+    from optuna.study import StudyDirection
+
     counts = count_trials(storage, study_id)
     running = counts["RUNNING"] if workers is None else min(counts["RUNNING"], workers)
+    directions = storage.get_study_directions(study_id)
+    several = len(directions) > 1  # no single best: the size of the Pareto front instead
+    maximize = [d == StudyDirection.MAXIMIZE for d in directions]
     return Snapshot(
         finished=counts["COUNTED"],
         budget=budget,
         running=running,
-        best_value=best_value(storage, study_id),
+        best_value=None if several else best_value(storage, study_id),
         elapsed=time.perf_counter() - started,
         finished_at_start=finished_at_start,
+        pareto=pareto_size(storage, study_id, maximize) if several else None,
     )
 
 

@@ -42,6 +42,7 @@ from optuna_spark.storage.trials import (
     mark_cancelled,
     n_finished,
     pareto_front,
+    pareto_size,
 )
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "n_finished",
     "open_storage",
     "pareto_front",
+    "pareto_size",
     "prepare_sqlite_file",
     "require_study_id",
     "translate_errors",

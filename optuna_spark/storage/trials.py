@@ -230,6 +230,48 @@ def best_value(storage: BaseStorage, study_id: int) -> float | None:
     return value if value is not None and not math.isnan(value) else None
 
 
+def pareto_size(storage: RDBStorage, study_id: int, maximize: list[bool]) -> int:
+    """How many complete trials of a multi-objective study no other complete trial dominates
+    (the size of its Pareto front so far), from one query of the trials' values rather than by
+    loading every trial. ``maximize``: per objective, whether it is maximized."""
+    from sqlalchemy import text
+
+    points: dict[int, list[float]] = {}
+    with storage.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT v.trial_id, v.objective, v.value, v.value_type FROM trial_values v "
+                "JOIN trials t ON t.trial_id = v.trial_id "
+                "WHERE t.study_id = :sid AND t.state = 'COMPLETE'"
+            ),
+            {"sid": study_id},
+        )
+        for trial_id, objective, value, kind in rows:
+            if value is None:  # Optuna stores infinities as a NULL value and a type
+                value = -math.inf if str(kind).upper().endswith("INF_NEG") else math.inf
+            point = points.setdefault(trial_id, [0.0] * len(maximize))
+            if objective < len(point):
+                point[objective] = -value if maximize[objective] else value
+    return count_non_dominated([tuple(point) for point in points.values()])
+
+
+def count_non_dominated(points: list[tuple[float, ...]]) -> int:
+    """How many of ``points`` (every coordinate minimized) no other point dominates: at most
+    as large everywhere and smaller somewhere. Equal points are all counted, as Optuna's
+    ``best_trials`` keeps trials with equal values."""
+    front: list[tuple[float, ...]] = []
+    # In lexicographic order every point's dominators come before it, and a point dominated
+    # by anything is dominated by something on the front, so checking the front suffices.
+    for point in sorted(points):
+        if not any(_dominates(other, point) for other in front):
+            front.append(point)
+    return len(front)
+
+
+def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a != b and all(x <= y for x, y in zip(a, b, strict=True))
+
+
 def pareto_front(storage: BaseStorage, study_name: str) -> list[FrozenTrial]:
     """The complete trials no other complete trial dominates (a multi-objective study's
     answer), by number."""
