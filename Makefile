@@ -28,12 +28,14 @@ lint: setup
 	$(VENV)/bin/mypy
 
 ## compat: the Spark, MySQL and XGBoost tests on the oldest versions pyproject.toml allows
-## (Python 3.10) and on a Databricks 15.4 LTS-like stack whose packages the install must not
-## change (constraints/); one venv each under .compat/, from the wheel. CI runs it after `test`.
+## (Python 3.10) and on Databricks 15.4 LTS-like (Python 3.11) and 16.4 LTS-like (Python 3.12)
+## stacks whose packages the install must not change (constraints/); one venv each under
+## .compat/, from the wheel. CI runs it after `test`.
 compat: wheel
 	scripts/setup-mysql.sh install
 	scripts/compat.sh oldest $(PYTEST_ARGS)
 	scripts/compat.sh databricks-15.4-lts $(PYTEST_ARGS)
+	scripts/compat.sh databricks-16.4-lts $(PYTEST_ARGS)
 
 ## wheel: dist/optuna_spark-VERSION-py3-none-any.whl, what a cluster without our package on an
 ## index installs (see databricks/README.md)

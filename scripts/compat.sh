@@ -97,6 +97,8 @@ tests=(
   tests/test_run_local.py
   tests/test_auto_sampler.py
   tests/test_lost_worker.py
+  tests/test_prefetch.py
+  tests/test_progress.py
   tests/test_mlflow.py
   tests/test_mlflow_rules.py
   tests/storage/test_mysql.py
