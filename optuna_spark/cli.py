@@ -453,10 +453,12 @@ def create_study(
 
     _quiet_optuna()
     spec = _storage(storage, password_file)
-    created = study_api.create_study(spec, study_name, direction)
+    result = study_api.create_study(spec, study_name, direction)
+    if result.notice:
+        click.echo(result.notice, err=True)
     click.echo(
-        f"{'Created' if created else 'Found existing'} study {study_name!r} ({direction}) "
-        f"in {spec.masked}"
+        f"{'Created' if result.created else 'Found existing'} study {study_name!r} "
+        f"({direction}) in {spec.masked}"
     )
 
 

@@ -46,12 +46,21 @@ class StudyRow:
         return self.complete + self.pruned + self.failed
 
 
-def create_study(spec: StorageSpec, name: str, direction: str) -> bool:
-    """Create study ``name``; True if created, False if it already existed the same way."""
-    prepare_sqlite_file(spec)
+@dataclass(frozen=True)
+class CreatedStudy:
+    """What ``create_study`` did: ``created`` False when the study already existed the same
+    way; ``notice`` a line for the user when a SQLite file could not be put into WAL mode."""
+
+    created: bool
+    notice: str | None = None
+
+
+def create_study(spec: StorageSpec, name: str, direction: str) -> CreatedStudy:
+    """Create study ``name``, or find it already there with the same direction."""
+    notice = prepare_sqlite_file(spec)
     storage = open_storage(spec, driver=True)
     info = create_or_load_study(storage, spec, name, direction, direction)
-    return info.created
+    return CreatedStudy(info.created, notice)
 
 
 def delete_study(spec: StorageSpec, name: str) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -151,3 +152,28 @@ def test_a_file_system_without_hard_links_still_gets_a_wal_file(
     assert prepare_sqlite_file(StorageSpec(f"sqlite:///{path}")) is None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["study.db"]
     assert journal_mode(path) == "wal"
+
+
+def test_create_study_says_when_the_file_stays_out_of_wal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from optuna_spark.cli import cli
+
+    monkeypatch.setattr(engine, "WAL_WAIT_S", 0.3)
+    path = tmp_path / "study.db"
+    plain_optuna_file(path)
+    with reading(path) as proc:
+        # The reader lets go a moment after the switch gave up, as a person closing a
+        # dashboard would; the study is then created in the file's own mode.
+        letting_go = threading.Timer(1.0, release, [proc])
+        letting_go.start()
+        result = CliRunner().invoke(
+            cli, ["create-study", "--storage", f"sqlite:///{path}", "--study-name", "late"]
+        )
+        letting_go.join()
+    assert result.exit_code == 0, result.output
+    assert "could not be switched to WAL" in result.stderr
+    assert "Created study 'late'" in result.stdout
+    assert trial_states(f"sqlite:///{path}", "late") == {}
