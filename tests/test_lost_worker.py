@@ -34,6 +34,20 @@ def objective(trial):
 """
 
 
+# How far into its objective a trial is killed: past its first heartbeat (written on the
+# trial's own thread as it starts). A trial killed before that has recorded nothing of its run
+# and goes back to the queue instead of counting as lost; seen on Python 3.13, where the kill
+# came as the objective began.
+KILL_INTO_TRIAL_S = 0.2
+
+
+def _in_objective_for(mark: Path) -> bool:
+    try:
+        return time.time() - mark.stat().st_mtime >= KILL_INTO_TRIAL_S
+    except FileNotFoundError:  # not inside the objective
+        return False
+
+
 def _run_and_kill(
     sqlite_url: str,
     tmp_path: Path,
@@ -68,14 +82,14 @@ def _run_and_kill(
     deadline = time.monotonic() + 120
 
     def worker_0_in_objective() -> list[BaseProcess]:
-        """Worker 0 once ``kill_after`` trials finished, if it is inside the objective now."""
+        """Worker 0 once ``kill_after`` trials finished, if it is :data:`KILL_INTO_TRIAL_S`
+        or more inside the objective now."""
         if finished_so_far(sqlite_url, "k") < kill_after:
             return []
-        workers = multiprocessing.active_children()
         return [
             p
-            for p in workers
-            if p.name == "optuna-spark-worker-0" and (marks / str(p.pid)).exists()
+            for p in multiprocessing.active_children()
+            if p.name == "optuna-spark-worker-0" and _in_objective_for(marks / str(p.pid))
         ]
 
     while not (victims := worker_0_in_objective()) and time.monotonic() < deadline:
