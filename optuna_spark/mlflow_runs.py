@@ -190,7 +190,8 @@ def start_tracking(
         "objective": objective_name,
         "backend": config.backend.name,
         "workers": str(plan.n_workers),
-        "threads_per_worker": str(plan.threads_per_worker),
+        # None: each worker takes its Spark task's CPUs, said as the report says it
+        "threads_per_worker": str(plan.threads_per_worker or "the task's CPUs"),
         "budget": str(config.trials),
         "finished_before": str(config.trials - plan.remaining),
         "sampler": config.sampler.name,

@@ -148,6 +148,7 @@ def test_spark_workers_on_mariadb_log_through_the_driver_and_no_password_reaches
     ours = [p for p in parents if p.info.run_id == summary.mlflow.parent_run_id]
     assert len(ours) == 1 and ours[0].data.tags["mlflow.parentRunId"] == cell.info.run_id
     assert ours[0].data.params["storage"] == mysql_env  # masked: no password in the URL
+    assert ours[0].data.params["threads_per_worker"] == "the task's CPUs"  # Spark decides
     children = [c for c in children if c.data.tags["mlflow.parentRunId"] == ours[0].info.run_id]
     _check_children_match_the_storage(
         client, children, read_trials(with_test_password(mysql_env), name)
