@@ -34,8 +34,8 @@ def test_several_objectives_show_the_pareto_front_size_as_optuna_counts_it(
     study = optuna.create_study(
         storage=storage, study_name=name, directions=["minimize", "maximize"]
     )
-    # A front of three (one twice, one at an infinity), two dominated, and trials that are not
-    # complete: none of those may count.
+    # A front of five ((2, 7) twice, one at an infinity), two points dominated, and trials
+    # that are not complete, which must not count.
     for values in [(1, 5), (2, 7), (2, 7), (3, 3), (0, float("-inf")), (4, 8), (5, 8)]:
         study.add_trial(optuna.trial.create_trial(values=list(values)))
     study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
