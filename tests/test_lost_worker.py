@@ -15,7 +15,7 @@ from pathlib import Path
 from optuna_spark.config import BackendSpec, HeartbeatSpec, RunConfig, SamplerSpec, StorageSpec
 from optuna_spark.runner import run_study
 from optuna_spark.summary import RunSummary
-from tests.helpers import finished, finished_so_far, read_trials
+from tests.helpers import KILL_INTO_TRIAL_S, finished, finished_so_far, read_trials
 
 # The objective marks the process it runs in (a file named after its pid) for its whole
 # call, so the test can kill a worker that is inside a trial.
@@ -32,13 +32,6 @@ def objective(trial):
     mark.unlink()
     return x * x
 """
-
-
-# How far into its objective a trial is killed: past its first heartbeat (written on the
-# trial's own thread as it starts). A trial killed before that has recorded nothing of its run
-# and goes back to the queue instead of counting as lost; seen on Python 3.13, where the kill
-# came as the objective began.
-KILL_INTO_TRIAL_S = 0.2
 
 
 def _in_objective_for(mark: Path) -> bool:

@@ -226,8 +226,8 @@ import time
 
 def objective(trial):
     trial.suggest_float("x", 0, 1)
-    # Four times the ask on the helper thread at least (Optuna 4.1 on SQLite: up to 40 ms),
-    # or the worker stops asking ahead.
+    # Longer than the ask on the helper thread and four of the gaps left, with room to spare
+    # under load (Optuna 4.1 on SQLite: asks up to 40 ms), or the worker stops asking ahead.
     time.sleep(0.3)
     raise RuntimeError("broken")
 """

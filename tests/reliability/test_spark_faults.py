@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import finished, finished_so_far, read_trials
+from tests.helpers import KILL_INTO_TRIAL_S, finished, finished_so_far, read_trials
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -41,13 +41,6 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
-
-
-# How far into its 0.5 s objective a trial is killed: past its first heartbeat (written on
-# the trial's own thread as it starts; a trial killed before it has recorded nothing of its
-# run and goes back to the queue instead of counting as lost, CI saw that on a loaded
-# machine), with most of the objective still to run.
-KILL_INTO_TRIAL_S = 0.2
 
 
 def _python_worker(pids: Path, _driver: int) -> int:
