@@ -341,9 +341,11 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
                 pruner=make_pruner(task.pruner),
             )
 
+        claim = budget.SlotClaimer(engine, task.budget_id, call_with_retry)
+
         def take_slot() -> bool:
             with translate_errors(task.storage, "claim a trial from the budget"):
-                return call_with_retry(budget.claim, engine, task.budget_id)
+                return claim()
 
         def close_budget() -> None:
             with translate_errors(task.storage, "close the trial budget"):

@@ -6,11 +6,19 @@ database makes atomic on SQLite and MySQL alike, so N slots give exactly N trial
 workers race for them, and fast workers simply take more slots than slow ones (no static
 split). The table sits beside Optuna's own and does not change them, so the study stays
 readable by ``optuna`` and optuna-dashboard.
+
+A claim must count once even when the connection dies between the server's commit and its
+answer (a server restart does that): the retry cannot tell "taken" from "not taken" by the
+counter alone, and taking a second slot would leave the run one trial short. So each claim
+carries a ticket, written in the same transaction into a ledger; a retried claim first looks
+for its ticket. A slot given back for a lost trial is ticketed by that trial, so it is given
+back once however often the write is retried or however many workers find the trial lost.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
@@ -21,6 +29,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    delete,
     false,
     func,
     select,
@@ -28,7 +37,7 @@ from sqlalchemy import (
 )
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
 
 TABLE_NAME = "optuna_spark_budgets"
 
@@ -44,10 +53,21 @@ budgets = Table(
     Column("created_at", DateTime, server_default=func.now()),
 )
 
+CLAIMS_TABLE = "optuna_spark_claims"
+
+# One row per slot taken or given back while a run goes on; the driver clears a run's rows
+# when it closes the run's budget.
+claims = Table(
+    CLAIMS_TABLE,
+    _metadata,
+    Column("run_id", String(36), primary_key=True),
+    Column("ticket", String(64), primary_key=True),
+)
+
 
 def create_budget(engine: Engine, study_id: int, slots: int) -> str:
-    """Driver: create the table if needed and a budget of ``slots`` trials; return its id."""
-    _metadata.create_all(engine, tables=[budgets])
+    """Driver: create the tables if needed and a budget of ``slots`` trials; return its id."""
+    _metadata.create_all(engine, tables=[budgets, claims])
     run_id = str(uuid.uuid4())
     with engine.begin() as conn:
         conn.execute(
@@ -58,29 +78,80 @@ def create_budget(engine: Engine, study_id: int, slots: int) -> str:
     return run_id
 
 
-def claim(engine: Engine, run_id: str) -> bool:
-    """Worker: take one slot; False when the budget is spent (or was closed)."""
+def _ticket_exists(conn: Connection, run_id: str, ticket: str) -> bool:
+    found = conn.execute(
+        select(claims.c.ticket).where(claims.c.run_id == run_id, claims.c.ticket == ticket)
+    )
+    return found.first() is not None
+
+
+def claim(engine: Engine, run_id: str, ticket: str, retried: bool = False) -> bool:
+    """Worker: take one slot under ``ticket`` (unique to this claim); False when the budget is
+    spent (or was closed). ``retried``: an earlier try of this claim failed without an
+    answer, so it may have landed; if it did, that slot is the one taken."""
     with engine.begin() as conn:
+        if retried and _ticket_exists(conn, run_id, ticket):
+            return True
         result = conn.execute(
             update(budgets)
             .where(budgets.c.run_id == run_id, budgets.c.claimed < budgets.c.budget)
             .values(claimed=budgets.c.claimed + 1)
         )
-        return result.rowcount == 1
+        if result.rowcount != 1:
+            return False
+        conn.execute(claims.insert().values(run_id=run_id, ticket=ticket))
+        return True
 
 
-def release(engine: Engine, run_id: str) -> bool:
-    """Worker: give back the slot of a trial lost with its worker (its retry needs one).
+class SlotClaimer:
+    """One worker's claims on a run's budget, each with its own ticket, retried on transient
+    database errors without ever taking two slots for one claim."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        run_id: str,
+        retry: Callable[[Callable[[], bool]], bool],
+    ) -> None:
+        self._engine = engine
+        self._run_id = run_id
+        self._retry = retry  # runs one claim until it answers (storage.retry.call_with_retry)
+        self._token = uuid.uuid4().hex
+        self._count = 0
+
+    def __call__(self) -> bool:
+        """Take one slot; False when the budget is spent or closed."""
+        self._count += 1
+        ticket = f"{self._token}-{self._count}"
+        tries = 0
+
+        def attempt() -> bool:
+            nonlocal tries
+            tries += 1
+            return claim(self._engine, self._run_id, ticket, retried=tries > 1)
+
+        return self._retry(attempt)
+
+
+def release(engine: Engine, run_id: str, trial_number: int) -> bool:
+    """Worker: give back the slot of trial ``trial_number``, lost with its worker (its retry
+    needs one). Once per trial: a second call for the same trial does nothing.
 
     A closed budget stays closed. Returns True when a slot was given back.
     """
+    ticket = f"release-{trial_number}"
     with engine.begin() as conn:
+        if _ticket_exists(conn, run_id, ticket):
+            return False
         result = conn.execute(
             update(budgets)
             .where(budgets.c.run_id == run_id, budgets.c.closed == false())
             .values(budget=budgets.c.budget + 1)
         )
-        return result.rowcount == 1
+        if result.rowcount != 1:
+            return False
+        conn.execute(claims.insert().values(run_id=run_id, ticket=ticket))
+        return True
 
 
 def close_budget(engine: Engine, run_id: str) -> None:
@@ -91,6 +162,8 @@ def close_budget(engine: Engine, run_id: str) -> None:
             .where(budgets.c.run_id == run_id)
             .values(budget=budgets.c.claimed, closed=True)
         )
+        # A closed budget takes no claim and gives none back: its tickets are done with.
+        conn.execute(delete(claims).where(claims.c.run_id == run_id))
 
 
 def remaining(engine: Engine, run_id: str) -> int:

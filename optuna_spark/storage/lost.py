@@ -58,7 +58,7 @@ class LostTrials:
         if not _retry(study, trial, self._max_retry):
             return
         if trial.number >= self._first and self.engine is not None:
-            call_with_retry(budget.release, self.engine, self._budget_id)
+            call_with_retry(budget.release, self.engine, self._budget_id, trial.number)
 
 
 def requeue_orphans(

@@ -79,7 +79,10 @@ def test_server_restart_mid_run_does_not_end_the_study(
     assert "error" not in outcome, outcome.get("error")
     trials = read_trials(with_test_password(mysql_env), study)
     states = [t.state.name for t in trials]
-    assert states.count("COMPLETE") == 80 and "RUNNING" not in states
+    others = [
+        (t.number, t.state.name, t.system_attrs) for t in trials if t.state.name != "COMPLETE"
+    ]
+    assert states.count("COMPLETE") == 80 and "RUNNING" not in states, (len(trials), others)
     assert sorted(t.number for t in trials) == list(range(len(trials)))
     record(
         "database restart",
