@@ -316,7 +316,13 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
         # and warn so on every executor, on every user's terminal: we use both on purpose.
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
         lost = LostTrials(task.heartbeat.max_retry, task.budget_id, task.first_trial_number)
-        storage = open_storage(task.storage, driver=False, heartbeat=task.heartbeat, on_stale=lost)
+        storage = open_storage(
+            task.storage,
+            driver=False,
+            heartbeat=task.heartbeat,
+            on_stale=lost,
+            worker_host=identity["host"],
+        )
         lost.engine = storage.engine
         threads = task.threads or _task_cpus() or 1
         engine = storage.engine

@@ -112,3 +112,18 @@ def test_a_task_rerun_after_the_budget_is_spent_reads_no_data(
     )
     assert result.error is None and result.trials == 0
     assert trial_states(sqlite_url, "s") == {}
+
+
+def test_a_worker_that_cannot_see_the_sqlite_file_says_why(sqlite_url: str, tmp_path: Path) -> None:
+    """An executor on another machine than the driver's has no copy of the driver's SQLite
+    file: the worker says so and names the fix, and creates no file there."""
+    import socket
+
+    task = _task(sqlite_url, "quadratic", 3)
+    study_file = tmp_path / "study.db"
+    study_file.rename(tmp_path / "elsewhere.db")  # what an executor on another machine sees
+    result = run_worker(task)
+    assert result.complete == 0
+    assert f"is not on {socket.gethostname()}, where a worker runs" in (result.error or "")
+    assert "use a MySQL storage" in (result.error or "")
+    assert not study_file.exists()

@@ -187,12 +187,15 @@ def open_storage(
     driver: bool,
     heartbeat: HeartbeatSpec | None = None,
     on_stale: StaleTrialCallback | None = None,
+    worker_host: str | None = None,
 ) -> FastReadRDBStorage:
     """Open ``spec`` as an Optuna ``RDBStorage`` (with the fast trial reader).
 
     ``driver=True`` creates the tables if needed and checks the schema version; workers pass
     ``driver=False`` and never create tables. With an enabled ``heartbeat`` running trials
     send heartbeats, and ``on_stale`` is called for each trial found silent too long.
+    ``worker_host``: the machine a worker opens it on, named when a SQLite file is missing
+    there (the driver made it, so it is on another machine's disk).
     """
     import optuna
 
@@ -202,6 +205,12 @@ def open_storage(
     engine_kwargs: dict[str, Any] = {}
     path = sqlite_path(spec.url)
     if path is not None and not driver and not os.path.exists(path):
+        if worker_host is not None:
+            raise StorageError(
+                f"the SQLite file {path} is not on {worker_host}, where a worker runs: executors "
+                "on other machines than the driver's cannot see its disk, so use a MySQL storage "
+                "(--storage mysql://...) or a file system every executor mounts at that path."
+            )
         raise StorageError(
             f"the SQLite file {path} does not exist; check --storage, or create a study there "
             "first with optuna-spark run or optuna-spark create-study."
