@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from optuna_spark.config import StorageSpec
 from optuna_spark.errors import ConfigError
 from optuna_spark.extras import require
+from optuna_spark.plan import threads_label
 from optuna_spark.storage import FAIL_REASON_ATTR, open_storage, require_study_id, translate_errors
 
 if TYPE_CHECKING:
@@ -294,7 +295,7 @@ def _runs_section(runs: list[dict[str, Any]], busy: dict[str, float]) -> str:
             ("finished", run.get("finished_at")),
             ("backend", run.get("backend")),
             ("workers", run.get("workers_planned")),
-            ("threads per worker", run.get("threads_per_worker") or "the task's CPUs"),
+            ("threads per worker", threads_label(run.get("threads_per_worker"))),
             ("objective", run.get("objective")),
             ("sampler", run.get("sampler")),
             ("budget", run.get("budget")),

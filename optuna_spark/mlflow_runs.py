@@ -31,6 +31,7 @@ from optuna_spark._version import __version__
 from optuna_spark.config import DATABRICKS_RUNTIME_ENV, MlflowSpec, RunConfig, mlflow_wanted
 from optuna_spark.errors import MissingExtraError, first_line
 from optuna_spark.extras import require
+from optuna_spark.plan import threads_label
 from optuna_spark.storage.trials import FAIL_REASON_ATTR, WORKER_ATTR
 from optuna_spark.urls import mask_url, mask_urls_in_text
 
@@ -191,7 +192,7 @@ def start_tracking(
         "backend": config.backend.name,
         "workers": str(plan.n_workers),
         # None: each worker takes its Spark task's CPUs, said as the report says it
-        "threads_per_worker": str(plan.threads_per_worker or "the task's CPUs"),
+        "threads_per_worker": threads_label(plan.threads_per_worker),
         "budget": str(config.trials),
         "finished_before": str(config.trials - plan.remaining),
         "sampler": config.sampler.name,

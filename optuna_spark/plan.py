@@ -151,3 +151,9 @@ def prefetch_enabled(option: bool | None, objective: ObjectiveSpec, can_answer_a
     if option is False:
         return False
     return objective.kind == "builtin" or can_answer_ahead
+
+
+def threads_label(threads: int | None) -> str:
+    """A plan's threads per worker in words, for the summary's readers (report, MLflow): None
+    means each worker's objective uses the CPUs of its Spark task."""
+    return str(threads) if threads else "the task's CPUs"
