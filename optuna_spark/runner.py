@@ -45,6 +45,7 @@ from optuna_spark.storage.lost import requeue_orphans
 from optuna_spark.storage.trials import STATES
 from optuna_spark.summary import RunSummary, objective_failed
 from optuna_spark.timeline import Timeline
+from optuna_spark.urls import sqlite_path
 from optuna_spark.warm_start import copy_trials_once, enqueue_once, read_enqueue_file
 from optuna_spark.worker import WORKER_DIED, WorkerResult, WorkerTask
 
@@ -190,7 +191,7 @@ def _run_created_or_loaded(
         from optuna import __version__ as optuna_version
 
         sampler = sampler_notes(config.sampler, plan.n_workers, optuna_version)
-        for note in [*plan.notes, *sampler, *internals.missing()]:
+        for note in [*plan.notes, *sampler, *internals.missing(), *_storage_notes(config, backend)]:
             reporter.note(note)
         results: list[WorkerResult] = []
         wall = 0.0
@@ -339,6 +340,20 @@ def _make_plan(config: RunConfig, finished: int, backend: Backend | None) -> Pla
         slots=slots[0] if slots else None,
         slots_why=slots[1] if slots else "",
     )
+
+
+def _storage_notes(config: RunConfig, backend: Backend | None) -> list[str]:
+    """A SQLite study file with workers that may run on other machines: they see it only
+    through a file system they all mount at the same path (where SQLite's locking is
+    unreliable); if they do not, each worker fails on the missing file."""
+    path = sqlite_path(config.storage.url)
+    if path is None or backend is None or not backend.executors_elsewhere():
+        return []
+    return [
+        f"the study is a SQLite file on this machine ({path}): workers on other machines find "
+        "it only on a file system they all mount at that path, where SQLite's locking is "
+        "unreliable; a cluster wants a MySQL storage (--storage mysql://...)"
+    ]
 
 
 def _local_gpu_run(config: RunConfig) -> bool:

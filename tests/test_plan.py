@@ -96,3 +96,22 @@ def test_gpu_slots_cap_the_tasks_with_the_reason() -> None:
     assert "the 2 task slot(s) this Spark cluster has (2 executor(s) x 8 core(s), ...)" in str(
         caught.value
     )
+
+
+def test_a_sqlite_study_with_workers_elsewhere_is_noted() -> None:
+    """Workers on other machines cannot see the driver's SQLite file: the run says so before
+    the fan-out, naming the file and the MySQL storage; a MySQL storage or workers on this
+    machine get no note."""
+    from types import SimpleNamespace
+
+    from optuna_spark.config import RunConfig, StorageSpec
+    from optuna_spark.runner import _storage_notes
+
+    def notes(url: str, elsewhere: bool) -> list[str]:
+        backend = SimpleNamespace(executors_elsewhere=lambda: elsewhere)
+        return _storage_notes(RunConfig(storage=StorageSpec(url)), backend)  # type: ignore[arg-type]
+
+    [note] = notes("sqlite:////data/study.db", True)
+    assert "SQLite file on this machine (/data/study.db)" in note and "mysql://" in note
+    assert notes("sqlite:////data/study.db", False) == []
+    assert notes("mysql://u@127.0.0.1/optuna", True) == []

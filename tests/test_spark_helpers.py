@@ -7,6 +7,7 @@ import pytest
 from optuna_spark.backends._spark import (
     connect_address,
     connect_url,
+    executors_on_this_machine,
     is_local_master,
     java_major_version,
     java_message,
@@ -30,6 +31,28 @@ def test_local_masters() -> None:
         and is_local_master("local-cluster[2,1,1024]")
     )
     assert not is_local_master("spark://127.0.0.1:7077")
+
+
+@pytest.mark.parametrize(
+    ("master", "here"),
+    [
+        ("local[2]", True),
+        ("local-cluster[2,1,1024]", True),
+        ("spark://127.0.0.1:7077", True),  # standalone/'s cluster: bound to loopback
+        ("spark://localhost:7077,127.0.0.2:7077", True),
+        ("sc://127.0.0.1:15002/;token=abc", True),
+        ("sc://[::1]", True),
+        ("spark://10.0.0.5:7077", False),  # workers anywhere on that network
+        ("spark://127.0.0.1:7077,10.0.0.6:7077", False),
+        ("sc://dbc-1234.cloud.databricks.com:443/;token=abc", False),
+        ("yarn", False),
+        ("k8s://https://127.0.0.1:6443", False),  # pods run on the cluster's nodes
+    ],
+)
+def test_masters_whose_executors_share_the_drivers_disk(master: str, here: bool) -> None:
+    """A SQLite study file is only on the driver's disk: the run notes it for masters whose
+    executors may run elsewhere."""
+    assert executors_on_this_machine(master) is here
 
 
 def test_java_message_drops_the_stack_trace() -> None:
@@ -109,6 +132,8 @@ def test_spark_connect_urls() -> None:
         connect_url("local[2]", {"SPARK_REMOTE": "sc://h:2"})
     assert connect_address("sc://db.example:443/;token=x;use_ssl=true") == ("db.example", 443)
     assert connect_address("sc://localhost") == ("localhost", 15002)
+    assert connect_address("sc://[::1]") == ("::1", 15002)
+    assert connect_address("sc://[::1]:15003/;token=x") == ("::1", 15003)
 
 
 def test_local_cluster_shape_reads_executors_and_cores() -> None:

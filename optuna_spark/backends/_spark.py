@@ -6,6 +6,7 @@ session (a notebook's or spark-submit's) all live here, so backends only ask for
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import shutil
@@ -173,6 +174,29 @@ def python_error(text: str) -> str | None:
     return found
 
 
+def executors_on_this_machine(master: str) -> bool:
+    """True when every executor of ``master`` certainly runs on this machine: a local master,
+    or a standalone master (``spark://``) or Connect server (``sc://``) bound to a loopback
+    address, which no other machine's worker can join. A master on this machine's own name
+    or address may still have workers elsewhere, and YARN or Kubernetes place them anywhere."""
+    if is_local_master(master):
+        return True
+    if master.startswith("sc://"):
+        hosts = [connect_address(master)[0]]
+    elif master.startswith("spark://"):
+        hosts = [address.rpartition(":")[0] for address in master[len("spark://") :].split(",")]
+    else:
+        return False
+    return all(host == "localhost" or _is_loopback(host) for host in hosts)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback  # spark://[::1]:7077
+    except ValueError:
+        return False
+
+
 # The port a Spark Connect URL without one means.
 CONNECT_DEFAULT_PORT = 15002
 
@@ -181,9 +205,9 @@ def connect_address(remote: str) -> tuple[str, int]:
     """``(host, port)`` of a Spark Connect URL ``sc://host[:port][/;param=value...]``."""
     netloc = remote[len("sc://") :].split("/", 1)[0].split(";", 1)[0]
     host, colon, port = netloc.rpartition(":")
-    if not colon:
-        return netloc, CONNECT_DEFAULT_PORT
-    return host, int(port) if port.isdigit() else CONNECT_DEFAULT_PORT
+    if not colon or netloc.endswith("]"):  # no port (an IPv6 address is in brackets)
+        return netloc.strip("[]"), CONNECT_DEFAULT_PORT
+    return host.strip("[]"), int(port) if port.isdigit() else CONNECT_DEFAULT_PORT
 
 
 def check_master_reachable(master: str, timeout: float = 5.0) -> None:
@@ -654,6 +678,17 @@ class SparkBackend:
         if self._handle is None:
             return None
         return task_slots(self._handle.resources())
+
+    def executors_elsewhere(self) -> bool:
+        """True when some executor may run on another machine than this driver (after
+        :meth:`prepare`)."""
+        if self._handle is None:
+            return False
+        if self._handle.connect:  # a notebook's Connect session may not say where it runs
+            remote = connect_url(None, os.environ)
+            return remote is None or not executors_on_this_machine(remote)
+        master = self._handle.context.master
+        return master is not None and not executors_on_this_machine(master)
 
     def enter_job_group(self, handle: SparkSessionHandle) -> None:
         """Run this thread's next jobs in our own job group (a tag under Spark Connect), so

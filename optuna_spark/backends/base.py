@@ -29,6 +29,11 @@ class Backend(Protocol):
         counted (shown when --tasks asks for more); None if unknown."""
         ...
 
+    def executors_elsewhere(self) -> bool:
+        """True when some worker may run on another machine than the driver (after
+        :meth:`prepare`), where a file on the driver's disk is not there."""
+        ...
+
     def run(self, tasks: Sequence[WorkerTask], plan: Plan, spec: BackendSpec) -> list[WorkerResult]:
         """Run every task (at most ``plan.concurrency`` at a time) and return the results."""
         ...

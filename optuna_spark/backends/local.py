@@ -49,6 +49,10 @@ class LocalBackend:
         cpus = os.cpu_count() or 1
         return cpus, f"{cpus} CPU(s) on this machine"
 
+    def executors_elsewhere(self) -> bool:
+        """Never: every worker is a process on this machine."""
+        return False
+
     def run(self, tasks: Sequence[WorkerTask], plan: Plan, spec: BackendSpec) -> list[WorkerResult]:
         context = multiprocessing.get_context("spawn")
         pending: dict[Connection, tuple[WorkerTask, BaseProcess]] = {}
