@@ -32,6 +32,7 @@ from optuna_spark.config import DATABRICKS_RUNTIME_ENV, MlflowSpec, RunConfig, m
 from optuna_spark.errors import MissingExtraError, first_line
 from optuna_spark.extras import require
 from optuna_spark.plan import threads_label
+from optuna_spark.storage.retry import call_with_retry, is_transient
 from optuna_spark.storage.trials import FAIL_REASON_ATTR, WORKER_ATTR
 from optuna_spark.urls import mask_url, mask_urls_in_text
 
@@ -467,9 +468,7 @@ class MlflowLog:
             self._key, self._from = self._study_key()
             self._logged = self._already_logged(experiment_id)
             self.result.already = len(self._logged)
-            self._metric_names = self._storage.get_study_system_attrs(self._study_id).get(
-                "study:metric_names"
-            )
+            self._metric_names = self._study_attrs().get("study:metric_names")
             tags = {KEY_TAG: self._key, "optuna_spark.study": self._study_name}
             if self._parent_of:
                 tags["mlflow.parentRunId"] = self._parent_of
@@ -494,15 +493,22 @@ class MlflowLog:
             return found.experiment_id, name
         return self._client.create_experiment(name), name
 
+    def _study_attrs(self) -> dict[str, Any]:
+        """The study's system attributes. Retried like the workers' calls: the database may
+        be restarting while the logger starts (importing MLflow takes seconds)."""
+        attrs: dict[str, Any] = call_with_retry(
+            self._storage.get_study_system_attrs, self._study_id
+        )
+        return attrs
+
     def _study_key(self) -> tuple[str, int]:
         """The study's MLflow key and the first trial number to log, made on first use."""
-        attrs = self._storage.get_study_system_attrs(self._study_id)
-        held = attrs.get(STUDY_ATTR)
+        held = self._study_attrs().get(STUDY_ATTR)
         if isinstance(held, dict) and "key" in held:
             return str(held["key"]), int(held.get("from", 0))
         key = uuid.uuid4().hex
         value: dict[str, str | int] = {"key": key, "from": self._first_trial_number}
-        self._storage.set_study_system_attr(self._study_id, STUDY_ATTR, value)
+        call_with_retry(self._storage.set_study_system_attr, self._study_id, STUDY_ATTR, value)
         return key, self._first_trial_number
 
     def _already_logged(self, experiment_id: str) -> set[int]:
@@ -528,9 +534,17 @@ class MlflowLog:
         from optuna_spark.storage.fast_reader import read_trials
 
         followed = self._followed
-        trials = read_trials(
-            self._storage.engine, self._study_id, None, followed.pending, followed.newest
-        )
+        try:
+            trials = read_trials(
+                self._storage.engine, self._study_id, None, followed.pending, followed.newest
+            )
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            # The study's database restarting: the workers wait for it, and so does the
+            # logging (the next poll reads what finished meanwhile), instead of stopping.
+            _logger.debug("the storage did not answer; MLflow logging waits", exc_info=True)
+            return
         records = []
         for trial in trials:
             trial_id = trial._trial_id

@@ -12,7 +12,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-from optuna_spark.config import BackendSpec, RunConfig, SamplerSpec, StorageSpec
+from optuna_spark.config import BackendSpec, MlflowSpec, RunConfig, SamplerSpec, StorageSpec
+from optuna_spark.mlflow_runs import NUMBER_TAG
 from optuna_spark.runner import run_study
 from tests.helpers import (
     TEST_DB_PASSWORD,
@@ -38,8 +39,13 @@ def test_server_restart_mid_run_does_not_end_the_study(
     mariadb, mysql_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, record
 ) -> None:
     """Stop the server while two workers run trials, keep it down 15 s, start it again: the
-    workers wait, carry on, and the study ends with exactly its budget and nothing RUNNING."""
+    workers wait, carry on, and the study ends with exactly its budget and nothing RUNNING.
+    MLflow tracking (on by default on Databricks) waits too: every trial is one child run."""
+    import mlflow
+
     monkeypatch.setenv("OPTUNA_SPARK_DB_PASSWORD", TEST_DB_PASSWORD)
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking)
     mysql_env = mysql_url
     if mariadb.script_args is None:
         pytest.skip("OPTUNA_SPARK_TEST_MYSQL_URL names a server this suite cannot restart")
@@ -53,6 +59,7 @@ def test_server_restart_mid_run_does_not_end_the_study(
         trials=80,
         backend=BackendSpec(name="local", tasks=2),
         sampler=SamplerSpec(seed=3),
+        mlflow=MlflowSpec(experiment="restart"),
     )
     outcome: dict[str, object] = {}
 
@@ -84,11 +91,19 @@ def test_server_restart_mid_run_does_not_end_the_study(
     ]
     assert states.count("COMPLETE") == 80 and "RUNNING" not in states, (len(trials), others)
     assert sorted(t.number for t in trials) == list(range(len(trials)))
+    summary = outcome["summary"]
+    assert summary.mlflow.error is None, summary.mlflow.error  # type: ignore[attr-defined]
+    client = mlflow.MlflowClient(tracking)
+    experiment = client.get_experiment_by_name("restart")
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    children = [r for r in runs if NUMBER_TAG in r.data.tags]
+    assert sorted(int(r.data.tags[NUMBER_TAG]) for r in children) == list(range(80))
+    assert [r.info.status for r in runs if NUMBER_TAG not in r.data.tags] == ["FINISHED"]
     record(
         "database restart",
-        "MariaDB stopped for 15 s while 2 workers ran an 80-trial study",
-        f"workers waited and carried on: exactly 80 complete, {done_before} finished before "
-        "the stop all kept",
+        "MariaDB stopped for 15 s while 2 workers ran an 80-trial study, MLflow tracking on",
+        f"workers and MLflow logging waited and carried on: exactly 80 complete and 80 child "
+        f"runs, {done_before} finished before the stop all kept",
         0,
         recovered,
     )
