@@ -347,7 +347,7 @@ def run_worker(task: WorkerTask, frame: Any = None) -> WorkerResult:
                 pruner=make_pruner(task.pruner),
             )
 
-        claim = budget.SlotClaimer(engine, task.budget_id, call_with_retry)
+        claim = budget.SlotClaimer(engine, task.budget_id)
 
         def take_slot() -> bool:
             with translate_errors(task.storage, "claim a trial from the budget"):

@@ -36,6 +36,8 @@ from sqlalchemy import (
     update,
 )
 
+from optuna_spark.storage.retry import call_with_retry
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
@@ -55,8 +57,8 @@ budgets = Table(
 
 CLAIMS_TABLE = "optuna_spark_claims"
 
-# One row per slot taken or given back while a run goes on; the driver clears a run's rows
-# when it closes the run's budget.
+# One row per slot taken or given back while a run goes on; closing the run's budget clears
+# its rows.
 claims = Table(
     CLAIMS_TABLE,
     _metadata,
@@ -111,11 +113,11 @@ class SlotClaimer:
         self,
         engine: Engine,
         run_id: str,
-        retry: Callable[[Callable[[], bool]], bool],
+        retry: Callable[[Callable[[], bool]], bool] = call_with_retry,
     ) -> None:
         self._engine = engine
         self._run_id = run_id
-        self._retry = retry  # runs one claim until it answers (storage.retry.call_with_retry)
+        self._retry = retry  # runs one claim until it answers
         self._token = uuid.uuid4().hex
         self._count = 0
 
