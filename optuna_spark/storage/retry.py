@@ -55,20 +55,27 @@ def backoff_delays(
         delay *= factor
 
 
-def is_transient(exc: BaseException) -> bool:
-    """True when ``exc`` (or what caused it) is a database error that a retry can fix."""
+def transient_cause(exc: BaseException) -> BaseException | None:
+    """The database error behind ``exc`` (``exc`` itself or what caused it) that a retry can
+    fix, or None. It is the one to show: Optuna wraps a lost connection in a message about
+    invalid data."""
     for cause in exception_chain(exc):
         args = getattr(cause, "args", ())
         if args and isinstance(args[0], int) and args[0] in TRANSIENT_MYSQL_CODES:
-            return True
+            return cause
         if getattr(cause, "connection_invalidated", False):
-            return True
+            return cause
         text = str(cause).lower()
         if any(marker in text for marker in _TRANSIENT_TEXT):
-            return True
+            return cause
         if "table" in text and "already exists" in text:  # two processes creating the schema
-            return True
-    return False
+            return cause
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) is a database error that a retry can fix."""
+    return transient_cause(exc) is not None
 
 
 def call_with_retry(
@@ -96,7 +103,8 @@ def call_with_retry(
                 return cast(T, done_value)
             raise
         except Exception as exc:
-            if not is_transient(exc):
+            cause = transient_cause(exc)
+            if cause is None:
                 raise
             delay = next(delays, None)
             if delay is None:
@@ -104,7 +112,7 @@ def call_with_retry(
             _log.warning(
                 "database error in %s (%s); retrying in %.2g s",
                 getattr(fn, "__name__", "a storage call"),
-                first_line(exc, limit=200),
+                first_line(cause, limit=200),
                 delay,
             )
             retried = True

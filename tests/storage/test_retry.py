@@ -84,6 +84,26 @@ def test_retries_until_the_server_is_back() -> None:
     assert len(calls) == 4 and slept == [0.25, 0.5, 1.0]
 
 
+def test_a_retry_says_the_database_error_not_optunas_wrapper(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Optuna wraps a lost connection in "An exception is raised during the commit ... invalid
+    data": the warning names the lost connection instead."""
+    calls: list[int] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 2:
+            raise _wrapped(2013, "Lost connection to MySQL server during query")
+        return "ok"
+
+    with caplog.at_level("WARNING", logger="optuna_spark.storage.retry"):
+        assert call_with_retry(flaky, sleep=lambda _: None) == "ok"
+    [warning] = caplog.messages
+    assert "Lost connection to MySQL server during query" in warning
+    assert "raised during the commit" not in warning and "retrying in 0.25 s" in warning
+
+
 def test_gives_up_after_the_window_with_the_original_error() -> None:
     slept: list[float] = []
 
