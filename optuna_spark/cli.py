@@ -244,7 +244,8 @@ format_option = click.option(
 @click.option(
     "--prune",
     is_flag=True,
-    help="xgboost: stop unpromising trials early (Optuna's XGBoost pruning callback).",
+    help="xgboost: stop unpromising trials early: the validation metric goes to the "
+    "study's pruner every ceil(rounds / 50) boosting rounds.",
 )
 @click.option(
     "--heartbeat-interval",

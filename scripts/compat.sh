@@ -85,7 +85,7 @@ else
 fi
 # The test runner only, under the same constraints (it must not move the stack either).
 "${pip[@]}" install --quiet -c "$file" pytest pytest-timeout pymysql
-"${pip[@]}" freeze | grep -iE '^(optuna|optuna-integration|pyspark|pandas|numpy|pyarrow|sqlalchemy|joblib|joblibspark|cloudpickle|click|xgboost|xgboost-cpu|mysqlclient|scikit-learn|mlflow-skinny|cmaes)==' \
+"${pip[@]}" freeze | grep -iE '^(optuna|pyspark|pandas|numpy|pyarrow|sqlalchemy|joblib|joblibspark|cloudpickle|click|xgboost|xgboost-cpu|mysqlclient|scikit-learn|mlflow-skinny|cmaes)==' \
   | tr '\n' ' ' | sed "s/^/compat[$name]: /;s/ $/\n/" >&2
 
 # The tests that meet Spark, MariaDB, XGBoost and Optuna's internals; the rest of the suite is

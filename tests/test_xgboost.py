@@ -19,6 +19,7 @@ from optuna_spark.config import (
 )
 from optuna_spark.errors import ConfigError, DataError
 from optuna_spark.objectives import build_objective, default_direction, resolve_objective
+from optuna_spark.objectives.xgboost import MAX_REPORTS, report_interval
 from optuna_spark.runner import run_study
 from optuna_spark.synthetic import SyntheticSpec, write_regression
 from tests.helpers import read_trials, trial_states
@@ -168,6 +169,19 @@ def test_pruning_stops_unpromising_trials() -> None:
     study.optimize(build_objective(spec, threads=1), n_trials=12)
     states = [t.state.name for t in study.trials]
     assert "PRUNED" in states and "COMPLETE" in states
+    # Every trial reported at the same steps, every report_interval(200) = 4 rounds, so the
+    # pruner compares like with like, and at most MAX_REPORTS times (a storage write each).
+    for trial in study.trials:
+        steps = sorted(trial.intermediate_values)
+        assert steps and len(steps) <= MAX_REPORTS
+        assert steps == list(range(4, 4 * len(steps) + 1, 4))
+
+
+def test_the_report_interval_keeps_reports_per_trial_bounded() -> None:
+    assert report_interval(1000) == 20 and report_interval(200) == 4
+    assert report_interval(1) == 1 and report_interval(49) == 1 and report_interval(51) == 2
+    for rounds in (1, 7, 50, 51, 999, 1000, 1001, 100_000):
+        assert rounds // report_interval(rounds) <= MAX_REPORTS
 
 
 def test_make_data_is_float32_chunked_and_reproducible(

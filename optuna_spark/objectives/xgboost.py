@@ -92,7 +92,9 @@ def build(
             max_bin = trial.suggest_categorical("max_bin", MAX_BIN_CHOICES)
             params["max_bin"] = max_bin
         dtrain, dvalid = matrices.get(max_bin)
-        callbacks = [_pruning_callback(trial, metric)] if options.prune else None
+        callbacks = (
+            [_pruning_callback(trial, metric, options.num_boost_round)] if options.prune else None
+        )
         return xgb.train(
             params,
             dtrain,
@@ -271,6 +273,34 @@ def _is_cupy(array: Any) -> bool:
     return type(array).__module__.split(".")[0] == "cupy"
 
 
-def _pruning_callback(trial: optuna.Trial, metric: str) -> Any:
-    integration = require("optuna_integration", "xgboost", "--prune")
-    return integration.XGBoostPruningCallback(trial, f"validation-{metric}")
+# --prune reports the validation metric this many times per trial at most (at a fixed
+# interval of rounds, the same for every trial, so the pruner compares trials at equal steps).
+# Reporting every round, as Optuna's own XGBoost callback does, is a storage write and a
+# pruner read of every trial per round: 260 of them per trial on the wine data, which made a
+# pruned run 2.5x slower per trial than an unpruned one.
+MAX_REPORTS = 50
+
+
+def report_interval(num_boost_round: int) -> int:
+    """Boosting rounds between two reports of a trial's validation metric under --prune."""
+    return max(1, -(-num_boost_round // MAX_REPORTS))
+
+
+def _pruning_callback(trial: optuna.Trial, metric: str, num_boost_round: int) -> Any:
+    """An XGBoost callback that reports the validation metric every
+    :func:`report_interval` rounds (the step is the rounds done) and stops the training with
+    ``TrialPruned`` when the study's pruner says so."""
+    xgb = require("xgboost", "xgboost", "--prune")
+    every = report_interval(num_boost_round)
+
+    class ReportAndPrune(xgb.callback.TrainingCallback):  # type: ignore[name-defined]
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            rounds = epoch + 1
+            if rounds % every:
+                return False
+            trial.report(float(evals_log["validation"][metric][-1]), step=rounds)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after {rounds} boosting rounds")
+            return False
+
+    return ReportAndPrune()
