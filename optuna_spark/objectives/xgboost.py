@@ -275,9 +275,9 @@ def _is_cupy(array: Any) -> bool:
 
 # --prune reports the validation metric this many times per trial at most (at a fixed
 # interval of rounds, the same for every trial, so the pruner compares trials at equal steps).
-# Reporting every round, as Optuna's own XGBoost callback does, is a storage write and a
-# pruner read of every trial per round: 260 of them per trial on the wine data, which made a
-# pruned run 2.5x slower per trial than an unpruned one.
+# Reporting every round, as optuna-integration's XGBoost callback does, is a storage write
+# and a pruner read of the study per round (about 260 a trial on the wine data): it made a
+# pruned run slower than an unpruned one (bench/pruning.py measures both ways).
 MAX_REPORTS = 50
 
 
