@@ -17,6 +17,7 @@ back once however often the write is retried or however many workers find the tr
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -119,12 +120,13 @@ class SlotClaimer:
         self._run_id = run_id
         self._retry = retry  # runs one claim until it answers
         self._token = uuid.uuid4().hex
-        self._count = 0
+        # Claims come from the trial loop or its helper thread, one at a time; next() on a
+        # count is atomic all the same, so two claims never share a ticket.
+        self._numbers = itertools.count(1)
 
     def __call__(self) -> bool:
         """Take one slot; False when the budget is spent or closed."""
-        self._count += 1
-        ticket = f"{self._token}-{self._count}"
+        ticket = f"{self._token}-{next(self._numbers)}"
         tries = 0
 
         def attempt() -> bool:
