@@ -174,29 +174,6 @@ def python_error(text: str) -> str | None:
     return found
 
 
-def executors_on_this_machine(master: str) -> bool:
-    """True when every executor of ``master`` certainly runs on this machine: a local master,
-    or a standalone master (``spark://``) or Connect server (``sc://``) bound to a loopback
-    address, which no other machine's worker can join. A master on this machine's own name
-    or address may still have workers elsewhere, and YARN or Kubernetes place them anywhere."""
-    if is_local_master(master):
-        return True
-    if master.startswith("sc://"):
-        hosts = [connect_address(master)[0]]
-    elif master.startswith("spark://"):
-        hosts = [address.rpartition(":")[0] for address in master[len("spark://") :].split(",")]
-    else:
-        return False
-    return all(host == "localhost" or _is_loopback(host) for host in hosts)
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback  # spark://[::1]:7077
-    except ValueError:
-        return False
-
-
 # The port a Spark Connect URL without one means.
 CONNECT_DEFAULT_PORT = 15002
 
@@ -210,26 +187,55 @@ def connect_address(remote: str) -> tuple[str, int]:
     return host.strip("[]"), int(port) if port.isdigit() else CONNECT_DEFAULT_PORT
 
 
+def master_addresses(master: str) -> list[tuple[str, int]] | None:
+    """``(host, port)`` of each master a ``spark://`` URL names, or of the server of an
+    ``sc://`` one; None for any other master (local, YARN, Kubernetes)."""
+    if master.startswith("sc://"):
+        return [connect_address(master)]
+    if master.startswith("spark://"):
+        split = (address.rpartition(":") for address in master[len("spark://") :].split(","))
+        return [(host, int(port)) for host, _, port in split]
+    return None
+
+
+def executors_on_this_machine(master: str) -> bool:
+    """True when every executor of ``master`` certainly runs on this machine: a local master,
+    or a standalone master (``spark://``) or Connect server (``sc://``) bound to a loopback
+    address, which no other machine's worker can join. A master on this machine's own name
+    or address may still have workers elsewhere, and YARN or Kubernetes place them anywhere."""
+    if is_local_master(master):
+        return True
+    addresses = master_addresses(master)
+    return addresses is not None and all(
+        host == "localhost" or _is_loopback(host) for host, _ in addresses
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback  # spark://[::1]:7077
+    except ValueError:
+        return False
+
+
 def check_master_reachable(master: str, timeout: float = 5.0) -> None:
     """Fail at once, with the address, when no master of a ``spark://`` URL (or the server
     of an ``sc://`` one) accepts a connection: Spark itself retries for a minute and then
     prints pages of stack traces, and a Connect client retries for longer still."""
-    if master.startswith("sc://"):
-        addresses = ["{}:{}".format(*connect_address(master))]
-        fix = "start the Spark Connect server or fix the URL (--master or SPARK_REMOTE)"
-    elif master.startswith("spark://"):
-        addresses = master[len("spark://") :].split(",")
-        fix = "start it (for example standalone/start-cluster.sh) or fix --master"
-    else:
+    addresses = master_addresses(master)
+    if addresses is None:
         return
+    if master.startswith("sc://"):
+        fix = "start the Spark Connect server or fix the URL (--master or SPARK_REMOTE)"
+    else:
+        fix = "start it (for example standalone/start-cluster.sh) or fix --master"
     problems = []
-    for address in addresses:
-        host, _, port = address.rpartition(":")
+    for host, port in addresses:
         try:
-            socket.create_connection((host, int(port)), timeout=timeout).close()
+            socket.create_connection((host, port), timeout=timeout).close()
             return
         except OSError as exc:
-            problems.append(f"{address}: {exc.strerror or exc}")
+            problems.append(f"{host}:{port}: {exc.strerror or exc}")
     raise BackendError(f"cannot reach the Spark master {master} ({'; '.join(problems)}); {fix}.")
 
 
