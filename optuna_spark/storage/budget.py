@@ -40,6 +40,7 @@ from sqlalchemy import (
 from optuna_spark.storage.retry import call_with_retry
 
 if TYPE_CHECKING:
+    from sqlalchemy import Update
     from sqlalchemy.engine import Connection, Engine
 
 TABLE_NAME = "optuna_spark_budgets"
@@ -88,6 +89,15 @@ def _ticket_exists(conn: Connection, run_id: str, ticket: str) -> bool:
     return found.first() is not None
 
 
+def _ticketed(conn: Connection, change: Update, run_id: str, ticket: str) -> bool:
+    """Run ``change`` (an UPDATE of the run's budget row) and, when it changed the row,
+    record ``ticket`` in the same transaction. True when it did."""
+    if conn.execute(change).rowcount != 1:
+        return False
+    conn.execute(claims.insert().values(run_id=run_id, ticket=ticket))
+    return True
+
+
 def claim(engine: Engine, run_id: str, ticket: str, retried: bool = False) -> bool:
     """Worker: take one slot under ``ticket`` (unique to this claim); False when the budget is
     spent (or was closed). ``retried``: an earlier try of this claim failed without an
@@ -95,15 +105,14 @@ def claim(engine: Engine, run_id: str, ticket: str, retried: bool = False) -> bo
     with engine.begin() as conn:
         if retried and _ticket_exists(conn, run_id, ticket):
             return True
-        result = conn.execute(
+        return _ticketed(
+            conn,
             update(budgets)
             .where(budgets.c.run_id == run_id, budgets.c.claimed < budgets.c.budget)
-            .values(claimed=budgets.c.claimed + 1)
+            .values(claimed=budgets.c.claimed + 1),
+            run_id,
+            ticket,
         )
-        if result.rowcount != 1:
-            return False
-        conn.execute(claims.insert().values(run_id=run_id, ticket=ticket))
-        return True
 
 
 class SlotClaimer:
@@ -147,15 +156,14 @@ def release(engine: Engine, run_id: str, trial_number: int) -> bool:
     with engine.begin() as conn:
         if _ticket_exists(conn, run_id, ticket):
             return False
-        result = conn.execute(
+        return _ticketed(
+            conn,
             update(budgets)
             .where(budgets.c.run_id == run_id, budgets.c.closed == false())
-            .values(budget=budgets.c.budget + 1)
+            .values(budget=budgets.c.budget + 1),
+            run_id,
+            ticket,
         )
-        if result.rowcount != 1:
-            return False
-        conn.execute(claims.insert().values(run_id=run_id, ticket=ticket))
-        return True
 
 
 def close_budget(engine: Engine, run_id: str) -> None:
