@@ -23,7 +23,7 @@ def _objective(every_round: bool) -> Callable[[Any], float]:
         if every_round:
             from optuna_integration import XGBoostPruningCallback
 
-            def optunas(trial: Any, metric: str, num_boost_round: int) -> Any:
+            def optunas(xgb: Any, trial: Any, metric: str, every: int) -> Any:
                 return XGBoostPruningCallback(trial, f"validation-{metric}")
 
             built_in._pruning_callback = optunas

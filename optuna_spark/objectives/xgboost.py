@@ -70,6 +70,7 @@ def build(
             memory.stop()
         raise
     metric = options.eval_metric
+    every = report_interval(options.num_boost_round)  # rounds between --prune's reports
 
     def train(trial: optuna.Trial) -> Any:
         """Train with the trial's parameters and return the booster (its ``best_score`` and
@@ -92,9 +93,7 @@ def build(
             max_bin = trial.suggest_categorical("max_bin", MAX_BIN_CHOICES)
             params["max_bin"] = max_bin
         dtrain, dvalid = matrices.get(max_bin)
-        callbacks = (
-            [_pruning_callback(trial, metric, options.num_boost_round)] if options.prune else None
-        )
+        callbacks = [_pruning_callback(xgb, trial, metric, every)] if options.prune else None
         return xgb.train(
             params,
             dtrain,
@@ -286,14 +285,12 @@ def report_interval(num_boost_round: int) -> int:
     return max(1, -(-num_boost_round // MAX_REPORTS))
 
 
-def _pruning_callback(trial: optuna.Trial, metric: str, num_boost_round: int) -> Any:
-    """An XGBoost callback that reports the validation metric every
-    :func:`report_interval` rounds (the step is the rounds done) and stops the training with
-    ``TrialPruned`` when the study's pruner says so."""
-    xgb = require("xgboost", "xgboost", "--prune")
-    every = report_interval(num_boost_round)
+def _pruning_callback(xgb: Any, trial: optuna.Trial, metric: str, every: int) -> Any:
+    """An XGBoost callback that reports the validation metric every ``every`` rounds (the
+    step is the rounds done) and stops the training with ``TrialPruned`` when the study's
+    pruner says so."""
 
-    class ReportAndPrune(xgb.callback.TrainingCallback):  # type: ignore[name-defined]
+    class ReportAndPrune(xgb.callback.TrainingCallback):
         def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
             rounds = epoch + 1
             if rounds % every:
