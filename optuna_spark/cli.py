@@ -199,7 +199,17 @@ format_option = click.option(
 @click.option(
     "--master", default=None, help="Spark master [default: the active SparkSession, else local[*]]."
 )
-@click.option("--fresh", is_flag=True, help="Delete the study first and start over.")
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Delete the study and start over (once every other check has passed).",
+)
+@click.option(
+    "--force-resume",
+    is_flag=True,
+    help="Resume the --study-name study although it records another objective, data, "
+    "label, task, metric or boosting rounds (refused otherwise, naming what differs).",
+)
 @click.option(
     "--archive",
     type=click.Path(exists=True, dir_okay=False),

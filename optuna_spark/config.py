@@ -109,19 +109,6 @@ def resolve_storage(
     return StorageSpec(url, password=resolve_password(url, password_file, env))
 
 
-def default_study_name(objective: str, data_path: str | None) -> str:
-    """A stable default study name, so the same command resumes the same study.
-
-    ``xgboost`` on ``winequality-red.csv`` gives ``xgboost-winequality-red``; a user objective
-    ``pkg.mod:fit`` gives ``fit``.
-    """
-    base = objective.rsplit(":", 1)[-1].rsplit(".", 1)[-1] or "study"
-    if data_path is None:
-        return base
-    stem = os.path.splitext(os.path.basename(data_path.rstrip("/")))[0]
-    return f"{base}-{stem}" if stem else base
-
-
 def _positive(name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{name} must be a positive whole number, got {value!r}.")
@@ -260,6 +247,9 @@ class ObjectiveSpec:
     function: str = ""
     source: str | None = None  # text of a file objective, shipped to every worker
     payload: bytes | None = None  # cloudpickled callable
+    # A pickled callable's name for the study (objectives/identity.py): its qualified name,
+    # with a digest of its code for a lambda.
+    reference: str = ""
     takes_data: bool = False
     data: DataSpec | None = None
     xgboost: XGBoostOptions = field(default_factory=XGBoostOptions)
@@ -412,6 +402,8 @@ class RunConfig:
     sampler: SamplerSpec = field(default_factory=SamplerSpec)
     pruner: PrunerSpec = field(default_factory=PrunerSpec)
     fresh: bool = False
+    # Resume the named study although it records another objective, data or metric.
+    force_resume: bool = False
     xgboost: XGBoostOptions = field(default_factory=XGBoostOptions)
     # A worker stops after this many failed trials in a row, so a broken objective does not
     # burn the whole budget; the failures are reported.
@@ -471,6 +463,14 @@ class RunConfig:
             raise ConfigError(
                 "--log-best-model trains the best model again on the driver from a data file; "
                 "give the data as a path (CSV or Parquet) instead of a DataFrame."
+            )
+        if self.force_resume and self.study_name is None:
+            raise ConfigError(
+                "--force-resume resumes a study you name; add --study-name NAME, or drop it."
+            )
+        if self.force_resume and self.fresh:
+            raise ConfigError(
+                "--fresh starts the study over and --force-resume keeps it; give one of them."
             )
         if self.study_name is not None and not self.study_name.strip():
             raise ConfigError("--study-name is empty; give the study a name or leave it out.")

@@ -272,9 +272,11 @@ def _flatten(record: dict[str, Any]) -> dict[str, Any]:
     for key, value in record.items():
         if key == "values":  # one column per objective, named as in Optuna's trials_dataframe
             flat.update({f"values_{i}": v for i, v in enumerate(value)})
-        elif key != "params" and not (key == "value" and "values" in record):
+        elif key not in ("params", "fail_reason") and not (key == "value" and "values" in record):
             flat[key] = value
     flat.update({f"params_{k}": v for k, v in record.get("params", {}).items()})
+    if "fail_reason" in record:  # last: the one long, free-text column
+        flat["fail_reason"] = record["fail_reason"]
     return flat
 
 

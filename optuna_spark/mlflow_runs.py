@@ -284,16 +284,24 @@ def probe(tracking_uri: str) -> str | None:
     if not tracking_uri.startswith(("http://", "https://")):
         return None
     import urllib.error
+    import urllib.parse
     import urllib.request
 
+    # Credentials in the URI (http://user:pw@host, which MLflow's client sends as basic auth)
+    # are not needed to see whether the server answers: any HTTP status will do. Left in,
+    # urllib takes "pw@host" for a port and its error text shows the password.
+    parts = urllib.parse.urlsplit(tracking_uri)
+    host = parts.netloc.rpartition("@")[2]
+    url = urllib.parse.urlunsplit((parts.scheme, host, parts.path.rstrip("/") + "/health", "", ""))
     try:
-        with urllib.request.urlopen(tracking_uri.rstrip("/") + "/health", timeout=PROBE_TIMEOUT_S):
+        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_S):
             return None
     except urllib.error.HTTPError:  # it answered: the server is there
         return None
     except Exception as exc:
         reason = getattr(exc, "reason", exc)
-        return f"{type(reason).__name__}: {reason}" if str(reason) else type(reason).__name__
+        text = f"{type(reason).__name__}: {reason}" if str(reason) else type(reason).__name__
+        return mask_urls_in_text(text)
 
 
 @dataclass

@@ -62,7 +62,10 @@ class RunOptions:
         sampler, seed: the Optuna sampler (``auto``, the default: CMA-ES or TPE by the space,
             see :mod:`optuna_spark.auto_sampler`; ``tpe``, ``random``, ``cmaes``, ``qmc``,
             ``gp``) and the base seed (worker *i* uses ``seed + i``).
-        fresh: delete the study first and start over.
+        fresh: delete the study first and start over (once every check has passed).
+        force_resume: resume the study named by ``study_name`` although it records another
+            objective, data set, label, task, metric or boosting rounds than this run's
+            (such a resume is refused otherwise, naming what differs).
         num_boost_round, device, task, metric, tune_max_bin, prune: the built-in XGBoost
             objective's settings (see :class:`~optuna_spark.config.XGBoostOptions`).
         heartbeat_interval, grace_period, trial_retries: how trials lost with their worker are
@@ -114,6 +117,7 @@ class RunOptions:
     seed: int | None = SamplerSpec.seed
     pruner: Any = PrunerSpec.name
     fresh: bool = RunConfig.fresh
+    force_resume: bool = RunConfig.force_resume
     num_boost_round: int = XGBoostOptions.num_boost_round
     device: str = XGBoostOptions.device
     task: str = XGBoostOptions.task
@@ -193,6 +197,7 @@ class RunOptions:
             sampler=SamplerSpec(name=self.sampler, seed=self.seed),
             pruner=pruner_spec(self.pruner),
             fresh=self.fresh,
+            force_resume=self.force_resume,
             xgboost=XGBoostOptions(
                 num_boost_round=self.num_boost_round,
                 device=self.device,

@@ -20,21 +20,23 @@ from optuna_spark._version import __version__
 from optuna_spark.backends import Backend, get_backend
 from optuna_spark.background import Background
 from optuna_spark.callbacks import CallbackSpec, resolve_callbacks
-from optuna_spark.config import ObjectiveSpec, RunConfig, default_study_name
+from optuna_spark.config import ObjectiveSpec, RunConfig
 from optuna_spark.errors import OptunaSparkError, WorkerFailedError
 from optuna_spark.mlflow_runs import check_mlflow, start_tracking
 from optuna_spark.objectives import default_direction, resolve_objective
+from optuna_spark.objectives.identity import default_study_name, objective_identity
 from optuna_spark.plan import Plan, make_plan, prefetch_enabled, remaining_trials
 from optuna_spark.progress import ProgressMonitor, Reporter, SilentReporter
-from optuna_spark.samplers import sampler_notes
+from optuna_spark.samplers import check_sampler, sampler_notes
 from optuna_spark.storage import (
     StudyInfo,
     best_value,
+    check_study,
     count_trials,
-    create_or_load_study,
     drop_study,
     mark_cancelled,
     open_storage,
+    open_study,
     pareto_front,
     prepare_sqlite_file,
     run_log,
@@ -46,7 +48,12 @@ from optuna_spark.storage.trials import STATES
 from optuna_spark.summary import RunSummary, objective_failed
 from optuna_spark.timeline import Timeline
 from optuna_spark.urls import sqlite_path
-from optuna_spark.warm_start import copy_trials_once, enqueue_once, read_enqueue_file
+from optuna_spark.warm_start import (
+    check_warm_start,
+    copy_trials_once,
+    enqueue_once,
+    read_enqueue_file,
+)
 from optuna_spark.worker import WORKER_DIED, WorkerResult, WorkerTask
 
 if TYPE_CHECKING:
@@ -82,7 +89,9 @@ def run_study(
 def _run_with(
     config: RunConfig, backend: Backend, reporter: Reporter, timeline: Timeline
 ) -> RunSummary:
-    """:func:`run_study` once the backend is starting."""
+    """:func:`run_study` once the backend is starting. Every check (objective, data, study,
+    warm start, backend, plan) runs before the study is created, resumed or, with
+    ``--fresh``, deleted: bad input leaves the storage as it was."""
     # With the dataframe backend Spark reads the data (maybe from HDFS or S3, or the user's
     # DataFrame): the driver does not read it with pandas first; each worker checks its copy.
     objective = resolve_objective(
@@ -95,27 +104,44 @@ def _run_with(
     check_mlflow(config.mlflow)
     timeline.mark("objective checked")
     enqueued = read_enqueue_file(config.enqueue) if config.enqueue else []
-    study_name = config.study_name or default_study_name(
-        objective.name, objective.data.path if objective.data else None
-    )
+    identity = objective_identity(objective)
     notice = prepare_sqlite_file(config.storage)
     if notice:
         reporter.note(notice)
     storage = open_storage(config.storage, driver=True)
-    info = create_or_load_study(
+    check = check_study(
         storage,
         config.storage,
-        study_name,
+        config.study_name or default_study_name(objective),
         config.direction,
         default_direction(objective),
+        identity,
         fresh=config.fresh,
+        force_resume=config.force_resume,
         grace_s=config.heartbeat.grace_seconds,
     )
+    check_sampler(config.sampler, check.direction)
+    with translate_errors(config.storage, f"read study {check.name!r}"):
+        if config.warm_start_from:
+            check_warm_start(storage, config.storage, check, config.warm_start_from)
+        finished = 0 if check.study_id is None else count_trials(storage, check.study_id)["COUNTED"]
+    # Nothing to run: no backend (a Spark session still starting is stopped once up).
+    ready = backend if remaining_trials(config.trials, finished) else None
+    if ready is not None:
+        ready.prepare(config.backend)
+        timeline.mark("backend ready")
+    plan = _make_plan(config, finished, ready)
+    if check.changed:
+        reporter.note(
+            f"resuming study {check.name!r} although it measured something else "
+            f"({check.changed}), as --force-resume asks"
+        )
+    info = open_study(storage, config.storage, check, identity)
     timeline.mark("study ready")
     try:
         _warm_start(config, storage, info, enqueued, reporter)
         return _run_created_or_loaded(
-            config, storage, info, objective, callbacks, backend, reporter, timeline
+            config, storage, info, objective, callbacks, backend, ready, plan, reporter, timeline
         )
     except OptunaSparkError:
         if info.created:
@@ -147,7 +173,7 @@ def _warm_start(
     with translate_errors(config.storage, f"warm-start study {info.name!r}"):
         if config.warm_start_from:
             source = config.warm_start_from
-            copied, now = copy_trials_once(storage, config.storage, info, source)
+            copied, now = copy_trials_once(storage, info, source)
             if now:
                 reporter.note(
                     f"warm start: copied {copied} complete trial(s) from study {source!r} "
@@ -169,24 +195,21 @@ def _run_created_or_loaded(
     objective: ObjectiveSpec,
     callbacks: tuple[CallbackSpec, ...],
     started: Backend,
+    backend: Backend | None,
+    plan: Plan,
     reporter: Reporter,
     timeline: Timeline,
 ) -> RunSummary:
-    """Everything after the study exists: plan, fan out, summarise. ``started`` is the
-    backend, started; closed here, before the summary."""
+    """Everything after the study exists: fan out, summarise. ``started`` is the backend,
+    started (closed here, before the summary); ``backend`` the same, prepared, or None when
+    ``plan`` has nothing to run."""
     study_name = info.name
     with translate_errors(config.storage, f"read study {study_name!r}"):
         counts_before = count_trials(storage, info.study_id)
         finished_before = counts_before["COUNTED"]
         first_trial_number = storage.get_n_trials(info.study_id)
     started_at = datetime.now(timezone.utc)
-    # Nothing to run: no backend (a Spark session still starting is stopped once up).
-    backend = started if remaining_trials(config.trials, finished_before) else None
     try:
-        if backend is not None:
-            backend.prepare(config.backend)
-            timeline.mark("backend ready")
-        plan = _make_plan(config, finished_before, backend)
         # Fast paths that fell back to Optuna's own (a moved internal, or asked for).
         from optuna import __version__ as optuna_version
 

@@ -19,6 +19,26 @@ def worker_seed(seed: int | None, worker_index: int) -> int | None:
     return None if seed is None else seed + worker_index
 
 
+# The samplers that need an extra installed, by the module they import.
+SAMPLER_EXTRAS = {"cmaes": ("cmaes", "samplers"), "gp": ("torch", "gp")}
+# Optuna's CMA-ES optimises one objective only.
+SINGLE_OBJECTIVE_SAMPLERS = ("cmaes",)
+
+
+def check_sampler(spec: SamplerSpec, directions: str) -> None:
+    """Driver, before the study is created: the sampler fits the study's ``directions`` and
+    its extra is installed here (the workers' environment is checked where they build it)."""
+    n = len(directions.split(","))
+    if spec.name in SINGLE_OBJECTIVE_SAMPLERS and n > 1:
+        raise ConfigError(
+            f"--sampler {spec.name} optimises one objective, and this study has {n} "
+            f"directions ({directions}); use --sampler auto, tpe, random or qmc."
+        )
+    if spec.name in SAMPLER_EXTRAS:
+        module, extra = SAMPLER_EXTRAS[spec.name]
+        require(module, extra, f"The {spec.name} sampler")
+
+
 def make_sampler(spec: SamplerSpec, worker_index: int, n_workers: int) -> BaseSampler:
     """The sampler for one worker. TPE runs with the constant liar when several workers share
     the study, so running trials are not proposed twice; ``auto`` (the default) is TPE or
@@ -35,13 +55,13 @@ def make_sampler(spec: SamplerSpec, worker_index: int, n_workers: int) -> BaseSa
     if spec.name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if spec.name == "cmaes":
-        require("cmaes", "samplers", "The cmaes sampler")
+        require(*SAMPLER_EXTRAS["cmaes"], "The cmaes sampler")
         return optuna.samplers.CmaEsSampler(seed=seed)
     if spec.name == "qmc":
         # All workers must share one scrambled sequence: same seed everywhere, not seed+index.
         return optuna.samplers.QMCSampler(seed=spec.seed if spec.seed is not None else 0)
     if spec.name == "gp":
-        require("torch", "gp", "The gp sampler")
+        require(*SAMPLER_EXTRAS["gp"], "The gp sampler")
         return optuna.samplers.GPSampler(seed=seed)
     raise ConfigError(f"--sampler {spec.name!r} is not supported.")
 

@@ -11,6 +11,7 @@ from optuna_spark import internals
 from optuna_spark.config import StorageSpec
 from optuna_spark.errors import StudyError
 from optuna_spark.storage import (
+    FAIL_REASON_ATTR,
     best_value,
     count_trial_states,
     create_or_load_study,
@@ -100,12 +101,15 @@ def list_studies(spec: StorageSpec) -> list[StudyRow]:
 
 
 def trials(spec: StorageSpec, name: str) -> list[dict[str, Any]]:
-    """All trials of study ``name`` as flat records (number, state, value, params, seconds)."""
+    """All trials of study ``name`` as flat records (number, state, value, params, seconds,
+    and why a failed trial failed)."""
     storage = open_storage(spec, driver=False)
     study_id = require_study_id(storage, spec, name)
     with translate_errors(spec, f"read the trials of {name!r}"):
         frozen = storage.get_all_trials(study_id, deepcopy=False)
-    return [trial_record(t) for t in frozen]
+    return [
+        {**trial_record(t), "fail_reason": t.system_attrs.get(FAIL_REASON_ATTR)} for t in frozen
+    ]
 
 
 def best(spec: StorageSpec, name: str) -> dict[str, Any]:

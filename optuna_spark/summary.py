@@ -107,10 +107,17 @@ class RunSummary:
     def exit_code(self) -> int:
         """0 when the run went as asked (a timeout included); 1 when a broken objective or
         failing workers left the budget unspent."""
-        if self.objective_failed:
+        if self.objective_failed or self.nothing_completed:
             return 1
         short = self.stopped is None and self.finished < self.budget
         return 1 if short and any(w.error for w in self.workers) else 0
+
+    @property
+    def nothing_completed(self) -> bool:
+        """True when this run's workers finished trials and every one of them failed (and
+        nothing stopped the run early): not a result to call success."""
+        ran = sum(w.trials for w in self.workers)
+        return self.stopped is None and ran > 0 and sum(w.failed for w in self.workers) == ran
 
     @property
     def devices(self) -> list[str]:
@@ -147,6 +154,12 @@ class RunSummary:
                 f"the objective failed too often in a row (--max-failures), first {first}; "
                 f"fix it, then run the same command again to add the {missing} missing "
                 "trial(s)."
+            )
+        if self.nothing_completed:
+            return (
+                f"no trial of this run completed, all {sum(w.trials for w in self.workers)} "
+                f"failed, first {first}; fix the objective, then run again with --fresh or "
+                "a higher --trials."
             )
         return (
             f"workers failed with {missing} trial(s) of the budget missing ({first}); fix "

@@ -13,20 +13,28 @@ MASK = "***"
 # scheme://user:password@host... -> the password is everything between the first ':' after
 # the user name and the last '@' before the host (passwords may themselves contain '@').
 _PASSWORD_RE = re.compile(r"^(?P<head>[^:/?#]+://[^:/@?#]*:)(?P<password>.*)(?P<tail>@[^@]*)$")
+# A password given as a query parameter, as SQLAlchemy passes it to the driver:
+# ?password=..., ?passwd=... (mysqlclient's own name), ?pwd=...
+_QUERY_PASSWORD_RE = re.compile(r"(?P<key>[?&](?:password|passwd|pwd)=)(?P<password>[^&#]*)", re.I)
 
 
 def mask_url(url: str) -> str:
-    """Return ``url`` with any password replaced by ``***``; safe to print, log or raise."""
+    """Return ``url`` with every password (``user:PASSWORD@``, ``?password=``, ``?passwd=``,
+    ``?pwd=``) replaced by ``***``; safe to print, log or raise."""
     match = _PASSWORD_RE.match(url)
-    if not match or not match.group("password"):
-        return url
-    return f"{match.group('head')}{MASK}{match.group('tail')}"
+    if match and match.group("password"):
+        url = f"{match.group('head')}{MASK}{match.group('tail')}"
+    return _QUERY_PASSWORD_RE.sub(lambda m: m.group("key") + MASK, url)
 
 
 def url_password(url: str) -> str | None:
-    """The password written inside ``url``, if any."""
+    """The password written inside ``url`` (after the user name, or as a query parameter),
+    if any."""
     match = _PASSWORD_RE.match(url)
-    return match.group("password") if match and match.group("password") else None
+    if match and match.group("password"):
+        return match.group("password")
+    query = _QUERY_PASSWORD_RE.search(url.partition("?")[1] + url.partition("?")[2])
+    return query.group("password") if query and query.group("password") else None
 
 
 def url_scheme(url: str) -> str:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from optuna_spark.config import StorageSpec
     from optuna_spark.storage import StudyInfo
+    from optuna_spark.storage.study_lifecycle import StudyCheck
 
 
 def read_enqueue_file(path: str) -> list[dict[str, Any]]:
@@ -60,25 +61,25 @@ def enqueue_once(storage: RDBStorage, info: StudyInfo, params: list[dict[str, An
     return added
 
 
-def copy_trials_once(
-    storage: RDBStorage, spec: StorageSpec, info: StudyInfo, source: str
-) -> tuple[int, bool]:
-    """Copy ``source``'s complete trials into the study, unless it was warm-started before.
-    Returns ``(trials, copied_now)``."""
+def check_warm_start(
+    storage: RDBStorage, spec: StorageSpec, study: StudyCheck, source: str
+) -> None:
+    """Driver, before anything is written or ``--fresh`` deletes: may ``study`` be warm-started
+    from ``source``? Another study, present, with the same directions, and not the source of an
+    earlier warm start of another name."""
     import optuna
 
     from optuna_spark.storage import WARM_START_ATTR, find_study_id
 
-    if source == info.name:
+    if source == study.name:
         raise ConfigError(f"--warm-start-from {source!r} is the study itself; name another one.")
-    done = storage.get_study_system_attrs(info.study_id).get(WARM_START_ATTR)
-    if done is not None:
-        if done != source:
+    if study.study_id is not None:
+        done = storage.get_study_system_attrs(study.study_id).get(WARM_START_ATTR)
+        if done is not None and done != source:
             raise StudyError(
-                f"study {info.name!r} was warm-started from {done!r} already; leave "
+                f"study {study.name!r} was warm-started from {done!r} already; leave "
                 "--warm-start-from out to resume it, or start over with --fresh."
             )
-        return 0, False
     if find_study_id(storage, source) is None:
         raise StudyError(
             f"--warm-start-from {source!r}: no such study in {spec.masked}; "
@@ -86,11 +87,23 @@ def copy_trials_once(
         )
     origin = optuna.load_study(study_name=source, storage=storage)
     directions = ",".join(d.name.lower() for d in origin.directions)
-    if directions != info.direction:
+    if directions != study.direction:
         raise StudyError(
             f"--warm-start-from {source!r} is a study to {directions}, this one is to "
-            f"{info.direction}; warm-start from a study with the same direction."
+            f"{study.direction}; warm-start from a study with the same direction."
         )
+
+
+def copy_trials_once(storage: RDBStorage, info: StudyInfo, source: str) -> tuple[int, bool]:
+    """Copy ``source``'s complete trials into the study (checked by :func:`check_warm_start`),
+    unless it was warm-started before. Returns ``(trials, copied_now)``."""
+    import optuna
+
+    from optuna_spark.storage import WARM_START_ATTR
+
+    if storage.get_study_system_attrs(info.study_id).get(WARM_START_ATTR) is not None:
+        return 0, False
+    origin = optuna.load_study(study_name=source, storage=storage)
     complete = optuna.trial.TrialState.COMPLETE
     # Each copy says where it came from, so the budget leaves it out; the source's system
     # attributes stay behind (a retry history there names that study's trial numbers).

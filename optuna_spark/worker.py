@@ -31,6 +31,7 @@ from optuna_spark.config import (
     StorageSpec,
 )
 from optuna_spark.errors import ObjectiveError, OptunaSparkError
+from optuna_spark.objectives.returned import InvalidValue, check_returned
 from optuna_spark.prefetch import Prefetcher
 from optuna_spark.spark_task import current_task
 from optuna_spark.storage import FAIL_REASON_ATTR, fail_trial
@@ -169,7 +170,7 @@ class _TrialLoop:
         self.errors: list[str] = []
         self.first_traceback: str | None = None
         self.stopped_by_failures = False
-        self._raised: set[int] = set()  # trials whose objective raised
+        self._n_objectives = 0  # the study's directions, read at the first trial
 
     def wrap(
         self, objective: Callable[[Trial], float], prefetcher: Prefetcher | None = None
@@ -182,16 +183,20 @@ class _TrialLoop:
             self.current = trial
             try:
                 with self._timer.limit() if self._timer else nullcontext():
-                    return objective(trial)
+                    value = objective(trial)
+                if not self._n_objectives:
+                    self._n_objectives = len(trial.study.directions)
+                check_returned(value, self._n_objectives)
+                return value
             except Exception as exc:
                 import optuna
 
                 if not isinstance(exc, optuna.TrialPruned):
-                    self._raised.add(trial.number)
-                    timed_out = isinstance(exc, TrialTimeout)
-                    reason = str(exc) if timed_out else f"{type(exc).__name__}: {exc}"
+                    ours = isinstance(exc, (TrialTimeout, InvalidValue))
+                    reason = str(exc) if ours else f"{type(exc).__name__}: {exc}"
                     self._remember(f"trial {trial.number}: {reason}")
-                    if self.first_traceback is None:
+                    # A bad return value has no line of the objective to point at.
+                    if self.first_traceback is None and not isinstance(exc, InvalidValue):
                         self.first_traceback = traceback.format_exc()
                     self._record_reason(trial, reason)
                 raise
@@ -267,9 +272,6 @@ class _TrialLoop:
         self.numbers.append(trial.number)
         if state == "FAIL":
             self.consecutive_failures += 1
-            if trial.number not in self._raised:
-                # Optuna failed it without an exception: NaN, None or a non-number returned.
-                self._remember(f"trial {trial.number}: the objective returned no valid number")
         else:
             self.consecutive_failures = 0
         if self._run_callbacks(study, trial):

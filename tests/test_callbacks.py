@@ -199,7 +199,7 @@ def test_the_cli_takes_patience_and_callbacks_and_says_why_it_stopped(tmp_path: 
         "none",
     )
     assert done.returncode == 0, done.stderr
-    complete = trial_states(url, "objective")["COMPLETE"]
+    complete = trial_states(url, "flat.objective")["COMPLETE"]
     assert 6 <= complete <= 7
     assert (
         f"  stopped early: callback {callback} called study.stop(); {100 - complete} trial(s) "

@@ -288,7 +288,7 @@ def test_subprocess_local_cluster_ships_everything_across_processes(
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert trial_states(url, "objective") == {"COMPLETE": 10}
+    assert trial_states(url, "obj.objective") == {"COMPLETE": 10}
     # The JVM's start-up lines (incubator module, "Setting default log level") are not shown.
     assert done.stderr == "", done.stderr[-3000:]
 
@@ -372,24 +372,24 @@ def test_ctrl_c_exits_130_and_the_same_command_resumes(tmp_path: Path) -> None:
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and (
-        not (tmp_path / "s.db").exists() or finished_so_far(url, "objective") < 3
+        not (tmp_path / "s.db").exists() or finished_so_far(url, "slow.objective") < 3
     ):
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130
     assert "Interrupted" in err and "Traceback" not in err
-    interrupted_at = finished(url, "objective")
+    interrupted_at = finished(url, "slow.objective")
     assert 3 <= interrupted_at < 30
     # The trials running at the interrupt were cancelled and say why; they do not count.
-    assert set(cancelled(url, "objective").values()) <= {"interrupted by Ctrl-C"}
+    assert set(cancelled(url, "slow.objective").values()) <= {"interrupted by Ctrl-C"}
 
     done = subprocess.run(
         args, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert finished(url, "objective") == 30
-    assert trial_states(url, "objective")["COMPLETE"] == 30
+    assert finished(url, "slow.objective") == 30
+    assert trial_states(url, "slow.objective")["COMPLETE"] == 30
 
 
 def test_timeout_exits_0_with_the_partial_result(tmp_path: Path) -> None:
@@ -417,5 +417,5 @@ def test_timeout_exits_0_with_the_partial_result(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "stopped early: --timeout 6 s expired" in done.stdout
     assert "run the same command again" in done.stdout
-    assert 0 < finished(url, "objective") < 500
+    assert 0 < finished(url, "slow.objective") < 500
     assert "elapsed" in done.stderr  # log-mode progress lines

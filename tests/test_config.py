@@ -15,7 +15,6 @@ from optuna_spark.config import (
     StorageSpec,
     XGBoostOptions,
     bundled_wine_csv,
-    default_study_name,
     resolve_password,
     resolve_storage_url,
 )
@@ -68,13 +67,6 @@ def test_relative_sqlite_paths_become_absolute() -> None:
     assert url == "sqlite:////data/runs/s.db"
     url, _ = resolve_storage_url("sqlite:////abs/s.db?timeout=5", {}, cwd="/data")
     assert url == "sqlite:////abs/s.db?timeout=5"
-
-
-def test_default_study_names_are_stable() -> None:
-    assert default_study_name("xgboost", "/x/winequality-red.csv") == "xgboost-winequality-red"
-    assert default_study_name("quadratic", None) == "quadratic"
-    assert default_study_name("pkg.models:fit", None) == "fit"
-    assert default_study_name("models/train.py:objective", "/d/reg.parquet") == "objective-reg"
 
 
 @pytest.mark.parametrize(

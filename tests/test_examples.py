@@ -59,9 +59,10 @@ def test_user_objective_example_with_data(tmp_path: Path) -> None:
     import json
 
     summary = json.loads(done.stdout)
-    assert summary["study_name"] == "objective-winequality-red" and summary["finished"] == 8
+    name = "my_objective.objective-winequality-red"
+    assert summary["study_name"] == name and summary["finished"] == 8
     assert 0.5 < summary["best_value"] < 1.0  # RMSE of a linear model on wine quality
-    assert trial_states(url, "objective-winequality-red") == {"COMPLETE": 8}
+    assert trial_states(url, name) == {"COMPLETE": 8}
 
 
 @pytest.mark.spark

@@ -127,3 +127,31 @@ def test_failed_pruned_and_multi_objective_trials_as_child_runs() -> None:
     infinite = create_trial(state=TrialState.COMPLETE, value=float("inf"))
     assert "value" not in [m[0] for m in child_run(infinite, "k").metrics]  # stores differ
     assert mlflow_name("a:b/c d") == "a_b/c d"
+
+
+def test_a_tracking_uri_with_credentials_is_probed_without_them() -> None:
+    import http.server
+    import threading
+
+    from optuna_spark.mlflow_runs import probe
+
+    class Unauthorized(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # a server that wants basic auth still answers
+            self.send_response(401)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Unauthorized)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        assert probe(f"http://user:{TEST_DB_PASSWORD}@127.0.0.1:{port}") is None
+    finally:
+        server.shutdown()
+        server.server_close()
+    # Nobody listens there now: unreachable, and the reason never holds the password.
+    why = probe(f"http://user:{TEST_DB_PASSWORD}@127.0.0.1:{port}/")
+    assert why is not None and "Connection refused" in why
+    assert TEST_DB_PASSWORD not in why

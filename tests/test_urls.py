@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from optuna_spark.urls import absolute_sqlite_url, mask_url, mask_urls_in_text, sqlite_path
+from optuna_spark.urls import (
+    absolute_sqlite_url,
+    mask_url,
+    mask_urls_in_text,
+    sqlite_path,
+    url_password,
+)
 
 
 @pytest.mark.parametrize(
@@ -17,6 +23,13 @@ from optuna_spark.urls import absolute_sqlite_url, mask_url, mask_urls_in_text, 
         ),
         ("mysql://u:we@ird:pw@127.0.0.1/db", "mysql://u:***@127.0.0.1/db"),
         ("mysql://optuna@127.0.0.1/db", "mysql://optuna@127.0.0.1/db"),
+        ("mysql://u@127.0.0.1/db?password=pw", "mysql://u@127.0.0.1/db?password=***"),
+        (
+            "mysql://u@127.0.0.1/db?charset=utf8&passwd=p%40w&ssl_mode=REQUIRED",
+            "mysql://u@127.0.0.1/db?charset=utf8&passwd=***&ssl_mode=REQUIRED",
+        ),
+        ("mysql://u@127.0.0.1/db?PWD=pw", "mysql://u@127.0.0.1/db?PWD=***"),
+        ("mysql://u:a@127.0.0.1/db?password=b", "mysql://u:***@127.0.0.1/db?password=***"),
         ("sqlite:////tmp/a.db", "sqlite:////tmp/a.db"),
         ("not a url", "not a url"),
     ],
@@ -40,3 +53,8 @@ def test_sqlite_paths() -> None:
     assert sqlite_path("sqlite:///:memory:") is None
     assert sqlite_path("mysql://u@h/db") is None
     assert absolute_sqlite_url("sqlite:///a/b.db?x=1", cwd="/w") == "sqlite:////w/a/b.db?x=1"
+
+
+def test_a_password_in_the_query_counts_as_given() -> None:
+    assert url_password("mysql://u@127.0.0.1/db?passwd=pw&x=1") == "pw"
+    assert url_password("mysql://u@127.0.0.1/db?x=1") is None

@@ -10,7 +10,7 @@ from optuna_spark.config import SamplerSpec, StorageSpec
 from optuna_spark.objectives import resolve_objective
 from optuna_spark.storage import budget, create_or_load_study, open_storage, prepare_sqlite_file
 from optuna_spark.worker import WorkerTask, run_worker
-from tests.helpers import trial_states
+from tests.helpers import read_trials, trial_states
 
 
 def _task(url: str, objective, slots: int, **extra) -> WorkerTask:
@@ -50,19 +50,27 @@ def test_failing_trials_count_and_stop_the_worker(sqlite_url: str, tmp_path: Pat
     assert trial_states(sqlite_url, "s") == {"FAIL": 3}
 
 
-def test_nan_none_and_strings_fail_the_trial_not_the_worker(
+def test_nan_none_and_strings_fail_the_trial_with_its_reason_not_the_worker(
     sqlite_url: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "odd.py"
     path.write_text(
         "def objective(trial):\n"
-        "    kind = trial.number % 4\n"
-        "    return [float('nan'), None, 'abc', 1.5][kind]\n"
+        "    kind = trial.number % 5\n"
+        "    return [float('nan'), None, 'abc', '0.5', 1.5][kind]\n"
     )
-    result = run_worker(_task(sqlite_url, f"{path}:objective", 8))
-    assert result.error is None
-    assert trial_states(sqlite_url, "s") == {"FAIL": 6, "COMPLETE": 2}
-    assert any("returned no valid number" in e for e in result.trial_errors)
+    result = run_worker(_task(sqlite_url, f"{path}:objective", 10))
+    assert result.error is None and result.error_type is None
+    # '0.5' once left its trial RUNNING ("Should not reach" inside Optuna): taken for a lost one.
+    assert trial_states(sqlite_url, "s") == {"FAIL": 8, "COMPLETE": 2}
+    reasons = [t.system_attrs.get("fail_reason") for t in read_trials(sqlite_url, "s")[:5]]
+    assert reasons == [
+        "the objective returned NaN",
+        "the objective returned None, not a number; return a float",
+        "the objective returned str 'abc', not a number; return a float",
+        "the objective returned str '0.5', not a number; return a float",
+        None,
+    ]
 
 
 def test_pruned_trials_count(sqlite_url: str, tmp_path: Path) -> None:

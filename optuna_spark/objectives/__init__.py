@@ -9,6 +9,7 @@ data) and ``quadratic`` (a smoke test). Anything else is a user objective, see
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -38,10 +39,12 @@ def resolve_objective(
     if callable(objective):
         import cloudpickle
 
+        from optuna_spark.objectives.identity import callable_reference
+
         name = getattr(objective, "__qualname__", repr(objective))
         needs_data = user.takes_data(objective, name)
         if needs_data:
-            check_data(_require_data(data, name))
+            data = check_data(_require_data(data, name))
         try:
             payload = cloudpickle.dumps(objective)
         except Exception as exc:
@@ -53,13 +56,13 @@ def resolve_objective(
             kind="pickled",
             name=name,
             payload=payload,
+            reference=callable_reference(objective),
             takes_data=needs_data,
             data=data if needs_data else None,
         )
     ref = objective.strip()
     if ref == "xgboost":
-        data_spec = _require_data(data, ref)
-        check_data(data_spec)
+        data_spec = check_data(_require_data(data, ref))
         return ObjectiveSpec(kind="builtin", name=ref, target=ref, data=data_spec, xgboost=options)
     if ref == "quadratic":
         return ObjectiveSpec(kind="builtin", name=ref, target=ref)
@@ -73,7 +76,7 @@ def resolve_objective(
     fn = user.load_function(kind, target, function, source)
     needs_data = user.takes_data(fn, ref)
     if needs_data:
-        check_data(_require_data(data, ref))
+        data = check_data(_require_data(data, ref))
     return ObjectiveSpec(
         kind=kind,
         name=ref,
@@ -85,12 +88,15 @@ def resolve_objective(
     )
 
 
-def _check_data(spec: DataSpec) -> None:
-    data_module.check_data(spec)
+def _check_data(spec: DataSpec) -> DataSpec:
+    """The data checked on a sample, its label column named (the default, the last column,
+    made explicit so the study records which column it measures)."""
+    return replace(spec, label=data_module.check_data(spec))
 
 
-def _no_check(spec: DataSpec) -> None:
+def _no_check(spec: DataSpec) -> DataSpec:
     """Spark reads the data on the executors; each worker checks its own copy."""
+    return spec
 
 
 def _require_data(data: DataSpec | None, name: str) -> DataSpec:

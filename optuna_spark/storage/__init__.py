@@ -23,10 +23,14 @@ from __future__ import annotations
 from optuna_spark.storage.engine import open_storage, prepare_sqlite_file
 from optuna_spark.storage.retry import call_with_retry
 from optuna_spark.storage.study_lifecycle import (
+    IDENTITY_ATTR,
+    StudyCheck,
     StudyInfo,
+    check_study,
     create_or_load_study,
     drop_study,
     find_study_id,
+    open_study,
     require_study_id,
 )
 from optuna_spark.storage.translate import translate_errors
@@ -48,11 +52,14 @@ from optuna_spark.storage.trials import (
 __all__ = [
     "CANCELLED_ATTR",
     "FAIL_REASON_ATTR",
+    "IDENTITY_ATTR",
     "WARM_START_ATTR",
+    "StudyCheck",
     "StudyInfo",
     "best_value",
     "call_with_retry",
     "cancelled_attrs",
+    "check_study",
     "count_trial_states",
     "count_trials",
     "create_or_load_study",
@@ -62,6 +69,7 @@ __all__ = [
     "mark_cancelled",
     "n_finished",
     "open_storage",
+    "open_study",
     "pareto_front",
     "pareto_size",
     "prepare_sqlite_file",

@@ -54,6 +54,14 @@ def text(trial):
     trial.suggest_float("x", 0, 1)
     return "low"
 
+def number_text(trial):
+    trial.suggest_float("x", 0, 1)
+    return "0.5"
+
+def two(trial):
+    x = trial.suggest_float("x", 0, 1)
+    return x, 1 - x
+
 def raises(trial):
     trial.suggest_float("x", 0, 1)
     raise ValueError("the model diverged")
@@ -154,20 +162,50 @@ def _cases(url: str, tmp: Path) -> list[Case]:
         Case(
             "objective returns NaN",
             run("--objective", f"{objs}:nan", "--max-failures", "2"),
-            "returned no valid number",
+            "first trial 0: the objective returned NaN;",
             writes=True,
         ),
         Case(
             "objective returns None",
             run("--objective", f"{objs}:none", "--max-failures", "2"),
-            "returned no valid number",
+            "the objective returned None, not a number; return a float",
             writes=True,
         ),
         Case(
             "objective returns a string",
             run("--objective", f"{objs}:text", "--max-failures", "2"),
-            "returned no valid number",
+            "the objective returned str 'low', not a number; return a float",
             writes=True,
+        ),
+        Case(
+            "objective returns a number as a string",  # once taken for a lost worker
+            run("--objective", f"{objs}:number_text", "--max-failures", "2"),
+            "the objective returned str '0.5', not a number; return a float",
+            writes=True,
+        ),
+        Case(
+            "two values for one direction, every trial failed within the budget",
+            run("--objective", f"{objs}:two", "--trials", "2"),
+            "no trial of this run completed, all 2 failed, first trial 0: the objective "
+            "returned 2 values for a study with 1 direction(s)",
+            writes=True,
+        ),
+        Case(
+            "CMA-ES on a two-objective study",
+            run(
+                "--objective",
+                f"{objs}:two",
+                "--directions",
+                "minimize,minimize",
+                "--sampler",
+                "cmaes",
+            ),
+            "--sampler cmaes optimises one objective, and this study has 2 directions",
+        ),
+        Case(
+            "the GP sampler without torch",
+            run("--objective", "quadratic", "--sampler", "gp"),
+            "optuna-spark[gp]",
         ),
         Case(
             "objective raises",

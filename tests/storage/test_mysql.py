@@ -112,15 +112,17 @@ def test_password_file_and_management_commands(
     assert "its 6 trial(s)" in outputs[5]
 
 
-def test_secret_in_url_is_masked_everywhere(mysql_url: str, tmp_path: Path) -> None:
-    done = run_cli(
-        "studies",
-        "--storage",
-        with_test_password(mysql_url).replace("/optuna_test", "/nope"),
-        cwd=tmp_path,
+@pytest.mark.parametrize("form", ["user", "password", "passwd"])
+def test_secret_in_url_is_masked_everywhere(mysql_url: str, tmp_path: Path, form: str) -> None:
+    wrong_db = mysql_url.replace("/optuna_test", "/nope")
+    url = (
+        with_test_password(wrong_db)
+        if form == "user"
+        else f"{wrong_db}?{form}={TEST_DB_PASSWORD}"  # the forms SQLAlchemy hands the driver
     )
+    done = run_cli("studies", "--storage", url, cwd=tmp_path)
     assert done.returncode == 1
-    assert "optuna_user:***@" in done.stderr
+    assert ("optuna_user:***@" if form == "user" else f"?{form}=***") in done.stderr
     _assert_no_secret(done)
 
 
