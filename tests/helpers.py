@@ -9,7 +9,9 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
@@ -41,6 +43,45 @@ def run_cli(
         timeout=300,
         check=False,
     )
+
+
+def ctrl_c_in_a_terminal(
+    args: list[str], cwd: Path, ready: Callable[[], bool], timeout: float = 120
+) -> tuple[int, str]:
+    """Run ``args`` on a pseudo-terminal of its own, press Ctrl-C once ``ready()`` holds, and
+    return its exit status and everything it wrote there. The terminal sends SIGINT to every
+    process of its foreground group, workers included, as a user's Ctrl-C does."""
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: nothing but exec (a forked pytest must not run on)
+        try:
+            os.chdir(cwd)
+            os.execv(args[0], args)
+        finally:
+            os._exit(127)
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # the terminal closes when the command ends
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not ready():
+        time.sleep(0.2)
+    os.write(fd, b"\x03")
+    _, status = os.waitpid(pid, 0)
+    reader.join(5)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), b"".join(chunks).decode(errors="replace")
 
 
 def free_port() -> int:

@@ -14,9 +14,11 @@ from click.testing import CliRunner
 from optuna_spark.cli import cli
 from tests.helpers import (
     cancelled,
+    ctrl_c_in_a_terminal,
     finished,
     finished_so_far,
     free_port,
+    read_trials,
     run_cli,
     trial_states,
 )
@@ -343,10 +345,7 @@ def test_a_spark_connect_server_that_is_not_running_fails_at_once(tmp_path: Path
     ]
 
 
-def test_ctrl_c_exits_130_and_the_same_command_resumes(tmp_path: Path) -> None:
-    import signal
-    import time
-
+def test_ctrl_c_in_a_terminal_exits_130_and_the_same_command_resumes(tmp_path: Path) -> None:
     (tmp_path / "slow.py").write_text(
         "import time\n\ndef objective(trial):\n"
         "    time.sleep(0.3)\n    return trial.suggest_float('x', 0, 1)\n"
@@ -367,22 +366,21 @@ def test_ctrl_c_exits_130_and_the_same_command_resumes(tmp_path: Path) -> None:
         url,
         "--quiet",
     ]
-    proc = subprocess.Popen(
-        args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    # Ctrl-C on a terminal reaches the local worker processes too, not the driver alone.
+    status, shown = ctrl_c_in_a_terminal(
+        args,
+        tmp_path,
+        lambda: (tmp_path / "s.db").exists() and finished_so_far(url, "slow.objective") >= 3,
     )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (
-        not (tmp_path / "s.db").exists() or finished_so_far(url, "slow.objective") < 3
-    ):
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130
-    assert "Interrupted" in err and "Traceback" not in err
+    assert status == 130
+    assert "Traceback" not in shown and "KeyboardInterrupt" not in shown, shown
+    assert shown.count("Interrupted; the study keeps every finished trial") == 1
     interrupted_at = finished(url, "slow.objective")
     assert 3 <= interrupted_at < 30
     # The trials running at the interrupt were cancelled and say why; they do not count.
-    assert set(cancelled(url, "slow.objective").values()) <= {"interrupted by Ctrl-C"}
+    reasons = {t.system_attrs.get("fail_reason") for t in read_trials(url, "slow.objective")}
+    assert reasons <= {None, "cancelled: interrupted by Ctrl-C"}, reasons
+    assert set(cancelled(url, "slow.objective").values()) == {"interrupted by Ctrl-C"}
 
     done = subprocess.run(
         args, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False

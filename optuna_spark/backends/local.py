@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Sequence
 from multiprocessing.connection import Connection, wait
@@ -24,7 +25,12 @@ from optuna_spark.worker import WorkerResult, WorkerTask, died_result, run_worke
 
 
 def _child(task: WorkerTask, conn: Connection) -> None:
-    """Process entry point: run the worker and send its result back."""
+    """Process entry point: run the worker and send its result back.
+
+    Ctrl-C in a terminal reaches every process of its group, these workers too. The driver
+    alone answers it (it closes the budget, ends the workers and marks their trials
+    cancelled, as on Spark); a worker that took it would fail its trial with a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn.send(run_worker(task))
     conn.close()
 
