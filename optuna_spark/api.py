@@ -23,7 +23,48 @@ def build_run_config(
     """A validated :class:`RunConfig` from the flat options of
     :class:`~optuna_spark.options.RunOptions` (the CLI's ``run`` builds its config the same
     way). An unknown option is a :class:`~optuna_spark.errors.ConfigError`."""
-    return RunOptions.from_keywords(objective=objective, n_trials=n_trials, **options).to_config()
+    with _api_wording():
+        return RunOptions.from_keywords(
+            objective=objective, n_trials=n_trials, **options
+        ).to_config()
+
+
+# CLI flags whose keyword argument is not the flag's own name with underscores.
+_KEYWORDS = {
+    "trials": "n_trials",
+    "filepath": "data",
+    "callback": "callbacks",
+    "no-mlflow": "mlflow=False",
+    "no-prefetch": "prefetch=False",
+}
+
+
+def api_wording(text: str) -> str:
+    """An error written for the CLI, reworded for the Python API: ``--trials`` becomes
+    ``n_trials``, ``--study-name`` ``study_name``; other text stays."""
+    import re
+    from dataclasses import fields
+
+    names = {f.name for f in fields(RunOptions)}
+
+    def keyword(match: re.Match[str]) -> str:
+        flag = match.group(1)
+        name = _KEYWORDS.get(flag, flag.replace("-", "_"))
+        return name if name.split("=")[0] in names else match.group(0)
+
+    return re.sub(r"(?<![\w-])--([a-z][a-z-]*)", keyword, text)
+
+
+@contextmanager
+def _api_wording() -> Iterator[None]:
+    """Errors raised inside name keyword arguments, not the CLI's flags."""
+    from optuna_spark.errors import OptunaSparkError
+
+    try:
+        yield
+    except OptunaSparkError as exc:
+        exc.args = (api_wording(str(exc)),)
+        raise
 
 
 def optimize(
@@ -54,7 +95,7 @@ def optimize(
     config = build_run_config(objective, n_trials, **options)
     reporter = _reporter(progress)
     try:
-        with _optuna_quiet(reporter is not None):
+        with _optuna_quiet(reporter is not None), _api_wording():
             return run_study(config, reporter)
     except KeyboardInterrupt:
         if reporter is not None:

@@ -116,7 +116,9 @@ format_option = click.option(
 )
 
 
-@cli.command()
+# Extra arguments are taken so that Optuna's own spelling, --directions minimize maximize,
+# works too; any other stray argument is still an error.
+@cli.command(context_settings={"allow_extra_args": True})
 @click.option(
     "--study-name",
     help="Study name [default: from objective and data, e.g. xgboost-winequality-red].",
@@ -389,12 +391,23 @@ def run(progress: str, quiet: bool, as_json: bool, **options: Any) -> None:
     from optuna_spark.runner import run_study
     from optuna_spark.timeline import process_started_at
 
-    config = RunOptions(**options).to_config()
-    _quiet_optuna()
-    if progress == "auto":
-        progress = "bar" if sys.stderr.isatty() else "log"
-    reporter = None if quiet else ConsoleReporter(sys.stderr, mode=progress)
-    summary = run_study(config, reporter, started_at=process_started_at())
+    extra = click.get_current_context().args
+    if extra:
+        if not options["directions"] or not all(e in DIRECTIONS for e in extra):
+            raise click.UsageError(f"Got unexpected extra argument(s) ({' '.join(extra)})")
+        options["directions"] = (*options["directions"], *extra)
+    try:
+        config = RunOptions(**options).to_config()
+        _quiet_optuna()
+        if progress == "auto":
+            progress = "bar" if sys.stderr.isatty() else "log"
+        reporter = None if quiet else ConsoleReporter(sys.stderr, mode=progress)
+        summary = run_study(config, reporter, started_at=process_started_at())
+    except OptunaSparkError as exc:
+        if as_json:  # a script reading stdout gets JSON either way; stderr says it too
+            error = mask_urls_in_text(str(exc) or first_line(exc))
+            click.echo(json.dumps({"error": error, "exit_code": exc.exit_code}, indent=2))
+        raise
     debug = _debug(click.get_current_context())
     click.echo(
         json.dumps(summary_record(summary), indent=2) if as_json else format_summary(summary, debug)
@@ -516,7 +529,7 @@ def studies(storage: str | None, password_file: str | None, fmt: str) -> None:
 @storage_option
 @format_option
 def best(study_name: str, storage: str | None, password_file: str | None, fmt: str) -> None:
-    """Show the best trial of a study (also: best-trial)."""
+    """Show the best trial of a study (Optuna's name for this: best-trial)."""
     from optuna_spark import studies as study_api
     from optuna_spark.console import render_records
 
@@ -533,11 +546,22 @@ def trials(study_name: str, storage: str | None, password_file: str | None, fmt:
     from optuna_spark import studies as study_api
     from optuna_spark.console import render_records
 
-    click.echo(render_records(study_api.trials(_storage(storage, password_file), study_name), fmt))
+    records = study_api.trials(_storage(storage, password_file), study_name)
+    if not records and fmt == "table":
+        click.echo(f"Study {study_name!r} has no trials yet.")
+        return
+    click.echo(render_records(records, fmt))
 
 
-# Optuna's own name for it.
-cli.add_command(best, "best-trial")
+# Optuna's own name for it: the same command, with help that says which it is.
+cli.add_command(
+    click.Command(
+        "best-trial",
+        params=best.params,
+        callback=best.callback,
+        help="Show the best trial of a study (the same as best, under Optuna's name).",
+    )
+)
 
 
 @cli.command("best-trials")

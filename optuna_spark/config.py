@@ -445,8 +445,9 @@ class RunConfig:
             )
         if self.direction is not None:
             # One direction, or several joined by commas (a multi-objective study).
+            flag = "--directions" if "," in self.direction else "--direction"
             for one in self.direction.split(","):
-                _one_of("--direction", one, DIRECTIONS)
+                _one_of(flag, one, DIRECTIONS)
         if isinstance(self.objective, str) and not self.objective.strip():
             raise ConfigError("--objective is empty; name xgboost, quadratic or module:function.")
         if self.frame is not None and self.backend.name != "dataframe":
@@ -479,3 +480,58 @@ class RunConfig:
                 f"--study-name is {len(self.study_name)} characters long; Optuna's storage keeps "
                 f"at most {MAX_STUDY_NAME}, so pick a shorter name."
             )
+
+
+# The built-in XGBoost objective's options, by the CLI flag that sets them.
+_XGBOOST_FLAGS = {
+    "num_boost_round": "--num-boost-round",
+    "device": "--device",
+    "task": "--task",
+    "metric": "--metric",
+    "tune_max_bin": "--tune-max-bin",
+    "prune": "--prune",
+}
+
+
+def unused_options(config: RunConfig, objective: str, takes_data: bool) -> list[str]:
+    """Options given that this run does nothing with, one warning each: a Spark master for
+    the ``local`` backend, ``--jobs`` beside another backend than joblibspark, a data set for
+    an ``objective`` that takes none, XGBoost settings for another objective."""
+    unused = []
+    backend = config.backend
+    if backend.master is not None and backend.name == "local":
+        unused.append("--master is for the Spark backends; --backend local ignores it")
+    if backend.jobs != BackendSpec.jobs and backend.name != "joblibspark":
+        unused.append(
+            f"--jobs limits joblibspark's Spark jobs; --backend {backend.name} ignores it"
+        )
+    data = config.data
+    if not takes_data and config.frame is None and data is not None:
+        given = [
+            flag
+            for flag, value in (
+                ("--filepath", data.path != bundled_wine_csv()),
+                ("--label", data.label is not None),
+                ("--delimiter", data.delimiter is not None),
+            )
+            if value
+        ]
+        if given:
+            unused.append(
+                f"{', '.join(given)}: objective {objective} takes no data set, so "
+                f"{'it is' if len(given) == 1 else 'they are'} ignored"
+            )
+    if objective != "xgboost":
+        defaults = XGBoostOptions()
+        given = [
+            flag
+            for name, flag in _XGBOOST_FLAGS.items()
+            if getattr(config.xgboost, name) != getattr(defaults, name)
+        ]
+        if given:
+            unused.append(
+                f"{', '.join(given)}: the built-in xgboost objective's "
+                f"{'option' if len(given) == 1 else 'options'}; objective {objective} "
+                f"ignores {'it' if len(given) == 1 else 'them'}"
+            )
+    return [f"warning: {line}" for line in unused]

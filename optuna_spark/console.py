@@ -304,7 +304,11 @@ def render_records(records: Sequence[dict[str, Any]], fmt: str) -> str:
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    text = str(value)
+    # A newline or tab inside a name would break the table's rows: show it escaped.
+    return text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
 
 
 def study_records(rows: Sequence[StudyRow]) -> list[dict[str, Any]]:

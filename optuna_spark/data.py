@@ -111,7 +111,18 @@ def _check_frame(spec: DataSpec, frame: Any) -> str:
                 f"column {str(column)!r} of {spec.path} is not numeric; encode or drop it "
                 "before tuning."
             )
+    _check_label_values(spec, frame, label)
     return label
+
+
+def _check_label_values(spec: DataSpec, frame: Any, label: str) -> None:
+    """A missing label would reach XGBoost, which stops with a native stack trace."""
+    missing = int(frame[label].isna().sum())
+    if missing:
+        raise DataError(
+            f"label column {label!r} of {spec.path} has {missing} missing value(s) in the "
+            f"rows read; drop or fill those rows, or pick another --label."
+        )
 
 
 def check_data(spec: DataSpec, sample_rows: int = 200) -> str:
@@ -152,4 +163,5 @@ def _cudf() -> Any:
 def split_xy(spec: DataSpec, frame: Any) -> tuple[Any, Any]:
     """Features and label of a checked frame (pandas or cuDF)."""
     label = label_column(spec, [str(c) for c in frame.columns])
+    _check_label_values(spec, frame, label)
     return frame.drop(columns=[label]), frame[label]

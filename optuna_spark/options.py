@@ -183,7 +183,7 @@ class RunOptions:
             storage=StorageSpec(url, password=resolve_password(url, self.password_file, env)),
             objective=self.objective,
             study_name=self.study_name,
-            data=DataSpec(path=path, label=self.label, delimiter=self.delimiter),
+            data=DataSpec(path=path, label=self.label, delimiter=delimiter(self.delimiter)),
             frame=frame,
             trials=self.n_trials,
             backend=BackendSpec(
@@ -230,6 +230,16 @@ class RunOptions:
                 log_best_model=self.log_best_model,
             ),
         )
+
+
+# What a shell passes for a tab: the two characters of '\t', or the word.
+_TAB_SPELLINGS = ("\\t", "tab", "TAB")
+
+
+def delimiter(given: str | None) -> str | None:
+    """The CSV delimiter as the data reader wants it: ``--delimiter '\\t'`` (which a shell
+    passes as a backslash and a t) and ``--delimiter tab`` mean a tab."""
+    return "\t" if given in _TAB_SPELLINGS else given
 
 
 def pruner_spec(pruner: Any) -> PrunerSpec:

@@ -20,7 +20,7 @@ from optuna_spark._version import __version__
 from optuna_spark.backends import Backend, get_backend
 from optuna_spark.background import Background
 from optuna_spark.callbacks import CallbackSpec, resolve_callbacks
-from optuna_spark.config import ObjectiveSpec, RunConfig
+from optuna_spark.config import ObjectiveSpec, RunConfig, unused_options
 from optuna_spark.errors import OptunaSparkError, WorkerFailedError
 from optuna_spark.mlflow_runs import check_mlflow, start_tracking
 from optuna_spark.objectives import default_direction, resolve_objective
@@ -53,6 +53,7 @@ from optuna_spark.warm_start import (
     copy_trials_once,
     enqueue_once,
     read_enqueue_file,
+    unasked_enqueued,
 )
 from optuna_spark.worker import WORKER_DIED, WorkerResult, WorkerTask
 
@@ -100,6 +101,8 @@ def _run_with(
         config.xgboost,
         check=config.backend.name != "dataframe",
     )
+    for warning in unused_options(config, objective.name, objective.data is not None):
+        reporter.note(warning)
     callbacks = resolve_callbacks(config.callbacks, config.patience)
     check_mlflow(config.mlflow)
     timeline.mark("objective checked")
@@ -140,13 +143,22 @@ def _run_with(
     timeline.mark("study ready")
     try:
         _warm_start(config, storage, info, enqueued, reporter)
-        return _run_created_or_loaded(
+        summary = _run_created_or_loaded(
             config, storage, info, objective, callbacks, backend, ready, plan, reporter, timeline
         )
     except OptunaSparkError:
         if info.created:
             _drop_if_empty(config, storage, info)
         raise
+    if enqueued:
+        with translate_errors(config.storage, f"read study {info.name!r}"):
+            unasked = unasked_enqueued(storage, info)
+        if unasked:
+            reporter.note(
+                f"warning: --enqueue: the objective never asked for {', '.join(map(repr, unasked))}"
+                f", so those values of {config.enqueue} were ignored; check the names"
+            )
+    return summary
 
 
 def _drop_if_empty(config: RunConfig, storage: RDBStorage, info: StudyInfo) -> None:

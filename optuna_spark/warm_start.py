@@ -61,6 +61,22 @@ def enqueue_once(storage: RDBStorage, info: StudyInfo, params: list[dict[str, An
     return added
 
 
+def unasked_enqueued(storage: RDBStorage, info: StudyInfo) -> list[str]:
+    """Parameter names of enqueued sets that no finished trial asked for: Optuna drops a
+    value the objective never suggests without a word, which is a typo more often than not."""
+    import optuna
+
+    study = optuna.load_study(study_name=info.name, storage=storage)
+    given: set[str] = set()
+    asked: set[str] = set()
+    for trial in study.get_trials(deepcopy=False):
+        fixed = trial.system_attrs.get("fixed_params")
+        if isinstance(fixed, dict) and trial.state.is_finished():
+            given.update(fixed)
+            asked.update(trial.params)
+    return sorted(given - asked)
+
+
 def check_warm_start(
     storage: RDBStorage, spec: StorageSpec, study: StudyCheck, source: str
 ) -> None:

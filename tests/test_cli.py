@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from optuna_spark import studies as study_api
 from optuna_spark.cli import cli
+from optuna_spark.config import StorageSpec
 from tests.helpers import (
     cancelled,
     ctrl_c_in_a_terminal,
@@ -417,3 +419,57 @@ def test_timeout_exits_0_with_the_partial_result(tmp_path: Path) -> None:
     assert "run the same command again" in done.stdout
     assert 0 < finished(url, "slow.objective") < 500
     assert "elapsed" in done.stderr  # log-mode progress lines
+
+
+def test_directions_in_optunas_spelling_and_a_wrong_one(sqlite_url: str) -> None:
+    run = ["run", "--storage", sqlite_url, "--objective", "quadratic", "--backend", "local"]
+    two = CliRunner().invoke(
+        cli, [*run, "--directions", "minimize", "maximize", "--trials", "1", "--quiet"]
+    )
+    assert "unexpected extra argument" not in two.output
+    assert "the objective returned float" in two.stderr  # one value for two directions
+    assert study_api.list_studies(StorageSpec(sqlite_url))[0].direction == "minimize,maximize"
+    stray = CliRunner().invoke(cli, [*run, "--directions", "minimize", "sideways"])
+    assert stray.exit_code == 2 and "unexpected extra argument(s) (sideways)" in stray.stderr
+    typo = CliRunner().invoke(cli, [*run, "--directions", "minimize,sideways"])
+    assert "Error: --directions must be one of minimize, maximize, got 'sideways'." in typo.stderr
+
+
+def test_small_things_a_new_user_met(sqlite_url: str) -> None:
+    best_help = CliRunner().invoke(cli, ["best", "--help"]).output
+    best_trial_help = CliRunner().invoke(cli, ["best-trial", "--help"]).output
+    assert "Optuna's name for this: best-trial" in best_help
+    assert "the same as best, under Optuna's name" in best_trial_help
+    storage = ["--storage", sqlite_url]
+    assert invoke("create-study", "--study-name", "two\nlines", *storage).exit_code == 0
+    listed = invoke("studies", *storage).output.splitlines()
+    assert len(listed) == 2 and "two\\nlines" in listed[1]
+    empty = invoke("trials", "--study-name", "two\nlines", *storage)
+    assert empty.output == "Study 'two\\nlines' has no trials yet.\n"
+    # --json gets JSON on stdout even when the run fails before it starts.
+    early = CliRunner().invoke(cli, ["run", *storage, "--objective", "nosuch", "--json"])
+    assert early.exit_code == 1
+    assert json.loads(early.stdout)["error"].startswith("unknown objective 'nosuch'")
+
+
+def test_api_errors_name_keyword_arguments() -> None:
+    from optuna_spark import optimize
+    from optuna_spark.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^n_trials must be a positive whole number, got 0\.$"):
+        optimize("quadratic", 0)
+    with pytest.raises(ConfigError, match=r"^give direction or directions, not both"):
+        optimize("quadratic", 3, direction="minimize", directions=["minimize", "maximize"])
+
+
+def test_a_module_objective_in_the_working_directory_hints_at_pythonpath(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from optuna_spark.errors import ObjectiveError
+    from optuna_spark.objectives import resolve_objective
+
+    (tmp_path / "mymodels").mkdir()
+    (tmp_path / "mymodels" / "__init__.py").write_text("def fit(trial):\n    return 0.0\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ObjectiveError, match="mymodels is in the working directory; run with "):
+        resolve_objective("mymodels:fit", None)

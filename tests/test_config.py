@@ -159,3 +159,37 @@ def test_masters_spark_accepts_pass(master: str) -> None:
 def test_malformed_masters_are_refused_before_spark_starts(master: str, says: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(says)):
         BackendSpec(name="rdd", master=master)
+
+
+def test_options_a_run_ignores_are_each_one_warning() -> None:
+    from optuna_spark.config import unused_options
+    from optuna_spark.options import RunOptions
+
+    config = RunOptions(
+        objective="quadratic",
+        backend="local",
+        master="local[2]",
+        jobs=3,
+        data="x.csv",
+        label="y",
+        prune=True,
+        num_boost_round=3,
+    ).to_config({})
+    assert unused_options(config, "quadratic", takes_data=False) == [
+        "warning: --master is for the Spark backends; --backend local ignores it",
+        "warning: --jobs limits joblibspark's Spark jobs; --backend local ignores it",
+        "warning: --filepath, --label: objective quadratic takes no data set, so they are ignored",
+        "warning: --num-boost-round, --prune: the built-in xgboost objective's options; "
+        "objective quadratic ignores them",
+    ]
+    # The defaults, and options the run uses, say nothing.
+    assert unused_options(RunOptions().to_config({}), "xgboost", takes_data=True) == []
+    used = RunOptions(backend="rdd", master="local[2]", prune=True).to_config({})
+    assert unused_options(used, "xgboost", takes_data=True) == []
+
+
+def test_a_tab_delimiter_as_a_shell_passes_it() -> None:
+    from optuna_spark.options import delimiter
+
+    assert delimiter("\\t") == delimiter("tab") == "\t"
+    assert delimiter(";") == ";" and delimiter(None) is None

@@ -120,3 +120,23 @@ def test_a_bad_warm_start_source_leaves_no_study(
             warm_start_from=source,
         )
     assert study_names(sqlite_url) == ["old"]
+
+
+def test_an_enqueued_name_the_objective_never_asks_for_is_a_warning(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from optuna_spark.cli import cli
+
+    points = tmp_path / "points.json"
+    points.write_text(json.dumps([{"x": 0.5, "y": 1.0, "lr": 0.1}]))  # quadratic has x and y
+    args = ["run", "--storage", sqlite_url, "--objective", "quadratic", "--backend", "local"]
+    done = CliRunner().invoke(
+        cli, [*args, "--tasks", "1", "--trials", "2", "--enqueue", str(points)]
+    )
+    assert done.exit_code == 0, done.stderr
+    assert (
+        f"warning: --enqueue: the objective never asked for 'lr', so those values of {points} "
+        "were ignored; check the names"
+    ) in done.stderr

@@ -108,6 +108,14 @@ def load_function(kind: str, target: str, function: str, source: str | None) -> 
     except ObjectiveError:
         raise
     except ModuleNotFoundError as exc:
+        top = target.split(".", 1)[0]
+        if os.path.exists(top) or os.path.exists(f"{top}.py"):
+            # The console script, unlike `python -m`, does not search the working directory.
+            raise ObjectiveError(
+                f"objective module {target!r} cannot be imported ({exc}), though {top} is in "
+                "the working directory; run with PYTHONPATH=. (and install it on every node "
+                "of a cluster), or pass the file as path/to/file.py:function."
+            ) from exc
         raise ObjectiveError(
             f"objective module {target!r} cannot be imported ({exc}); install it on every node "
             "or pass the file instead as path/to/file.py:function."

@@ -83,6 +83,7 @@ def _files(tmp: Path) -> dict[str, Path]:
         "good": tmp / "good.csv",
         "objectives": tmp / "objs.py",
         "syntax": tmp / "broken.py",
+        "nan_label": tmp / "nan_label.csv",
     }
     files["empty"].write_text("")
     files["header"].write_text("a,b,quality\n")
@@ -93,6 +94,7 @@ def _files(tmp: Path) -> dict[str, Path]:
     files["good"].write_text("a,b,quality\n" + "".join(f"{i},{i % 7},{i % 3}\n" for i in range(50)))
     files["objectives"].write_text(OBJECTIVES)
     files["syntax"].write_text("def objective(trial)\n    return 1\n")
+    files["nan_label"].write_text("a,b,quality\n1,2,3\n2,3,\n3,4,5\n")
     return files
 
 
@@ -118,6 +120,11 @@ def _cases(url: str, tmp: Path) -> list[Case]:
         Case("missing data file", run("--filepath", str(tmp / "nope.csv")), "does not exist"),
         Case("empty data file", run("--filepath", str(f["empty"])), "is empty"),
         Case("header without rows", run("--filepath", str(f["header"])), "has no rows"),
+        Case(
+            "a missing label",  # XGBoost itself would stop with a native stack trace
+            run("--filepath", str(f["nan_label"])),
+            "label column 'quality' of",
+        ),
         Case("ragged CSV", run("--filepath", str(f["ragged"])), "cannot read data file"),
         Case(
             "not really Parquet", run("--filepath", str(f["not_parquet"])), "cannot read data file"
