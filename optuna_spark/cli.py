@@ -163,8 +163,8 @@ format_option = click.option(
     "--jobs",
     type=int,
     default=DEFAULTS.jobs,
-    show_default=True,
-    help="joblibspark: at most this many Spark jobs at a time.",
+    help="joblibspark: at most this many Spark jobs (workers) at a time [default: every "
+    "worker at once, as many as --tasks].",
 )
 @click.option(
     "--backend",

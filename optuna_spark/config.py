@@ -286,7 +286,7 @@ class BackendSpec:
 
     name: str = "joblibspark"
     tasks: int | None = None  # None: one per concurrent task slot of the cluster
-    jobs: int = 8
+    jobs: int | None = None  # joblibspark's jobs at a time; None: every worker at once
     master: str | None = None
     archive: str | None = None  # a packed environment for the executors (pack-env)
 
@@ -294,7 +294,8 @@ class BackendSpec:
         _one_of("--backend", self.name, BACKENDS)
         if self.tasks is not None:
             _positive("--tasks", self.tasks)
-        _positive("--jobs", self.jobs)
+        if self.jobs is not None:
+            _positive("--jobs", self.jobs)
         if self.master is not None:
             check_master(self.master)
         if self.archive and (self.master is None or self.master.startswith("local")):
@@ -501,7 +502,7 @@ def unused_options(config: RunConfig, objective: str, takes_data: bool) -> list[
     backend = config.backend
     if backend.master is not None and backend.name == "local":
         unused.append("--master is for the Spark backends; --backend local ignores it")
-    if backend.jobs != BackendSpec.jobs and backend.name != "joblibspark":
+    if backend.jobs is not None and backend.name != "joblibspark":
         unused.append(
             f"--jobs limits joblibspark's Spark jobs; --backend {backend.name} ignores it"
         )

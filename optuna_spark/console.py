@@ -122,9 +122,12 @@ def format_summary(summary: RunSummary, debug: bool = False) -> str:
         )
     else:
         rate = f", {summary.wall_seconds / summary.added:.3f} s per trial" if summary.added else ""
+        workers = summary.plan.n_workers
+        at_once = summary.peak_workers
+        together = f", at most {at_once} at once" if 0 < at_once < workers else ""
         lines.append(
-            f"  this run: {summary.added} trial(s) on {summary.plan.n_workers} "
-            f"{summary.backend} worker(s) in {summary.wall_seconds:.1f} s{rate}"
+            f"  this run: {summary.added} trial(s) on {workers} {summary.backend} "
+            f"worker(s){together} in {summary.wall_seconds:.1f} s{rate}"
         )
     lines.append(f"  {format_counts(summary.counts)}")
     if summary.sampler and not summary.plan.nothing_to_do:
@@ -256,6 +259,7 @@ def summary_record(summary: RunSummary) -> dict[str, Any]:
         "backend": summary.backend,
         "sampler": summary.sampler,
         "workers": summary.plan.n_workers,
+        "workers_at_once": summary.peak_workers,
         "worker_errors": summary.worker_errors,
         "workers_lost": summary.workers_lost,
         "trials_rerun": summary.trials_rerun,

@@ -52,7 +52,8 @@ class RunOptions:
             detected).
         backend: ``joblibspark``, ``rdd``, ``dataframe`` or ``local``.
         tasks: worker tasks; default the cluster's task slots (``local``: the CPU count).
-        jobs: ``joblibspark``: at most this many Spark jobs at a time.
+        jobs: ``joblibspark``: at most this many Spark jobs at a time; default every worker
+            at once (as many as ``tasks``).
         master: the Spark master; default the active session, else ``local[*]``.
         archive: a packed environment (``pack-env``) for a cluster ``master``'s executors.
         directions: two or more directions, for a multi-objective study (an objective that
@@ -108,7 +109,7 @@ class RunOptions:
     delimiter: str | None = None
     backend: str = BackendSpec.name
     tasks: int | None = BackendSpec.tasks
-    jobs: int = BackendSpec.jobs
+    jobs: int | None = BackendSpec.jobs
     master: str | None = BackendSpec.master
     archive: str | None = BackendSpec.archive
     direction: str | None = RunConfig.direction

@@ -90,7 +90,7 @@ def make_plan(
     budget: int,
     finished: int,
     tasks: int | None,
-    jobs: int,
+    jobs: int | None,
     backend: str,
     host_cpus: int,
     slots: int | None = None,
@@ -105,7 +105,8 @@ def make_plan(
       start once a slot frees up, when the budget is already spent, so the number asked for
       could never run at once;
     - never more workers than remaining trials (an idle worker only costs start-up);
-    - ``joblibspark`` runs at most ``jobs`` Spark jobs (one worker each) at a time;
+    - ``joblibspark`` runs at most ``jobs`` Spark jobs (one worker each) at a time, every
+      worker at once when ``jobs`` is None;
     - the ``local`` backend splits this machine's cores between its processes, while Spark
       workers use the CPUs of their task.
     """
@@ -124,7 +125,7 @@ def make_plan(
             f"only {remaining} trial(s) left, so {n_workers} worker(s) start instead of {wanted}"
         )
     concurrency = n_workers
-    if backend == "joblibspark" and jobs < n_workers:
+    if backend == "joblibspark" and jobs is not None and jobs < n_workers:
         concurrency = jobs
         notes.append(
             f"--jobs {jobs} caps concurrency: {n_workers} workers run at most {jobs} at a time"

@@ -21,6 +21,19 @@ if TYPE_CHECKING:
     import optuna
 
 
+def peak_overlap(intervals: Iterable[tuple[float, float]]) -> int:
+    """The most ``(start, end)`` intervals that hold one moment in common (an interval that
+    ends as another starts does not overlap it)."""
+    events = sorted(
+        (moment, step) for start, end in intervals for moment, step in ((start, 1), (end, -1))
+    )
+    peak = running = 0
+    for _, step in events:  # at one moment the ends (-1) sort before the starts
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
 def objective_failed(results: Iterable[WorkerResult]) -> bool:
     """True when a worker stopped because the objective failed too often in a row."""
     return any(r.error_type == OBJECTIVE_FAILED for r in results)
@@ -111,6 +124,13 @@ class RunSummary:
             return 1
         short = self.stopped is None and self.finished < self.budget
         return 1 if short and any(w.error for w in self.workers) else 0
+
+    @property
+    def peak_workers(self) -> int:
+        """The most workers that ran at the same moment, from when each started and how long
+        it ran (a worker Spark held back for a free slot, or joblibspark for ``--jobs``,
+        started later). On a cluster, executors' clocks set the moments."""
+        return peak_overlap([(w.started_at, w.started_at + w.seconds) for w in self.workers])
 
     @property
     def nothing_completed(self) -> bool:

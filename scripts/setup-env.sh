@@ -44,9 +44,17 @@ if [[ ",$extras," == *",spark,"* ]]; then
   fi
 fi
 
+# The stamp holds the pyproject.toml it installed from and the extras installed. A venv that
+# already has every extra asked for is left alone (make run after make test reinstalls
+# nothing); one that lacks some gets them added to what it has, never swapped for them.
 stamp="$venv/.optuna-spark-setup"
-want="$(cat "$root/pyproject.toml" | sha256sum | cut -c1-16) $extras"
-if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+hash="$(sha256sum <"$root/pyproject.toml" | cut -c1-16)"
+stamp_hash="" have=""
+if [[ -x "$venv/bin/python" && -f "$stamp" ]]; then
+  read -r stamp_hash have <"$stamp" || true
+fi
+all="$(printf '%s\n' ${have//,/ } ${extras//,/ } | sort -u | paste -sd, -)"
+if [[ "$stamp_hash" == "$hash" && "$all" == "$(printf '%s\n' ${have//,/ } | sort -u | paste -sd, -)" ]]; then
   exit 0
 fi
 
@@ -54,7 +62,7 @@ if [[ ! -x "$venv/bin/python" ]]; then
   echo "Creating the virtual environment $venv" >&2
   "$python" -m venv "$venv"
 fi
-echo "Installing optuna-spark[$extras] into $venv" >&2
+echo "Installing optuna-spark[$all] into $venv" >&2
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet -e "${root}[${extras}]"
-echo "$want" >"$stamp"
+"$venv/bin/python" -m pip install --quiet -e "${root}[${all}]"
+echo "$hash $all" >"$stamp"

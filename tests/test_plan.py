@@ -28,6 +28,21 @@ def test_jobs_cap_joblibspark_concurrency_only() -> None:
     assert (plan.n_workers, plan.concurrency) == (8, 8)
 
 
+def test_joblibspark_runs_every_worker_at_once_unless_jobs_says_otherwise() -> None:
+    # A 256-slot cluster once ran 8 workers at a time unless the user knew to raise --jobs.
+    plan = make_plan(1000, 0, None, None, "joblibspark", host_cpus=2, slots=256)
+    assert (plan.n_workers, plan.concurrency, plan.notes) == (256, 256, ())
+
+
+def test_the_most_workers_at_once_is_measured_from_their_intervals() -> None:
+    from optuna_spark.summary import peak_overlap
+
+    assert peak_overlap([]) == 0
+    assert peak_overlap([(0, 10), (1, 5), (2, 3)]) == 3
+    assert peak_overlap([(0, 1), (1, 2), (2, 3)]) == 1  # one ends as the next starts
+    assert peak_overlap([(0, 4), (0, 4), (5, 6), (5, 9), (5, 7)]) == 3
+
+
 def test_local_backend_splits_host_cores() -> None:
     assert make_plan(100, 0, 2, 8, "local", host_cpus=8).threads_per_worker == 4
     assert make_plan(100, 0, 4, 8, "local", host_cpus=2).threads_per_worker == 1
