@@ -9,7 +9,7 @@
 #   STUDY_NAME                 xgboost-standalone
 #   TRIALS                     100
 #   BACKEND                    joblibspark (rdd when TASK_GPUS is a fraction)
-#   JOBS                       8 (joblibspark: Spark jobs at a time)
+#   JOBS                       every worker at once (joblibspark: Spark jobs at a time)
 #   NUM_BOOST_ROUND            1000
 #   DEVICE                     auto (cuda where the executors have a GPU and CUDA XGBoost)
 #   EXECUTOR_GPUS              0; with N > 0: spark.executor.resource.gpu.amount=N and
@@ -47,9 +47,10 @@ print(max(1, gpus_per_executor_slots(gpus, task)), int(0 < task < 1))' "$gpus" "
     --conf "spark.executorEnv.LIBCUDF_CUFILE_POLICY=${LIBCUDF_CUFILE_POLICY:-OFF}")
 fi
 args=(--objective xgboost --backend "$backend" --study-name "${STUDY_NAME:-xgboost-standalone}"
-  --trials "${TRIALS:-100}" --jobs "${JOBS:-8}" --num-boost-round "${NUM_BOOST_ROUND:-1000}"
+  --trials "${TRIALS:-100}" --num-boost-round "${NUM_BOOST_ROUND:-1000}"
   --device "${DEVICE:-auto}" --progress log)
 [[ -n "${DATA:-}" ]] && args+=(--filepath "$DATA")
 [[ -n "${LABEL:-}" ]] && args+=(--label "$LABEL")
 [[ -n "${TASKS:-}" ]] && args+=(--tasks "$TASKS")
+[[ -n "${JOBS:-}" ]] && args+=(--jobs "$JOBS")
 submit_optuna_spark "${submit[@]}" -- "${args[@]}" "$@"
