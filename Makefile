@@ -7,7 +7,7 @@ JOBS ?= 8
 # One venv for tests, lint and reliability: the same extras, so switching never reinstalls.
 DEV_EXTRAS := spark,connect,xgboost,mysql,pack,report,mlflow,test,lint
 
-.PHONY: run test lint compat wheel reliability bench bench-samplers setup clean
+.PHONY: run test test-unit lint compat wheel reliability bench bench-samplers setup clean
 
 ## run: tune XGBoost on the bundled wine data, local Spark, embedded SQLite storage
 run:
@@ -19,6 +19,12 @@ run:
 test: lint
 	scripts/setup-browser.sh
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+## test-unit: the edit-test loop: every test that needs no Spark, no database server and no
+## GPU (pure logic, the worker against SQLite, the local backend, the CLI); no lint
+UNIT_MARKS := not spark and not mysql and not connect and not gpu
+test-unit: setup
+	$(VENV)/bin/python -m pytest -q -m "$(UNIT_MARKS)" $(PYTEST_ARGS)
 
 ## lint: ruff (lint and format) over everything, mypy over the package; `make test` runs it
 ## before the tests. After `setup`: the mysql extra builds against the headers it installs.

@@ -430,12 +430,11 @@ def test_smoke_test_script_refuses_a_source_tree(tmp_path: Path) -> None:
 
 @pytest.mark.mysql
 def test_the_readmes_export_lines_work_as_written(tmp_path: Path, mysql_url: str) -> None:
-    """The deployment section's two export lines, pointed at the test server, are all the
+    """The deployment guide's two export lines, pointed at the test server, are all the
     CLI needs; without the password line the refusal names the variable to set."""
     from urllib.parse import urlsplit
 
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Deploying to a cluster") :]
+    section = (ROOT / "docs" / "deploy.md").read_text()
     exports = [line for line in section.splitlines() if line.startswith("export OPTUNA_SPARK_")]
     assert [line.split("=")[0] for line in exports] == [
         "export OPTUNA_SPARK_STORAGE",
@@ -447,7 +446,7 @@ def test_the_readmes_export_lines_work_as_written(tmp_path: Path, mysql_url: str
     secret.parent.mkdir(parents=True)
     secret.write_text(TEST_DB_PASSWORD)
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPTUNA")}
-    env["HOME"] = str(tmp_path)  # where the README's ~ points
+    env["HOME"] = str(tmp_path)  # where the guide's ~ points
 
     name = f"readme-{uuid.uuid4().hex[:8]}"
 
