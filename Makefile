@@ -7,7 +7,7 @@ JOBS ?= 8
 # One venv for tests, lint and reliability: the same extras, so switching never reinstalls.
 DEV_EXTRAS := spark,connect,xgboost,mysql,pack,report,mlflow,test,lint
 
-.PHONY: run test test-unit lint compat wheel reliability bench bench-samplers setup clean
+.PHONY: run test test-unit docs lint compat wheel reliability bench bench-samplers setup clean
 
 ## run: tune XGBoost on the bundled wine data, local Spark, embedded SQLite storage
 run:
@@ -25,6 +25,11 @@ test: lint
 UNIT_MARKS := not spark and not mysql and not connect and not gpu
 test-unit: setup
 	$(VENV)/bin/python -m pytest -q -m "$(UNIT_MARKS)" $(PYTEST_ARGS)
+
+## docs: write the options table of docs/cli.md again from optuna_spark/options.py (a test
+## fails while it is stale)
+docs:
+	$(VENV)/bin/python -c "from optuna_spark.options import write_reference; write_reference('docs/cli.md')"
 
 ## lint: ruff (lint and format) over everything, mypy over the package; `make test` runs it
 ## before the tests. After `setup`: the mysql extra builds against the headers it installs.

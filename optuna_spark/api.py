@@ -7,10 +7,13 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from optuna_spark.config import RunConfig
-from optuna_spark.options import DEFAULTS, RunOptions
+from optuna_spark.options import DEFAULTS, RunOptions, keyword_signature
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from optuna_spark.html_report import ReportResult
+    from optuna_spark.options import RunKeywords
     from optuna_spark.progress import Reporter
     from optuna_spark.summary import RunSummary
 
@@ -18,7 +21,7 @@ if TYPE_CHECKING:
 def build_run_config(
     objective: str | Callable[..., Any] = DEFAULTS.objective,
     n_trials: int = DEFAULTS.n_trials,
-    **options: Any,
+    **options: Unpack[RunKeywords],
 ) -> RunConfig:
     """A validated :class:`RunConfig` from the flat options of
     :class:`~optuna_spark.options.RunOptions` (the CLI's ``run`` builds its config the same
@@ -71,15 +74,16 @@ def optimize(
     objective: str | Callable[..., Any] = DEFAULTS.objective,
     n_trials: int = DEFAULTS.n_trials,
     progress: bool | None = None,
-    **options: Any,
+    **options: Unpack[RunKeywords],
 ) -> RunSummary:
     """Run (or resume) a study with ``n_trials`` finished trials in total.
 
     ``objective`` is ``"xgboost"``, ``"quadratic"``, ``"module:function"``,
     ``"path/file.py:function"`` or a callable ``f(trial)`` / ``f(trial, data)`` (cloudpickled
-    to the workers). The keyword options, their defaults and meaning are the fields of
-    :class:`~optuna_spark.options.RunOptions` (``storage``, ``backend``, ``tasks``, ``data``,
-    ``sampler``, ``timeout``, ...), the same as the CLI's options. On Spark backends the active
+    to the workers). The keyword options (this function's signature lists them with their
+    defaults) are the fields of :class:`~optuna_spark.options.RunOptions`, whose docstring
+    says what each means: the same as the CLI's options, in the same words. Errors name them
+    as keywords (``n_trials``, not ``--trials``). On Spark backends the active
     SparkSession is used if there is one. Returns a :class:`~optuna_spark.summary.RunSummary`
     whose ``.study`` is the study as Optuna's own ``optuna.Study`` (``best_trial``,
     ``trials_dataframe()``, ``optuna.visualization``).
@@ -104,6 +108,10 @@ def optimize(
                 "finished trial; run the same call again to resume"
             )
         raise
+
+
+build_run_config.__signature__ = keyword_signature(build_run_config)  # type: ignore[attr-defined]
+optimize.__signature__ = keyword_signature(optimize)  # type: ignore[attr-defined]
 
 
 @contextmanager

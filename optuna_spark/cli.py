@@ -11,17 +11,12 @@ import click
 
 from optuna_spark._version import __version__
 from optuna_spark.config import (
-    BACKENDS,
     DIRECTIONS,
-    PRUNERS,
-    SAMPLERS,
-    XGBOOST_DEVICES,
-    XGBOOST_METRICS,
     StorageSpec,
     resolve_storage,
 )
 from optuna_spark.errors import OptunaSparkError, first_line
-from optuna_spark.options import DEFAULTS, RunOptions
+from optuna_spark.options import RUN_OPTIONS, Option, RunOptions, run_option
 from optuna_spark.urls import mask_urls_in_text
 
 EXIT_INTERRUPTED = 130
@@ -87,21 +82,51 @@ def _storage(value: str | None, password_file: str | None) -> StorageSpec:
     return resolve_storage(value, password_file, os.environ)
 
 
+_CLICK_TYPES: dict[str, Any] = {
+    "text": None,
+    "int": int,
+    "float": float,
+    "count": click.IntRange(min=0),
+    "path": click.Path(dir_okay=True),
+    "file": click.Path(dir_okay=False),
+    "existing-file": click.Path(exists=True, dir_okay=False),
+}
+
+
+def click_option(option: Option) -> Any:
+    """The click option of one :class:`~optuna_spark.options.Option` (its meaning, default
+    and parsing written once, in options.py)."""
+    settings: dict[str, Any] = {"help": option.help}
+    if option.kind == "flag":
+        settings["is_flag"] = True
+    elif option.kind == "choice":
+        settings["type"] = click.Choice(option.choices)
+    elif option.kind != "switch":
+        settings["type"] = _CLICK_TYPES[option.kind]
+    if option.kind != "flag":
+        settings["default"] = option.default
+    if option.multiple:
+        settings["multiple"] = True
+    if option.metavar:
+        settings["metavar"] = option.metavar
+    if option.default_text:
+        settings["help"] += f" [default: {option.default_text}]"
+    elif option.shown_default and option.kind not in ("flag", "switch"):
+        settings["show_default"] = True
+    return click.option(option.flag, option.name, **settings)
+
+
+def run_options(command: Any) -> Any:
+    """Every option of ``run``, in the order of :data:`~optuna_spark.options.RUN_OPTIONS`."""
+    for option in reversed(RUN_OPTIONS):
+        command = click_option(option)(command)
+    return command
+
+
 def storage_option(command: Any) -> Any:
-    """--storage and --password-file, shared by every command."""
-    command = click.option(
-        "--password-file",
-        type=click.Path(dir_okay=False),
-        default=None,
-        help="File holding the database password, for a URL that leaves it out "
-        "[env OPTUNA_SPARK_DB_PASSWORD_FILE; else env OPTUNA_SPARK_DB_PASSWORD].",
-    )(command)
-    return click.option(
-        "--storage",
-        metavar="URL",
-        help="Study storage URL, e.g. mysql://user@127.0.0.1/optuna "
-        "[env OPTUNA_SPARK_STORAGE, else OPTUNA_STORAGE; default sqlite:///optuna-spark.db].",
-    )(command)
+    """--storage and --password-file, shared by every command (as run defines them)."""
+    command = click_option(run_option("password_file"))(command)
+    return click_option(run_option("storage"))(command)
 
 
 study_option = click.option("--study-name", required=True, help="Name of the study.")
@@ -119,253 +144,7 @@ format_option = click.option(
 # Extra arguments are taken so that Optuna's own spelling, --directions minimize maximize,
 # works too; any other stray argument is still an error.
 @cli.command(context_settings={"allow_extra_args": True})
-@click.option(
-    "--study-name",
-    help="Study name [default: from objective and data, e.g. xgboost-winequality-red].",
-)
-@storage_option
-@click.option(
-    "--objective",
-    default=DEFAULTS.objective,
-    show_default=True,
-    help="xgboost, quadratic, package.module:function, or path/to/file.py:function "
-    "(the file is shipped to the executors). The function takes a trial, and "
-    "optionally the data set, and returns a float.",
-)
-@click.option(
-    "--filepath",
-    "data",
-    type=click.Path(dir_okay=True),
-    default=None,
-    help="CSV or Parquet data set for objectives that take data "
-    "[default: the bundled red wine CSV].",
-)
-@click.option("--label", default=None, help="Label column [default: the last column].")
-@click.option("--delimiter", default=None, help="CSV delimiter [default: detected].")
-@click.option(
-    "--trials",
-    "n_trials",
-    type=int,
-    default=DEFAULTS.n_trials,
-    show_default=True,
-    help="The study's total budget of finished trials: running the same command again "
-    "resumes and runs only what is missing.",
-)
-@click.option(
-    "--tasks",
-    type=int,
-    default=None,
-    help="Worker tasks to start [default: the cluster's concurrent task slots, i.e. "
-    "Spark's default parallelism; local: the CPU count]. On Spark, more than "
-    "the slots is an error.",
-)
-@click.option(
-    "--jobs",
-    type=int,
-    default=DEFAULTS.jobs,
-    help="joblibspark: at most this many Spark jobs (workers) at a time [default: every "
-    "worker at once, as many as --tasks].",
-)
-@click.option(
-    "--backend",
-    type=click.Choice(BACKENDS),
-    default=DEFAULTS.backend,
-    show_default=True,
-    help="joblibspark (a Spark job per worker), rdd (one job, a task per worker), "
-    "dataframe (Spark reads --filepath, even hdfs:// or s3a://, and gives each "
-    "task its own copy) or local (processes, no Spark).",
-)
-@click.option(
-    "--direction",
-    type=click.Choice(DIRECTIONS),
-    default=None,
-    help="Optimisation direction [default: the existing study's, else minimize].",
-)
-@click.option(
-    "--directions",
-    multiple=True,
-    metavar="D1,D2,...",
-    help="A multi-objective study: one direction per value the objective returns, e.g. "
-    "--directions minimize,maximize (or the option repeated).",
-)
-@click.option(
-    "--sampler",
-    type=click.Choice(SAMPLERS),
-    default=DEFAULTS.sampler,
-    show_default=True,
-    help="Optuna sampler. auto: CMA-ES for 8 or more numeric parameters asked in every trial, "
-    "else TPE (the summary says which and why); TPE uses the constant liar when several "
-    "workers share the study.",
-)
-@click.option("--seed", type=int, default=None, help="Base seed; worker i uses seed + i.")
-@click.option(
-    "--master", default=None, help="Spark master [default: the active SparkSession, else local[*]]."
-)
-@click.option(
-    "--fresh",
-    is_flag=True,
-    help="Delete the study and start over (once every other check has passed).",
-)
-@click.option(
-    "--force-resume",
-    is_flag=True,
-    help="Resume the --study-name study although it records another objective, data, "
-    "label, task, metric or boosting rounds (refused otherwise, naming what differs).",
-)
-@click.option(
-    "--archive",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    help="A packed environment (optuna-spark pack-env) the executors unpack and run; "
-    "for the Spark session this command creates on a cluster master.",
-)
-@click.option(
-    "--num-boost-round",
-    type=int,
-    default=DEFAULTS.num_boost_round,
-    show_default=True,
-    help="xgboost: boosting rounds (early stopping on the validation set).",
-)
-@click.option(
-    "--device",
-    type=click.Choice(XGBOOST_DEVICES),
-    default=DEFAULTS.device,
-    show_default=True,
-    help="xgboost: cuda (a GPU per worker, cuDF loading), cpu, or auto (cuda where "
-    "XGBoost has CUDA, cuDF imports and a GPU is visible; the summary says which).",
-)
-@click.option(
-    "--task",
-    type=click.Choice(sorted(XGBOOST_METRICS)),
-    default=DEFAULTS.task,
-    show_default=True,
-    help="xgboost: regression, or binary classification (0/1 label).",
-)
-@click.option(
-    "--metric",
-    type=click.Choice(sorted({m for ms in XGBOOST_METRICS.values() for m in ms})),
-    default=None,
-    help="xgboost: validation metric [default: rmse for regression, "
-    "logloss for binary; auc is maximised].",
-)
-@click.option(
-    "--tune-max-bin",
-    is_flag=True,
-    help="xgboost: also search max_bin (32..256 in steps of 32; one training matrix per value).",
-)
-@click.option(
-    "--prune",
-    is_flag=True,
-    help="xgboost: stop unpromising trials early: the validation metric goes to the "
-    "study's pruner every ceil(rounds / 50) boosting rounds.",
-)
-@click.option(
-    "--heartbeat-interval",
-    type=click.IntRange(min=0),
-    default=DEFAULTS.heartbeat_interval,
-    show_default=True,
-    help="Seconds between a running trial's heartbeats; a trial silent for "
-    "--grace-period is failed and retried. 0 turns this off.",
-)
-@click.option(
-    "--grace-period",
-    type=int,
-    default=None,
-    help="Seconds without a heartbeat before a trial counts as lost "
-    "[default: 3 x --heartbeat-interval].",
-)
-@click.option(
-    "--trial-retries",
-    type=int,
-    default=DEFAULTS.trial_retries,
-    show_default=True,
-    help="How often a lost trial's parameters are tried again.",
-)
-@click.option(
-    "--timeout",
-    type=float,
-    default=None,
-    help="Seconds after which no more trials start and running ones are cancelled; "
-    "the run then ends normally with what it has (resume it later).",
-)
-@click.option(
-    "--max-failures",
-    type=int,
-    default=DEFAULTS.max_failures,
-    show_default=True,
-    help="A worker stops after this many failed trials in a row, so a broken "
-    "objective does not burn the budget; the first error is shown.",
-)
-@click.option(
-    "--prefetch/--no-prefetch",
-    default=None,
-    help="Ask for each worker's next trial while its current one runs (hides 20-30 ms "
-    "per trial on short objectives; values sampled ahead are recorded only when the "
-    "objective asks for them, so conditional spaces stay exact) [default: on].",
-)
-@click.option(
-    "--pruner",
-    type=click.Choice(PRUNERS),
-    default=DEFAULTS.pruner,
-    show_default=True,
-    help="The pruner every worker shares: it stops a trial whose intermediate values "
-    "(trial.report) fall behind every worker's trials at the same step.",
-)
-@click.option(
-    "--trial-timeout",
-    type=float,
-    metavar="S",
-    help="Fail a trial still running after S seconds (fail_reason 'timed out after S s'; "
-    "it counts as a failed trial) and go on with the next one.",
-)
-@click.option(
-    "--enqueue",
-    metavar="FILE",
-    type=click.Path(dir_okay=False),
-    help="A JSON list of parameter objects to try first, enqueued once (a resumed run does "
-    "not repeat them); they count inside --trials.",
-)
-@click.option(
-    "--warm-start-from",
-    metavar="STUDY",
-    help="Copy the complete trials of STUDY (same storage, same direction) in first, so the "
-    "sampler starts from them; they do not count against --trials.",
-)
-@click.option(
-    "--callback",
-    "callbacks",
-    metavar="REF",
-    multiple=True,
-    help="An Optuna callback, callback(study, trial), run on the workers after each trial: "
-    "package.module:function or path/file.py:function (repeatable); study.stop() in one "
-    "stops every worker.",
-)
-@click.option(
-    "--patience",
-    type=int,
-    default=DEFAULTS.patience,
-    metavar="N",
-    help="Stop the study once N trials in a row have not improved on the best value.",
-)
-@click.option(
-    "--mlflow/--no-mlflow",
-    default=None,
-    help="Log one MLflow parent run and a child run per finished trial (the driver logs "
-    "them from the storage; workers never wait on MLflow) [default: on when "
-    "MLFLOW_TRACKING_URI is set or on Databricks].",
-)
-@click.option(
-    "--mlflow-experiment",
-    metavar="NAME",
-    help="The MLflow experiment (turns MLflow on) [default: MLflow's own on Databricks or "
-    "from MLFLOW_EXPERIMENT_NAME, else the study's name].",
-)
-@click.option(
-    "--log-best-model",
-    is_flag=True,
-    help="XGBoost: train the best trial's model again on the driver and log it to the "
-    "MLflow parent run as an MLflow model.",
-)
+@run_options
 @click.option(
     "--progress",
     type=click.Choice(["auto", "bar", "log", "none"]),

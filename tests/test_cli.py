@@ -473,3 +473,38 @@ def test_a_module_objective_in_the_working_directory_hints_at_pythonpath(
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ObjectiveError, match="mymodels is in the working directory; run with "):
         resolve_objective("mymodels:fit", None)
+
+
+def test_the_options_reference_in_the_docs_is_the_one_the_cli_is_made_from() -> None:
+    from optuna_spark.options import REFERENCE_END, REFERENCE_START, RUN_OPTIONS, reference_table
+    from tests.helpers import ROOT
+
+    text = (ROOT / "docs" / "cli.md").read_text()
+    block = text[text.index(REFERENCE_START) + len(REFERENCE_START) : text.index(REFERENCE_END)]
+    assert block.strip() == reference_table(), "docs/cli.md is stale: run make docs"
+    # Each option's meaning is written once and is what run --help says.
+    shown = " ".join(invoke("run", "--help").output.split())
+    for option in RUN_OPTIONS:
+        assert " ".join(option.help.split()) in shown, option.flag
+
+
+def test_the_api_spells_out_its_keywords_with_their_types() -> None:
+    import inspect
+    from dataclasses import fields
+
+    from optuna_spark import optimize
+    from optuna_spark.options import DEFAULTS, RunKeywords, RunOptions
+
+    typed = {f.name: f.type for f in fields(RunOptions) if f.name not in ("objective", "n_trials")}
+    # The type checker's view of **options: the same names and the same types.
+    declared = {
+        name: getattr(hint, "__forward_arg__", hint)
+        for name, hint in RunKeywords.__annotations__.items()
+    }
+    assert declared == typed
+    shown = inspect.signature(optimize).parameters
+    assert list(shown)[:3] == ["objective", "n_trials", "progress"]
+    for name in typed:
+        assert shown[name].kind is inspect.Parameter.KEYWORD_ONLY
+        assert shown[name].default == getattr(DEFAULTS, name)
+    assert "n_trials (--trials): The study's total budget" in (RunOptions.__doc__ or "")
