@@ -27,6 +27,7 @@ from optuna.distributions import BaseDistribution, FloatDistribution, IntDistrib
 from optuna.samplers import BaseSampler
 from optuna.trial import TrialState
 
+from optuna_spark import internals
 from optuna_spark.extras import require
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ class AutoSampler(BaseSampler):
         return self._cmaes
 
     def _sampler_for(self, study: Study, trial: FrozenTrial) -> BaseSampler:
-        sampler = self._by_trial.get(trial._trial_id)
+        sampler = self._by_trial.get(trial.number)
         if sampler is None:  # a trial this instance did not start (Optuna always does)
             sampler = self._start(study, trial)
         return sampler
@@ -115,23 +116,24 @@ class AutoSampler(BaseSampler):
             # Final: what made it TPE (several objectives, a conditional or categorical or
             # small space, a pruned trial) stays true as trials are added, and skipping the
             # scan keeps a long study's asks as cheap as plain TPE's.
-            self._by_trial[trial._trial_id] = self._tpe
+            self._by_trial[trial.number] = self._tpe
             return self._tpe
-        finished = study._get_trials(
-            deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED), use_cache=True
-        )
+        finished = internals.cached_trials(study, (TrialState.COMPLETE, TrialState.PRUNED))
         choice = choose(
             (t.distributions for t in finished if t.state == TrialState.COMPLETE),
             len(study.directions),
             any(t.state == TrialState.PRUNED for t in finished),
         )
         if finished and choice != self._recorded:
-            study._storage.set_study_system_attr(
-                study._study_id, CHOICE_ATTR, {"sampler": choice.sampler, "reason": choice.reason}
+            storage = internals.study_storage(study)
+            storage.set_study_system_attr(
+                internals.study_id(study, storage),
+                CHOICE_ATTR,
+                {"sampler": choice.sampler, "reason": choice.reason},
             )
             self._recorded = choice
         sampler = self._cma() if choice.sampler == "cmaes" else self._tpe
-        self._by_trial[trial._trial_id] = sampler
+        self._by_trial[trial.number] = sampler
         return sampler
 
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
@@ -165,7 +167,7 @@ class AutoSampler(BaseSampler):
         state: TrialState,
         values: Sequence[float] | None,
     ) -> None:
-        sampler = self._by_trial.pop(trial._trial_id, self._tpe)
+        sampler = self._by_trial.pop(trial.number, self._tpe)
         sampler.after_trial(study, trial, state, values)
 
     def reseed_rng(self) -> None:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
     from optuna.storages import BaseStorage
     from optuna.study import Study
-    from optuna.trial import FrozenTrial, Trial
+    from optuna.trial import FrozenTrial, Trial, TrialState
 
 PLAIN_OPTUNA_ENV = "OPTUNA_SPARK_PLAIN_OPTUNA"
 
@@ -157,6 +157,37 @@ def retry_callback(max_retry: int) -> Callable[[Study, FrozenTrial], None]:
     callback = callback or optuna.storages.RetryFailedTrialCallback
     made: Callable[[Study, FrozenTrial], None] = callback(max_retry=max_retry)
     return made
+
+
+def study_storage(study: Study) -> BaseStorage:
+    """The storage a ``Study`` reads and writes through. Optuna keeps it private and has no
+    public accessor (every release we support holds it as ``_storage``)."""
+    storage: BaseStorage = study._storage
+    return storage
+
+
+def cached_trials(study: Study, states: tuple[TrialState, ...]) -> list[FrozenTrial]:
+    """The study's trials in ``states``, uncopied, through its storage's cache (what a
+    sampler's own reads use); fallback: ``get_trials``, which may read the database."""
+    getter = getattr(study, "_get_trials", None)
+    if getter is not None and not _plain():
+        try:
+            return list(getter(deepcopy=False, states=states, use_cache=True))
+        except TypeError:  # another signature: the public path below
+            pass
+    return study.get_trials(deepcopy=False, states=states)
+
+
+def mlflow_experiment_id(mlflow: Any) -> str:
+    """The experiment MLflow itself would log to now (a notebook's own on Databricks,
+    ``MLFLOW_EXPERIMENT_NAME``/``_ID``, else the default). MLflow answers this only through a
+    private function; fallback: the ID from the environment, else the default experiment."""
+    getter = getattr(getattr(mlflow.tracking, "fluent", None), "_get_experiment_id", None)
+    if getter is not None:
+        return str(getter())
+    name = os.environ.get("MLFLOW_EXPERIMENT_NAME")
+    found = mlflow.get_experiment_by_name(name) if name else None
+    return str(found.experiment_id if found else os.environ.get("MLFLOW_EXPERIMENT_ID", "0"))
 
 
 def study_id(study: Any, storage: BaseStorage) -> int:

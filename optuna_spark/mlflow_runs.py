@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from optuna_spark import internals
 from optuna_spark._version import __version__
 from optuna_spark.config import DATABRICKS_RUNTIME_ENV, MlflowSpec, RunConfig, mlflow_wanted
 from optuna_spark.errors import MissingExtraError, first_line
@@ -493,7 +494,7 @@ class MlflowLog:
     def _experiment(self, mlflow: Any) -> tuple[str, str | None]:
         name = experiment_for(self._spec, self._study_name, os.environ)
         if name is None:
-            experiment_id = mlflow.tracking.fluent._get_experiment_id()
+            experiment_id = internals.mlflow_experiment_id(mlflow)
             found = self._client.get_experiment(experiment_id)
             return experiment_id, found.name if found else None
         found = self._client.get_experiment_by_name(name)
@@ -555,7 +556,7 @@ class MlflowLog:
             return
         records = []
         for trial in trials:
-            trial_id = trial._trial_id
+            trial_id = internals.trial_id(trial, self._storage, self._study_id)
             followed.newest = max(followed.newest, trial_id)
             if not trial.state.is_finished():
                 if trial.state in (TrialState.RUNNING, TrialState.WAITING):

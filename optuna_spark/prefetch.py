@@ -297,7 +297,7 @@ class Prefetcher:
         includes the wait."""
         from optuna_spark import internals
 
-        storage = self._study._storage
+        storage = internals.study_storage(self._study)
         try:
             trial_id = internals.trial_id(trial, storage, internals.study_id(self._study, storage))
             internals.restart_trial_clock(storage, trial_id)

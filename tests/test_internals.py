@@ -5,6 +5,7 @@ with every fallback in force still lands exactly its budget."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import optuna
@@ -108,3 +109,26 @@ def test_a_joblibspark_without_the_session_lookup_makes_its_own(
     monkeypatch.delattr(joblibspark.backend, "get_spark_session", raising=False)
     with internals.joblibspark_on_context(object()):  # the fallback: nothing patched, no error
         assert not hasattr(joblibspark.backend, "get_spark_session")
+
+
+# A private attribute of the libraries' objects (a study's _storage, a trial's _trial_id, ...)
+# or an import from a private module of Optuna, joblib, joblibspark, PySpark or MLflow.
+_PRIVATE_USE = re.compile(
+    r"\b_?(study|trial|frozen|storage|parallel|context|sc|spark|session|mlflow[\w.]*)\._[a-z]\w*"
+    r"|\b(from|import) (optuna|joblib|joblibspark|pyspark|mlflow)(\.\w+)*\._"
+)
+
+
+def test_private_names_of_the_libraries_are_used_in_internals_only() -> None:
+    """Anything else would bypass internals' fallbacks and its checks on the oldest and
+    newest releases. (storage/fast_reader.py overrides RDBStorage's _get_trials: a subclass
+    of Optuna's own, whose signature internals checks; it calls it through super().)"""
+    package = ROOT / "optuna_spark"
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "internals.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if _PRIVATE_USE.search(line.split("#", 1)[0])
+    ]
+    assert not found, "\n".join(found)
