@@ -32,30 +32,21 @@ def build_run_config(
         ).to_config()
 
 
-# CLI flags whose keyword argument is not the flag's own name with underscores.
-_KEYWORDS = {
-    "trials": "n_trials",
-    "filepath": "data",
-    "callback": "callbacks",
-    "no-mlflow": "mlflow=False",
-    "no-prefetch": "prefetch=False",
-}
-
-
 def api_wording(text: str) -> str:
     """An error written for the CLI, reworded for the Python API: ``--trials`` becomes
-    ``n_trials``, ``--study-name`` ``study_name``; other text stays."""
+    ``n_trials``, ``--fresh`` ``fresh=True``, ``--no-mlflow`` ``mlflow=False``, by the flags of
+    :data:`~optuna_spark.options.RUN_OPTIONS`; other text stays."""
     import re
-    from dataclasses import fields
 
-    names = {f.name for f in fields(RunOptions)}
+    from optuna_spark.options import RUN_OPTIONS
 
-    def keyword(match: re.Match[str]) -> str:
-        flag = match.group(1)
-        name = _KEYWORDS.get(flag, flag.replace("-", "_"))
-        return name if name.split("=")[0] in names else match.group(0)
-
-    return re.sub(r"(?<![\w-])--([a-z][a-z-]*)", keyword, text)
+    keywords: dict[str, str] = {}
+    for option in RUN_OPTIONS:
+        on, _, off = option.flag.partition("/")
+        keywords[on] = f"{option.name}=True" if option.kind in ("flag", "switch") else option.name
+        if off:
+            keywords[off] = f"{option.name}=False"
+    return re.sub(r"(?<![\w-])--[a-z][a-z-]*", lambda m: keywords.get(m.group(0), m.group(0)), text)
 
 
 @contextmanager

@@ -128,6 +128,7 @@ def _run_with(
         if config.warm_start_from:
             check_warm_start(storage, config.storage, check, config.warm_start_from)
         finished = 0 if check.study_id is None else count_trials(storage, check.study_id)["COUNTED"]
+    timeline.mark("study checked")
     # Nothing to run: no backend (a Spark session still starting is stopped once up).
     ready = backend if remaining_trials(config.trials, finished) else None
     if ready is not None:

@@ -141,7 +141,10 @@ def test_run_local_then_manage_the_study(sqlite_url: str) -> None:
     csv_lines = invoke(
         "trials", "--storage", sqlite_url, "--study-name", "quadratic", "--format", "csv"
     ).stdout.splitlines()
-    assert csv_lines[0] == "number,state,value,seconds,params_x,params_y" and len(csv_lines) == 13
+    assert (
+        csv_lines[0] == "number,state,value,seconds,params_x,params_y,fail_reason"
+        and len(csv_lines) == 13
+    )
     table = invoke(
         "trials", "--storage", sqlite_url, "--study-name", "quadratic"
     ).stdout.splitlines()

@@ -126,9 +126,15 @@ def test_every_management_command_works_on_a_multi_objective_study(
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"directions": ["minimize"]}, "--directions is for two or more objectives"),
+        (
+            {"directions": ["minimize"]},
+            "^directions is for two or more objectives; use direction for one",
+        ),
         ({"directions": "minimize,maximize", "direction": "minimize"}, "not both"),
-        ({"directions": ["minimize", "upward"]}, "--direction must be one of minimize"),
+        (
+            {"directions": ["minimize", "upward"]},
+            "^directions must be one of minimize, maximize, got 'upward'",
+        ),
     ],
 )
 def test_bad_directions_are_one_sentence(sqlite_url: str, options: dict, message: str) -> None:

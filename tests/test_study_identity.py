@@ -104,11 +104,11 @@ def test_another_objective_does_not_resume_the_study(sqlite_url: str, tmp_path: 
     assert str(refused.value) == (
         "study 'first.objective' does not measure what this run does (objective "
         "first.py:objective, now other.py:objective), so their trials would not compare; pick "
-        "another --study-name, start over with --fresh, or resume it anyway with --study-name "
-        "and --force-resume."
+        "another study_name, start over with fresh=True, or resume it anyway with study_name "
+        "and force_resume=True."  # the API's names for the CLI's flags
     )
     assert len(read_trials(sqlite_url, "first.objective")) == 3  # untouched
-    with pytest.raises(ConfigError, match="--force-resume resumes a study you name"):
+    with pytest.raises(ConfigError, match=r"^force_resume=True resumes a study you name"):
         optimize(other, 6, force_resume=True, **common)
     resumed = optimize(other, 6, study_name="first.objective", force_resume=True, **common)
     assert resumed.added == 3 and len(read_trials(sqlite_url, "first.objective")) == 6

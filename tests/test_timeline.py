@@ -34,12 +34,14 @@ def test_events_keep_their_first_time_and_come_in_order() -> None:
 
 
 # In the order they must happen: Spark starts before the objective is checked, and the
-# driver's set-up runs while it starts.
+# driver's set-up (objective, data, the study's checks) runs while it starts; the study is
+# created or changed only once Spark is ready and the plan holds.
 ORDER = [
     "backend starting",
     "objective checked",
-    "study ready",
+    "study checked",
     "backend ready",
+    "study ready",
     "fan-out started",
     "first worker started",
     "first worker set up",

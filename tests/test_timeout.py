@@ -39,7 +39,7 @@ def _timeout_then_resume(
 ) -> None:
     config = RunConfig(
         storage=StorageSpec(sqlite_url),
-        objective=_objective(tmp_path, "stuck", STUCK),
+        objective=_objective(tmp_path, "job", STUCK),
         study_name="t",
         trials=6,
         backend=backend,
@@ -62,7 +62,7 @@ def _timeout_then_resume(
     resumed = run_study(
         RunConfig(
             storage=StorageSpec(sqlite_url),
-            objective=_objective(tmp_path, "fast", FAST),
+            objective=_objective(tmp_path, "job", FAST),  # the objective fixed
             study_name="t",
             trials=6,
             backend=backend,

@@ -99,5 +99,5 @@ def test_a_trial_stuck_outside_python_is_failed_and_its_worker_replaced(
 
 @pytest.mark.parametrize("seconds", [0, -1.5])
 def test_a_non_positive_trial_timeout_is_refused(sqlite_url: str, seconds: float) -> None:
-    with pytest.raises(ConfigError, match="--trial-timeout must be a positive number of seconds"):
+    with pytest.raises(ConfigError, match=r"^trial_timeout must be a positive number of seconds"):
         optimize("quadratic", 3, storage=sqlite_url, backend="local", trial_timeout=seconds)

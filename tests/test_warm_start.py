@@ -98,8 +98,8 @@ def test_warm_start_copies_complete_trials_once_and_they_do_not_count(sqlite_url
 @pytest.mark.parametrize(
     ("source", "direction", "error", "message"),
     [
-        ("new", None, ConfigError, "--warm-start-from 'new' is the study itself"),
-        ("absent", None, StudyError, "--warm-start-from 'absent': no such study in sqlite:"),
+        ("new", None, ConfigError, "^warm_start_from 'new' is the study itself"),
+        ("absent", None, StudyError, "^warm_start_from 'absent': no such study in sqlite:"),
         ("old", "maximize", StudyError, "is a study to minimize, this one is to maximize"),
     ],
 )
