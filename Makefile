@@ -61,7 +61,8 @@ reliability: setup
 ## bench: optuna-spark against Hyperopt SparkTrials, MlflowSparkStudy, the static split and plain
 ## Optuna, one run, one MariaDB (about 45 minutes on 2 cores); then a user's own objective
 ## (asking ahead on and off, about 5 minutes), the cold start against plain PySpark (about
-## 5 minutes), MLflow tracking's cost (about 7 minutes) and pruning (about 12 minutes), each
+## 5 minutes), MLflow tracking's cost (about 7 minutes), pruning (about 12 minutes) and XGBoost threads
+## per local worker (about 8 minutes), each
 ## into its own section; writes docs/benchmarks.md
 BENCH_ARGS ?= --repeats 3
 BENCH_DOC := docs/benchmarks.md
@@ -73,6 +74,7 @@ bench:
 	$(VENV)/bin/python bench/cold_start.py --markdown $(BENCH_DOC)
 	$(VENV)/bin/python bench/mlflow_overhead.py --markdown $(BENCH_DOC)
 	$(VENV)/bin/python bench/pruning.py --markdown $(BENCH_DOC)
+	$(VENV)/bin/python bench/threads.py --markdown $(BENCH_DOC)
 
 ## bench-samplers: the sampler candidates (issue 20) at 1, 8 and 32 workers, 7 seeds, against
 ## Hyperopt's TPE, in two processes (about 35 minutes on 2 cores; the gp extra brings torch);

@@ -86,13 +86,16 @@ def remaining_trials(budget: int, finished: int) -> int:
     return max(0, budget - finished)
 
 
+# XGBoost threads per local worker, chosen from bench/threads.py's table (docs/benchmarks.md).
+LOCAL_THREADS = 1
+
+
 def make_plan(
     budget: int,
     finished: int,
     tasks: int | None,
     jobs: int | None,
     backend: str,
-    host_cpus: int,
     slots: int | None = None,
     slots_why: str = "",
 ) -> Plan:
@@ -107,8 +110,10 @@ def make_plan(
     - never more workers than remaining trials (an idle worker only costs start-up);
     - ``joblibspark`` runs at most ``jobs`` Spark jobs (one worker each) at a time, every
       worker at once when ``jobs`` is None;
-    - the ``local`` backend splits this machine's cores between its processes, while Spark
-      workers use the CPUs of their task.
+    - a ``local`` worker's objective uses one thread (XGBoost's ``nthread``): more was
+      slower at 1, 2 and 4 workers, idle or loaded (``bench/threads.py``), since threads
+      that outnumber the free cores stall each other; more workers, not more threads, use
+      the cores. Spark workers use the CPUs of their task.
     """
     remaining = remaining_trials(budget, finished)
     notes: list[str] = []
@@ -132,7 +137,7 @@ def make_plan(
         )
     threads: int | None = None
     if backend == "local" and concurrency:
-        threads = max(1, host_cpus // concurrency)
+        threads = LOCAL_THREADS
     return Plan(
         budget=budget,
         finished=finished,

@@ -372,7 +372,6 @@ def _make_plan(config: RunConfig, finished: int, backend: Backend | None) -> Pla
         tasks=config.backend.tasks,
         jobs=config.backend.jobs,
         backend=config.backend.name,
-        host_cpus=os.cpu_count() or 1,
         slots=slots[0] if slots else None,
         slots_why=slots[1] if slots else "",
     )

@@ -16,21 +16,21 @@ def test_budget_is_the_study_total() -> None:
 
 
 def test_workers_never_exceed_remaining_trials() -> None:
-    plan = make_plan(budget=10, finished=7, tasks=8, jobs=8, backend="rdd", host_cpus=2)
+    plan = make_plan(budget=10, finished=7, tasks=8, jobs=8, backend="rdd")
     assert (plan.remaining, plan.n_workers, plan.concurrency) == (3, 3, 3)
     assert any("3 worker(s) start instead of 8" in n for n in plan.notes)
 
 
 def test_jobs_cap_joblibspark_concurrency_only() -> None:
-    plan = make_plan(budget=100, finished=0, tasks=8, jobs=2, backend="joblibspark", host_cpus=2)
+    plan = make_plan(budget=100, finished=0, tasks=8, jobs=2, backend="joblibspark")
     assert (plan.n_workers, plan.concurrency) == (8, 2)
-    plan = make_plan(budget=100, finished=0, tasks=8, jobs=2, backend="rdd", host_cpus=2)
+    plan = make_plan(budget=100, finished=0, tasks=8, jobs=2, backend="rdd")
     assert (plan.n_workers, plan.concurrency) == (8, 8)
 
 
 def test_joblibspark_runs_every_worker_at_once_unless_jobs_says_otherwise() -> None:
     # A 256-slot cluster once ran 8 workers at a time unless the user knew to raise --jobs.
-    plan = make_plan(1000, 0, None, None, "joblibspark", host_cpus=2, slots=256)
+    plan = make_plan(1000, 0, None, None, "joblibspark", slots=256)
     assert (plan.n_workers, plan.concurrency, plan.notes) == (256, 256, ())
 
 
@@ -44,33 +44,35 @@ def test_the_most_workers_at_once_is_measured_from_their_intervals() -> None:
 
 
 def test_local_backend_splits_host_cores() -> None:
-    assert make_plan(100, 0, 2, 8, "local", host_cpus=8).threads_per_worker == 4
-    assert make_plan(100, 0, 4, 8, "local", host_cpus=2).threads_per_worker == 1
-    assert make_plan(100, 0, 2, 8, "joblibspark", host_cpus=8).threads_per_worker is None
+    # One XGBoost thread per local worker at any count: more was slower on every row of
+    # bench/threads.py (docs/benchmarks.md), up to 8x slower where threads outnumber cores.
+    assert make_plan(100, 0, 1, None, "local").threads_per_worker == 1
+    assert make_plan(100, 0, 4, None, "local").threads_per_worker == 1
+    assert make_plan(100, 0, 2, None, "joblibspark").threads_per_worker is None
 
 
 def test_nothing_to_do_when_budget_met() -> None:
-    plan = make_plan(budget=20, finished=20, tasks=2, jobs=8, backend="joblibspark", host_cpus=2)
+    plan = make_plan(budget=20, finished=20, tasks=2, jobs=8, backend="joblibspark")
     assert plan.nothing_to_do and plan.n_workers == 0
 
 
 def test_default_tasks_are_the_clusters_slots() -> None:
-    plan = make_plan(100, 0, None, 8, "rdd", host_cpus=2, slots=16)
+    plan = make_plan(100, 0, None, 8, "rdd", slots=16)
     assert plan.n_workers == 16 and not plan.notes
-    assert make_plan(100, 0, None, 8, "local", host_cpus=4, slots=4).n_workers == 4
-    assert make_plan(100, 0, None, 8, "rdd", host_cpus=2, slots=None).n_workers == 1
+    assert make_plan(100, 0, None, 8, "local", slots=4).n_workers == 4
+    assert make_plan(100, 0, None, 8, "rdd", slots=None).n_workers == 1
 
 
 def test_more_tasks_than_slots_on_spark_is_an_error_that_says_the_fix() -> None:
     with pytest.raises(ConfigError) as caught:
-        make_plan(100, 0, 8, 8, "joblibspark", host_cpus=2, slots=2)
+        make_plan(100, 0, 8, 8, "joblibspark", slots=2)
     assert str(caught.value) == (
         "--tasks 8 is more than the 2 task slot(s) this Spark cluster has; pass --tasks 2 or "
         "fewer, or leave --tasks out to use every slot."
     )
-    assert make_plan(100, 0, 2, 8, "rdd", host_cpus=2, slots=2).n_workers == 2
+    assert make_plan(100, 0, 2, 8, "rdd", slots=2).n_workers == 2
     # local processes may oversubscribe the cores (sleepy or I/O-bound objectives)
-    assert make_plan(100, 0, 8, 8, "local", host_cpus=2, slots=2).n_workers == 8
+    assert make_plan(100, 0, 8, 8, "local", slots=2).n_workers == 8
 
 
 def test_gpu_tasks_are_capped_by_the_gpus_not_the_cores() -> None:
@@ -107,7 +109,7 @@ def test_a_fraction_of_a_gpu_is_told_apart() -> None:
 
 def test_gpu_slots_cap_the_tasks_with_the_reason() -> None:
     with pytest.raises(ConfigError) as caught:
-        make_plan(100, 0, 8, 8, "rdd", 4, slots=2, slots_why="2 executor(s) x 8 core(s), ...")
+        make_plan(100, 0, 8, 8, "rdd", slots=2, slots_why="2 executor(s) x 8 core(s), ...")
     assert "the 2 task slot(s) this Spark cluster has (2 executor(s) x 8 core(s), ...)" in str(
         caught.value
     )
