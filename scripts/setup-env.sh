@@ -53,8 +53,10 @@ stamp_hash="" have=""
 if [[ -x "$venv/bin/python" && -f "$stamp" ]]; then
   read -r stamp_hash have <"$stamp" || true
 fi
-all="$(printf '%s\n' ${have//,/ } ${extras//,/ } | sort -u | paste -sd, -)"
-if [[ "$stamp_hash" == "$hash" && "$all" == "$(printf '%s\n' ${have//,/ } | sort -u | paste -sd, -)" ]]; then
+# A comma list as a sorted set: "spark,xgboost,spark" -> "spark,xgboost".
+as_set() { printf '%s' "$1" | tr ',' '\n' | sed '/^$/d' | sort -u | paste -sd, -; }
+all="$(as_set "$have,$extras")"
+if [[ "$stamp_hash" == "$hash" && "$all" == "$(as_set "$have")" ]]; then
   exit 0
 fi
 
